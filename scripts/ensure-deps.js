@@ -1,0 +1,10 @@
+#!/usr/bin/env node
+// `npm test` must work on a fresh checkout: install the locked dependencies when they are missing.
+const { existsSync } = require('fs');
+const { execSync } = require('child_process');
+const path = require('path');
+const root = path.join(__dirname, '..');
+if (!existsSync(path.join(root, 'node_modules', 'aws-cdk-lib', 'package.json'))) {
+  console.log('node_modules missing: running npm ci');
+  execSync('npm ci --no-audit --no-fund', { cwd: root, stdio: 'inherit' });
+}
