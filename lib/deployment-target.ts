@@ -1,0 +1,57 @@
+import { Construct } from 'constructs';
+import { IacEngine, assertEngine } from './common/engine';
+import type { ModelDeploymentSpecProps } from './spec/spec';
+import type { SageMakerTargetOptions } from './targets/sagemaker/options';
+
+/** What every target exposes once it has built its endpoint. */
+export interface IModelEndpoint {
+  /** The endpoint's name on its platform. */
+  readonly endpointName: string;
+  /** The HTTPS URL that prediction requests go to. */
+  readonly endpointUrl: string;
+  /** The target that built it, e.g. `sageMaker`. */
+  readonly targetName: string;
+}
+
+/**
+ * Where a ModelDeployment runs. Each factory's target is loaded only when it is bound, so a
+ * SageMaker user never loads cdktf, and a Terraform user never loads aws-cdk-lib.
+ */
+export abstract class DeploymentTarget {
+  /**
+   * Amazon SageMaker real-time (or serverless, or asynchronous) inference, built with
+   * aws-cdk-lib. Place the ModelDeployment in an aws-cdk-lib Stack and ship it with `cdk deploy`.
+   */
+  public static sageMaker(options: SageMakerTargetOptions = {}): DeploymentTarget {
+    return new LazyTarget('sageMaker', IacEngine.AWS_CDK, options, (scope, id, props) => {
+      // Loaded here, not at the top, so that importing the package root loads no engine.
+      const { SageMakerModelEndpoint } = require('./targets/sagemaker/endpoint') as typeof import('./targets/sagemaker/endpoint');
+      return new SageMakerModelEndpoint(scope, id, { ...props, ...options });
+    });
+  }
+
+  /** The target's name, as used in messages: `sageMaker`, `azureMl`, `vertexAi`, `onPrem`. */
+  public abstract readonly targetName: string;
+
+  /**
+   * Builds the endpoint under `scope`. Called by ModelDeployment.
+   * @internal
+   */
+  public abstract _bind(scope: Construct, id: string, props: ModelDeploymentSpecProps): IModelEndpoint;
+}
+
+type Builder = (scope: Construct, id: string, props: ModelDeploymentSpecProps) => IModelEndpoint;
+
+const TERRAFORM_TARGETS = 'a Terraform target (DeploymentTarget.azureMl(), vertexAi() or onPrem())';
+const CDK_TARGETS = 'DeploymentTarget.sageMaker()';
+
+class LazyTarget extends DeploymentTarget {
+  constructor(public readonly targetName: string, private readonly engine: IacEngine, public readonly options: object, private readonly build: Builder) {
+    super();
+  }
+
+  public _bind(scope: Construct, id: string, props: ModelDeploymentSpecProps): IModelEndpoint {
+    assertEngine(scope, this.engine, this.targetName, this.engine === IacEngine.AWS_CDK ? TERRAFORM_TARGETS : CDK_TARGETS);
+    return this.build(scope, id, props);
+  }
+}

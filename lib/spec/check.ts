@@ -1,0 +1,70 @@
+import { ModelDeploymentValidationError } from './errors';
+
+/**
+ * Small validators shared by the spec and the targets. Each throws ModelDeploymentValidationError
+ * naming the field; `target` is set when a target (rather than the spec) applies its own limits.
+ */
+
+export function checkInteger(field: string, value: unknown, min: number, max: number, target?: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new ModelDeploymentValidationError(field, value, `an integer from ${min} to ${max}`, target);
+  }
+  return value;
+}
+
+export function checkNumber(field: string, value: unknown, min: number, max: number, target?: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    throw new ModelDeploymentValidationError(field, value, `a number from ${min} to ${max}`, target);
+  }
+  return value;
+}
+
+export function checkString(field: string, value: unknown, pattern: RegExp, allowed: string, target?: string): string {
+  if (typeof value !== 'string' || !pattern.test(value)) {
+    throw new ModelDeploymentValidationError(field, value, allowed, target);
+  }
+  return value;
+}
+
+export function checkBoolean(field: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') {
+    throw new ModelDeploymentValidationError(field, value, 'true or false');
+  }
+  return value;
+}
+
+export function checkEnum<T extends string>(field: string, value: unknown, allowed: readonly T[], target?: string): T {
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    throw new ModelDeploymentValidationError(field, value, `one of ${allowed.join(', ')}`, target);
+  }
+  return value as T;
+}
+
+export function checkInstance<T>(field: string, value: unknown, cls: { prototype: T }, allowed: string): T {
+  if (!(value instanceof (cls as unknown as new () => T))) {
+    throw new ModelDeploymentValidationError(field, describeKind(value), allowed);
+  }
+  return value;
+}
+
+export function checkObject(field: string, value: unknown): Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new ModelDeploymentValidationError(field, value, 'an object');
+  }
+  return value as Record<string, unknown>;
+}
+
+/** Refuses keys that the struct does not define: a misspelt prop must not pass silently. */
+export function checkKnownKeys(field: string, value: Record<string, unknown>, known: readonly string[]): void {
+  for (const key of Object.keys(value)) {
+    if (value[key] !== undefined && !known.includes(key)) {
+      throw new ModelDeploymentValidationError(`${field}.${key}`, value[key], `no such property; known: ${known.join(', ')}`);
+    }
+  }
+}
+
+function describeKind(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  const ctor = (value as object).constructor;
+  return ctor && ctor !== Object ? `an instance of ${ctor.name}` : value;
+}

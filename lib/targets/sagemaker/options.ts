@@ -1,0 +1,144 @@
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+
+/** Serverless inference: SageMaker runs the model on demand, CPU only. */
+export interface SageMakerServerlessOptions {
+  /**
+   * Memory per invocation environment, 1 to 6 GiB.
+   * @default - the spec's compute.memoryGiB rounded up, at least 1 and at most 6
+   */
+  readonly memoryGiB?: number;
+  /**
+   * The most concurrent invocations, 1 to 200.
+   * @default 20
+   */
+  readonly maxConcurrency?: number;
+  /**
+   * Concurrent invocations kept warm, 1 to maxConcurrency.
+   * @default - none kept warm
+   */
+  readonly provisionedConcurrency?: number;
+}
+
+/** Asynchronous inference: requests and results go through S3; good for large payloads and long runs. */
+export interface SageMakerAsyncInferenceOptions {
+  /**
+   * Concurrent requests one instance takes from the queue, 1 to 1000.
+   * @default - chosen by SageMaker
+   */
+  readonly maxConcurrentInvocationsPerInstance?: number;
+  /**
+   * Topic told about each success.
+   * @default - no notification
+   */
+  readonly successTopic?: sns.ITopic;
+  /**
+   * Topic told about each failure.
+   * @default - no notification
+   */
+  readonly errorTopic?: sns.ITopic;
+}
+
+/** Everything specific to the SageMaker target. */
+export interface SageMakerTargetOptions {
+  /**
+   * The instance type, instead of the one the instance catalog picks for the spec's compute.
+   * It must still have the GPUs the spec asks for.
+   * @default - the smallest catalog instance that fits `compute`
+   */
+  readonly instanceType?: string;
+  /**
+   * The customer-managed KMS key for the endpoint's storage volume, logs, alarm topic, captured
+   * data and async results. Instance types with local NVMe storage (g4dn, g5, g6, p4d, p5...)
+   * encrypt their volumes in hardware, and SageMaker refuses a KMS key for them; the key still
+   * protects everything else.
+   * @default - a new key with yearly rotation, retained when the stack is deleted
+   */
+  readonly encryptionKey?: kms.IKey;
+  /**
+   * The VPC whose subnets the model containers attach to.
+   * @default - no VPC: the containers run with network isolation only
+   */
+  readonly vpc?: ec2.IVpc;
+  /**
+   * Which subnets of `vpc` to use.
+   * @default - the VPC's private subnets
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  /**
+   * Security groups for the containers' network interfaces.
+   * @default - a new group with no inbound rules and no outbound rules
+   */
+  readonly securityGroups?: ec2.ISecurityGroup[];
+  /**
+   * Run the container with no network access at all (it can still read its model and write logs
+   * through SageMaker). Turn it off only for containers that must reach other services; that
+   * needs `access.network` PUBLIC or a VPC.
+   * @default true (false for serverless, which does not support it)
+   */
+  readonly networkIsolation?: boolean;
+  /**
+   * Size of the ML storage volume per instance, 1 to 512 GiB. Not available on instance types
+   * with local NVMe storage.
+   * @default - SageMaker's default for the instance type
+   */
+  readonly volumeSizeGiB?: number;
+  /**
+   * How long SageMaker may take to download the model onto an instance, 60 to 3600 seconds.
+   * @default - the spec's serving.startupTimeoutSeconds
+   */
+  readonly modelDownloadTimeoutSeconds?: number;
+  /**
+   * Serve through serverless inference instead of instances.
+   * @default - real-time instances
+   */
+  readonly serverless?: SageMakerServerlessOptions;
+  /**
+   * Serve through asynchronous inference (requests queued, results written to S3).
+   * @default - real-time
+   */
+  readonly asyncInference?: SageMakerAsyncInferenceOptions;
+  /**
+   * The bucket for captured requests/responses and for async inputs and results.
+   * @default - a new bucket, KMS-encrypted, versioned, TLS-only, no public access, retained
+   */
+  readonly dataBucket?: s3.IBucket;
+  /**
+   * The production variant's name. Keep it stable: SageMaker's blue/green updates and the
+   * autoscaling target are keyed by it.
+   * @default 'AllTraffic'
+   */
+  readonly variantName?: string;
+  /**
+   * How long the endpoint's CloudWatch logs are kept.
+   * @default logs.RetentionDays.ONE_YEAR
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * Where alarms notify.
+   * @default - a new KMS-encrypted, TLS-only SNS topic
+   */
+  readonly alarmTopic?: sns.ITopic;
+  /**
+   * Extra actions for the alarms (for example a PagerDuty integration).
+   * @default - only the alarm topic
+   */
+  readonly alarmActions?: cloudwatch.IAlarmAction[];
+  /**
+   * With `access.network` PRIVATE, the interface VPC endpoints (for the SageMaker runtime) that
+   * `grantInvoke` restricts callers to.
+   * @default - callers are not restricted by network
+   */
+  readonly invokeVpcEndpointIds?: string[];
+}
+
+/** The keys of SageMakerTargetOptions, so the spec does not refuse them as unknown. */
+export const SAGEMAKER_OPTION_KEYS: readonly string[] = [
+  'instanceType', 'encryptionKey', 'vpc', 'vpcSubnets', 'securityGroups', 'networkIsolation', 'volumeSizeGiB',
+  'modelDownloadTimeoutSeconds', 'serverless', 'asyncInference', 'dataBucket', 'variantName', 'logRetention',
+  'alarmTopic', 'alarmActions', 'invokeVpcEndpointIds',
+];
