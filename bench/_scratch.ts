@@ -1,0 +1,13 @@
+const t0 = process.hrtime.bigint();
+import { App, Stack } from 'aws-cdk-lib';
+import { ModelDeployment, ModelArtifact, ServingContainer, Compute, ScalingTarget, DeploymentTarget } from '../lib';
+const t1 = process.hrtime.bigint();
+const app = new App({ outdir: require('fs').mkdtempSync('/tmp/cdkout-') });
+const stack = new Stack(app, 'S', { env: { account: '111111111111', region: 'us-east-1' } });
+for (let i = 0; i < 25; i++) new ModelDeployment(stack, 'M'+i, { model: ModelArtifact.fromUri('s3://bench-models/m'+i+'/model.tar.gz'), serving: ServingContainer.xgboost(), compute: Compute.cpu({ vcpus: 4, memoryGiB: 16 }), scaling: { minReplicas: 2, maxReplicas: 4, target: ScalingTarget.invocationsPerReplicaPerMinute(100) }, target: DeploymentTarget.sageMaker() });
+const asm = app.synth();
+const t2 = process.hrtime.bigint();
+console.log(Number(t1-t0)/1e6, Number(t2-t1)/1e6, Object.keys(asm.getStackByName('S').template.Resources).length, process.resourceUsage().maxRSS);
+const r = asm.getStackByName('S').template.Resources; const types: any = {}; for (const k in r) types[r[k].Type]=(types[r[k].Type]||0)+1; console.log(types);
+console.log(JSON.stringify(r[Object.keys(r).find(k=>r[k].Type==='AWS::SageMaker::Model')!].Properties.PrimaryContainer));
+console.log(JSON.stringify(r[Object.keys(r).find(k=>r[k].Type==='AWS::SageMaker::EndpointConfig')!].Properties));

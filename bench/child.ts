@@ -1,0 +1,200 @@
+/**
+ * One benchmark measurement, run in a fresh process by bench/run.ts (never imported by it).
+ *
+ *   node [-r ts-node/register/transpile-only] bench/child.ts '<json CaseSpec>'
+ *
+ * Runs either from source (through ts-node) or as plain JavaScript transpiled by run.ts into
+ * bench/.build/bench/child.js, where `../lib` is the transpiled library: what a consumer of the
+ * published package (main: lib/index.js) loads.
+ *
+ * Prints one line `@@BENCH@@ <json ChildResult>` on stdout.
+ */
+import * as path from 'path';
+
+/** What the child is asked to measure. */
+export interface CaseSpec {
+  /** `require`: load `module` and nothing else; `synth`: build N deployments in one stack and synthesize. */
+  readonly kind: 'require' | 'synth';
+  /** require: the module to load, relative to the repository root when it starts with `./`; empty = baseline. */
+  readonly module?: string;
+  /** synth: whose constructs. */
+  readonly impl?: 'ours' | 'alpha';
+  /** synth: deployments in the one stack. */
+  readonly count?: number;
+  /** synth (ours only): `uri` = s3:// model, `asset` = local directory packed and staged as an asset. */
+  readonly model?: 'uri' | 'asset';
+  /** synth: cloud assembly output directory (run.ts creates and removes it). */
+  readonly outdir?: string;
+  /** Repository root, for `./` modules and the asset fixture. */
+  readonly root: string;
+}
+
+/** What the child reports. All times in ms, memory in bytes. */
+export interface ChildResult {
+  /** ms from process start to the first line of this file (node + ts-node bootstrap). */
+  readonly startupMs: number;
+  /** ms spent in the top-level requires (require cases: the module under test). */
+  readonly loadMs: number;
+  /** synth: ms spent constructing (ours: includes the lazy load of the SageMaker target). */
+  readonly constructMs?: number;
+  /** synth: ms spent in app.synth(). */
+  readonly synthOnlyMs?: number;
+  /** synth: construct + synth, the headline number. */
+  readonly synthMs?: number;
+  /** synth, asset model: ms spent in packModelArchive (measured by wrapping the export). */
+  readonly packMs?: number;
+  /** rss right before the measured work. */
+  readonly rssBefore: number;
+  /** rss at the end. */
+  readonly rssEnd: number;
+  /** heapUsed at the end. */
+  readonly heapUsedEnd: number;
+  /** process.resourceUsage().maxRSS converted to bytes (peak resident set of the whole process). */
+  readonly maxRss: number;
+  /** Modules in require.cache added by the measured work. */
+  readonly modulesLoaded: number;
+  /** ... of them from aws-cdk-lib, and from cdktf (the package root should load neither). */
+  readonly cdkModules: number;
+  readonly cdktfModules: number;
+  /** synth: resources in the synthesized template, by type. */
+  readonly resources?: number;
+  readonly resourceTypes?: Record<string, number>;
+  /** synth: bytes of the synthesized template (JSON). */
+  readonly templateBytes?: number;
+}
+
+const startupMs = performance.now();
+
+const spec = JSON.parse(process.argv[2]) as CaseSpec;
+
+function resolveModule(id: string): string {
+  // `./lib...` means the library next to this file's `../` (source tree or transpiled copy).
+  return id.startsWith('./') ? path.join(__dirname, '..', id) : id;
+}
+
+function cacheKeys(): Set<string> {
+  return new Set(Object.keys(require.cache));
+}
+
+function newModules(before: Set<string>): string[] {
+  return Object.keys(require.cache).filter(k => !before.has(k));
+}
+
+function report(result: ChildResult): void {
+  process.stdout.write(`@@BENCH@@ ${JSON.stringify(result)}\n`);
+}
+
+function memoryAtEnd() {
+  const mem = process.memoryUsage();
+  return { rssEnd: mem.rss, heapUsedEnd: mem.heapUsed, maxRss: process.resourceUsage().maxRSS * 1024 };
+}
+
+function countBy(modules: string[]) {
+  return {
+    modulesLoaded: modules.length,
+    cdkModules: modules.filter(m => m.includes(`${path.sep}aws-cdk-lib${path.sep}`)).length,
+    cdktfModules: modules.filter(m => /[\\/]cdktf[\\/]|[\\/]@cdktf[\\/]/.test(m)).length,
+  };
+}
+
+function runRequire(): void {
+  const before = cacheKeys();
+  const rssBefore = process.memoryUsage().rss;
+  const t0 = performance.now();
+  if (spec.module) require(resolveModule(spec.module));
+  const loadMs = performance.now() - t0;
+  report({ startupMs, loadMs, rssBefore, ...memoryAtEnd(), ...countBy(newModules(before)) });
+}
+
+function runSynth(): void {
+  const count = spec.count ?? 1;
+  const before = cacheKeys();
+  const rssBefore = process.memoryUsage().rss;
+
+  // --- load ---------------------------------------------------------------------------------------
+  const t0 = performance.now();
+  const cdk = require('aws-cdk-lib') as typeof import('aws-cdk-lib');
+  let build: (stack: import('aws-cdk-lib').Stack, i: number) => void;
+  let packTimer: { ms: number } | undefined;
+  if (spec.impl === 'ours') {
+    const lib = require(resolveModule('./lib')) as typeof import('../lib');
+    if (spec.model === 'asset') {
+      // Time the packer without changing the library: wrap its export (the SageMaker target calls
+      // it through the module object, so the wrapper is what runs).
+      const archiveModule = require(resolveModule('./lib/common/model-archive')) as typeof import('../lib/common/model-archive');
+      const original = archiveModule.packModelArchive;
+      const timer = { ms: 0 };
+      packTimer = timer;
+      (archiveModule as { packModelArchive: typeof original }).packModelArchive = (source, options) => {
+        const s = performance.now();
+        try { return original(source, options); } finally { timer.ms += performance.now() - s; }
+      };
+    }
+    const modelFor = (i: number) => spec.model === 'asset'
+      ? lib.ModelArtifact.fromLocalPath(path.join(spec.root, 'test', 'fixtures', 'linear-model'))
+      : lib.ModelArtifact.fromUri(`s3://bench-models/m${i}/model.tar.gz`);
+    build = (stack, i) => {
+      new lib.ModelDeployment(stack, `M${i}`, {
+        model: modelFor(i),
+        serving: lib.ServingContainer.xgboost(),
+        compute: lib.Compute.cpu({ vcpus: 4, memoryGiB: 16 }),
+        scaling: { minReplicas: 2, maxReplicas: 4, target: lib.ScalingTarget.invocationsPerReplicaPerMinute(100) },
+        target: lib.DeploymentTarget.sageMaker(),
+      });
+    };
+  } else {
+    const s3 = require('aws-cdk-lib/aws-s3') as typeof import('aws-cdk-lib/aws-s3');
+    const sm = require('@aws-cdk/aws-sagemaker-alpha') as typeof import('@aws-cdk/aws-sagemaker-alpha');
+    let bucket: import('aws-cdk-lib/aws-s3').IBucket | undefined;
+    build = (stack, i) => {
+      bucket ??= s3.Bucket.fromBucketName(stack, 'ModelBucket', 'bench-models');
+      // The same image our xgboost preset resolves to in us-east-1 (image-catalog.generated.ts).
+      const image = sm.ContainerImage.fromDlc('sagemaker-xgboost', '3.2-0', '683313688378');
+      const model = new sm.Model(stack, `Model${i}`, {
+        containers: [{ image, modelData: sm.ModelData.fromBucket(bucket, `m${i}/model.tar.gz`) }],
+        networkIsolation: true,
+      });
+      const endpointConfig = new sm.EndpointConfig(stack, `Config${i}`, {
+        instanceProductionVariants: [{ model, variantName: 'AllTraffic', instanceType: sm.InstanceType.M5_XLARGE, initialInstanceCount: 2 }],
+      });
+      const endpoint = new sm.Endpoint(stack, `Endpoint${i}`, { endpointConfig });
+      // alpha's target = safetyFactor * maxRequestsPerSecond * 60 = 100 invocations per instance per minute.
+      endpoint.findInstanceProductionVariant('AllTraffic')
+        .autoScaleInstanceCount({ minCapacity: 2, maxCapacity: 4 })
+        .scaleOnInvocations('Invocations', { maxRequestsPerSecond: 100 / 60, safetyFactor: 1 });
+    };
+  }
+  const loadMs = performance.now() - t0;
+
+  // --- construct + synth ---------------------------------------------------------------------------
+  const t1 = performance.now();
+  const app = new cdk.App({ outdir: spec.outdir });
+  const stack = new cdk.Stack(app, 'Bench', { env: { account: '111111111111', region: 'us-east-1' } });
+  for (let i = 0; i < count; i++) build(stack, i);
+  const t2 = performance.now();
+  const assembly = app.synth();
+  const t3 = performance.now();
+
+  const mem = memoryAtEnd();
+  const template = assembly.getStackByName('Bench').template as { Resources?: Record<string, { Type: string }> };
+  const resources = Object.values(template.Resources ?? {});
+  const resourceTypes: Record<string, number> = {};
+  for (const r of resources) resourceTypes[r.Type] = (resourceTypes[r.Type] ?? 0) + 1;
+  report({
+    startupMs,
+    loadMs,
+    constructMs: t2 - t1,
+    synthOnlyMs: t3 - t2,
+    synthMs: t3 - t1,
+    packMs: packTimer?.ms,
+    rssBefore,
+    ...mem,
+    ...countBy(newModules(before)),
+    resources: resources.length,
+    resourceTypes,
+    templateBytes: JSON.stringify(template).length,
+  });
+}
+
+if (spec.kind === 'require') runRequire();
+else runSynth();
