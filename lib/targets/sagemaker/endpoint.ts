@@ -194,7 +194,7 @@ export class SageMakerModelEndpoint extends Construct implements IModelEndpoint 
     const timeouts = this.timeouts(props, serverless);
     this.cfnEndpointConfig = new sagemaker.CfnEndpointConfig(this, 'Config', {
       // A local-storage instance's volume is hardware-encrypted and SageMaker refuses a key for it.
-      kmsKeyId: serverless || localStorage ? undefined : this.encryptionKey.keyArn,
+      kmsKeyId: localStorage ? undefined : this.encryptionKey.keyArn,
       productionVariants: [{
         variantName: this.variantName,
         modelName: this.cfnModel.attrModelName,
@@ -246,13 +246,26 @@ export class SageMakerModelEndpoint extends Construct implements IModelEndpoint 
    * `invokeVpcEndpointIds`, only requests through those VPC endpoints are allowed.
    */
   public grantInvoke(grantee: iam.IGrantable): iam.Grant {
+    const statement = this.invokeStatement();
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: statement.actions,
+      resourceArns: statement.resources,
+      conditions: statement.conditions,
+    });
+  }
+
+  /**
+   * The statement that `grantInvoke` grants, for a customer-managed policy of your own (which
+   * keeps a stack free of inline policies: `policy.addStatements(endpoint.invokeStatement())`).
+   */
+  public invokeStatement(): iam.PolicyStatement {
     const actions = this.inferenceMode === SageMakerInferenceMode.ASYNC
       ? ['sagemaker:InvokeEndpointAsync']
       : ['sagemaker:InvokeEndpoint', 'sagemaker:InvokeEndpointWithResponseStream'];
-    const grant = iam.Grant.addToPrincipal({ grantee, actions, resourceArns: [this.endpointArn] });
-    const vpce = this.invokeVpcEndpointIds;
-    if (vpce.length > 0 && grant.principalStatement) grant.principalStatement.addCondition('StringEquals', { 'aws:SourceVpce': vpce });
-    return grant;
+    const statement = new iam.PolicyStatement({ actions, resources: [this.endpointArn] });
+    if (this.invokeVpcEndpointIds.length > 0) statement.addCondition('StringEquals', { 'aws:SourceVpce': this.invokeVpcEndpointIds });
+    return statement;
   }
 
   /** A metric of this endpoint's variant in the AWS/SageMaker namespace (Invocations, ModelLatency...). */

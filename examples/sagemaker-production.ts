@@ -1,0 +1,32 @@
+import { App, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { Compute, DeploymentTarget, ModelArtifact, ModelDeployment, Rollout, ScalingTarget, ServingContainer } from '../lib';
+import { SageMakerModelEndpoint } from '../lib/targets/sagemaker';
+
+/**
+ * What a platform team runs: its own container from ECR, a versioned model in S3, 2 to 8
+ * instances tracking requests per instance, a 20% canary baked for 10 minutes and rolled back
+ * automatically on the error-rate or latency alarm, and a caller role that may invoke this
+ * endpoint and nothing else.
+ */
+export function sageMakerProduction(app: App): Stack {
+  const stack = new Stack(app, 'ModelDeploymentProduction');
+  const fraud = new ModelDeployment(stack, 'FraudScorer', {
+    model: ModelArtifact.fromUri('s3://acme-ml-models/fraud/2026-11-20/model.tar.gz'),
+    serving: ServingContainer.custom({
+      image: '123456789012.dkr.ecr.us-east-1.amazonaws.com/fraud-scorer:4.2.0',
+      environment: { LOG_LEVEL: 'info', MAX_BATCH: '32' },
+      startupTimeoutSeconds: 300,
+    }),
+    compute: Compute.cpu({ vcpus: 4, memoryGiB: 8 }),
+    scaling: { minReplicas: 2, maxReplicas: 8, target: ScalingTarget.invocationsPerReplicaPerMinute(600) },
+    rollout: Rollout.canary({ percent: 20, bakeMinutes: 10 }),
+    monitoring: { errorRatePercent: 1, latencyP99Ms: 250 },
+    tags: { team: 'risk', 'cost-center': 'ml-platform' },
+    target: DeploymentTarget.sageMaker(),
+  });
+  const caller = new iam.Role(stack, 'CheckoutServiceRole', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com') });
+  // grantInvoke(caller) would add to the caller's inline policy; a managed policy keeps the stack free of them.
+  new iam.ManagedPolicy(stack, 'InvokeFraudScorer', { roles: [caller], statements: [SageMakerModelEndpoint.of(fraud).invokeStatement()] });
+  return stack;
+}

@@ -1,0 +1,790 @@
+import {
+  ArtifactLayout,
+  ArtifactScheme,
+  ArtifactSource,
+  AuthMode,
+  CatalogPlatform,
+  Compute,
+  ComputeKind,
+  GPU_FACTS,
+  GpuKind,
+  INSTANCE_CATALOG,
+  ModelArtifact,
+  ModelDeploymentSpecProps,
+  ModelDeploymentValidationError,
+  NetworkAccess,
+  Rollout,
+  RolloutStrategy,
+  ScalingMetric,
+  ScalingTarget,
+  ServingContainer,
+  ServingFramework,
+  findInstance,
+  renderValue,
+  resolveMonitoring,
+  resolveScaling,
+  resolveSpec,
+  selectInstance,
+} from '../../lib/spec';
+
+const ECR_IMAGE = '123456789012.dkr.ecr.us-east-1.amazonaws.com/my-model:1.0';
+
+function base(extra: Partial<ModelDeploymentSpecProps> = {}): ModelDeploymentSpecProps {
+  return { model: ModelArtifact.fromUri('s3://my-bucket/models/model.tar.gz'), serving: ServingContainer.sklearn(), ...extra };
+}
+
+/** Runs `fn`, which must throw ModelDeploymentValidationError, and returns the error. */
+function refusal(fn: () => unknown): ModelDeploymentValidationError {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (e) {
+    caught = e;
+  }
+  if (caught === undefined) throw new Error('expected a ModelDeploymentValidationError, but nothing was thrown');
+  if (!(caught instanceof ModelDeploymentValidationError)) {
+    throw new Error(`expected a ModelDeploymentValidationError, got ${(caught as Error)?.constructor?.name}: ${(caught as Error)?.message}`);
+  }
+  return caught;
+}
+
+interface Expected {
+  /** The exact rendered value (defaults to renderValue(rawValue) when rawValue is given). */
+  readonly value?: string;
+  readonly rawValue?: unknown;
+  /** A substring of `allowed` (or the exact allowed text, with allowedExact). */
+  readonly allowed?: string;
+  readonly allowedExact?: string;
+  /** The refusing target; undefined (the default) means the spec itself refused it. */
+  readonly target?: string;
+}
+
+/** Asserts the refusal names `field`, the right value and allowed text, and that the message carries all three. */
+function expectRefusal(fn: () => unknown, field: string, expected: Expected = {}): ModelDeploymentValidationError {
+  const err = refusal(fn);
+  expect(err.name).toBe('ModelDeploymentValidationError');
+  expect(err).toBeInstanceOf(Error);
+  expect(err.field).toBe(field);
+  const value = expected.value ?? ('rawValue' in expected ? renderValue(expected.rawValue) : undefined);
+  if (value !== undefined) expect(err.value).toBe(value);
+  if (expected.allowedExact !== undefined) expect(err.allowed).toBe(expected.allowedExact);
+  if (expected.allowed !== undefined) expect(err.allowed).toContain(expected.allowed);
+  expect(err.allowed.length).toBeGreaterThan(0);
+  expect(err.target).toBe(expected.target);
+  // The message alone must tell the user how to fix the input.
+  expect(err.message).toContain(err.field);
+  expect(err.message).toContain(err.value);
+  expect(err.message).toContain(err.allowed);
+  if (expected.target) expect(err.message).toContain(expected.target);
+  return err;
+}
+
+// ------------------------------------------------------------------------------------------------
+
+describe('ModelDeploymentValidationError', () => {
+  test('carries field, rendered value, allowed and target, and puts them all in the message', () => {
+    const err = new ModelDeploymentValidationError('compute.count', 3, 'an integer from 1 to 16', 'sageMaker');
+    expect(err).toBeInstanceOf(ModelDeploymentValidationError);
+    expect(err).toBeInstanceOf(Error);
+    expect(err.name).toBe('ModelDeploymentValidationError');
+    expect(err.field).toBe('compute.count');
+    expect(err.value).toBe('3');
+    expect(err.allowed).toBe('an integer from 1 to 16');
+    expect(err.target).toBe('sageMaker');
+    expect(err.message).toBe('sageMaker target: invalid compute.count: 3. Allowed: an integer from 1 to 16');
+  });
+
+  test('renderValue quotes strings, shortens long objects and survives cycles', () => {
+    expect(renderValue('x')).toBe('"x"');
+    expect(renderValue(undefined)).toBe('undefined');
+    expect(renderValue(null)).toBe('null');
+    expect(renderValue(false)).toBe('false');
+    expect(renderValue(1.5)).toBe('1.5');
+    expect(renderValue({ a: 1 })).toBe('{"a":1}');
+    const long = renderValue({ text: 'y'.repeat(500) });
+    expect(long.length).toBe(200);
+    expect(long.endsWith('...')).toBe(true);
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(renderValue(cyclic)).toBe('[object Object]');
+  });
+});
+
+describe('resolveSpec defaults', () => {
+  test('a minimal spec gets every default', () => {
+    const spec = resolveSpec(base());
+    expect(spec.compute.kind).toBe(ComputeKind.CPU);
+    expect(spec.compute.vcpus).toBe(2);
+    expect(spec.compute.memoryGiB).toBe(4);
+    expect(spec.compute.gpuCount).toBe(0);
+    expect(spec.compute.gpu).toBeUndefined();
+    expect(spec.scaling).toEqual({ minReplicas: 1, maxReplicas: 1, target: undefined, scaleInCooldownSeconds: 300, scaleOutCooldownSeconds: 60 });
+    expect(spec.rollout.strategy).toBe(RolloutStrategy.ALL_AT_ONCE);
+    expect(spec.rollout.stepPercent).toBe(100);
+    expect(spec.rollout.waitMinutes).toBe(0);
+    expect(spec.rollout.rollbackOnAlarms).toBe(true);
+    expect(spec.rollout.terminationWaitMinutes).toBe(0);
+    expect(spec.network).toBe(NetworkAccess.PRIVATE);
+    expect(spec.auth).toBeUndefined();
+    expect(spec.monitoring).toEqual({ alarms: true, errorRatePercent: 5, latencyP99Ms: 2000, evaluationMinutes: 3, capture: undefined });
+    expect(spec.endpointName).toBeUndefined();
+    expect(spec.tags).toEqual({});
+  });
+
+  test('keeps what was given', () => {
+    const compute = Compute.gpu({ gpu: GpuKind.NVIDIA_L4, count: 4 });
+    const rollout = Rollout.canary({ percent: 25, bakeMinutes: 15, rollbackOnAlarms: false, terminationWaitMinutes: 5 });
+    const spec = resolveSpec(base({
+      compute,
+      rollout,
+      scaling: { minReplicas: 2, maxReplicas: 6, target: ScalingTarget.invocationsPerReplicaPerMinute(500), scaleInCooldownSeconds: 0, scaleOutCooldownSeconds: 86400 },
+      access: { auth: AuthMode.IAM, network: NetworkAccess.PUBLIC },
+      monitoring: { alarms: false, errorRatePercent: 0.5, latencyP99Ms: 150, evaluationMinutes: 10, capture: { samplingPercent: 20, responses: false } },
+      endpointName: 'My-Endpoint-1',
+      tags: { team: 'ml', 'cost:center': '1234' },
+    }));
+    expect(spec.compute).toBe(compute);
+    expect(spec.rollout).toBe(rollout);
+    expect(spec.rollout).toMatchObject({ strategy: RolloutStrategy.CANARY, stepPercent: 25, waitMinutes: 15, rollbackOnAlarms: false, terminationWaitMinutes: 5 });
+    expect(spec.scaling.minReplicas).toBe(2);
+    expect(spec.scaling.maxReplicas).toBe(6);
+    expect(spec.scaling.target?.metric).toBe(ScalingMetric.INVOCATIONS_PER_REPLICA_PER_MINUTE);
+    expect(spec.scaling.target?.value).toBe(500);
+    expect(spec.scaling.scaleInCooldownSeconds).toBe(0);
+    expect(spec.scaling.scaleOutCooldownSeconds).toBe(86400);
+    expect(spec.auth).toBe(AuthMode.IAM);
+    expect(spec.network).toBe(NetworkAccess.PUBLIC);
+    expect(spec.monitoring).toEqual({
+      alarms: false, errorRatePercent: 0.5, latencyP99Ms: 150, evaluationMinutes: 10,
+      capture: { samplingPercent: 20, requests: true, responses: false },
+    });
+    expect(spec.endpointName).toBe('My-Endpoint-1');
+    expect(spec.tags).toEqual({ team: 'ml', 'cost:center': '1234' });
+  });
+
+  test('the tags are copied, not shared', () => {
+    const tags: Record<string, string> = { a: 'b' };
+    const spec = resolveSpec(base({ tags }));
+    tags.c = 'd';
+    expect(spec.tags).toEqual({ a: 'b' });
+  });
+
+  test('extra keys a target declares are not refused; undefined unknown keys are ignored', () => {
+    const props = { ...base(), instanceType: 'ml.m5.large', notThere: undefined } as unknown as ModelDeploymentSpecProps;
+    expect(() => resolveSpec(props, ['instanceType'])).not.toThrow();
+    expectRefusal(() => resolveSpec(props), 'props.instanceType', { rawValue: 'ml.m5.large', allowed: 'no such property' });
+  });
+
+  test('default scaling target: gpuPercent(70) for GPU, cpuPercent(70) for CPU, only when max > min', () => {
+    const gpu = resolveSpec(base({ compute: Compute.gpu({ gpu: GpuKind.NVIDIA_A10G }), scaling: { minReplicas: 1, maxReplicas: 3 } }));
+    expect(gpu.scaling.target?.metric).toBe(ScalingMetric.GPU_PERCENT);
+    expect(gpu.scaling.target?.value).toBe(70);
+
+    const cpu = resolveSpec(base({ scaling: { maxReplicas: 4 } }));
+    expect(cpu.scaling.minReplicas).toBe(1);
+    expect(cpu.scaling.target?.metric).toBe(ScalingMetric.CPU_PERCENT);
+    expect(cpu.scaling.target?.value).toBe(70);
+
+    const defaultCpu = resolveSpec(base({ compute: undefined, scaling: { minReplicas: 2, maxReplicas: 3 } }));
+    expect(defaultCpu.scaling.target?.metric).toBe(ScalingMetric.CPU_PERCENT);
+
+    const fixed = resolveSpec(base({ compute: Compute.gpu({ gpu: GpuKind.NVIDIA_A10G }), scaling: { minReplicas: 3, maxReplicas: 3, target: ScalingTarget.gpuPercent(50) } }));
+    expect(fixed.scaling.target).toBeUndefined();
+
+    const explicit = resolveSpec(base({ compute: Compute.gpu({ gpu: GpuKind.NVIDIA_A10G }), scaling: { maxReplicas: 2, target: ScalingTarget.cpuPercent(40) } }));
+    expect(explicit.scaling.target?.metric).toBe(ScalingMetric.CPU_PERCENT);
+    expect(explicit.scaling.target?.value).toBe(40);
+  });
+
+  test('minReplicas alone sets maxReplicas to the same (at least 1)', () => {
+    expect(resolveScaling({ minReplicas: 5 }, ScalingTarget.cpuPercent(70))).toMatchObject({ minReplicas: 5, maxReplicas: 5, target: undefined });
+    const zero = resolveScaling({ minReplicas: 0 }, ScalingTarget.cpuPercent(70));
+    expect(zero).toMatchObject({ minReplicas: 0, maxReplicas: 1 });
+    expect(zero.target?.metric).toBe(ScalingMetric.CPU_PERCENT);
+  });
+
+  test('the rollout factories fill their defaults', () => {
+    expect(Rollout.canary()).toMatchObject({ strategy: RolloutStrategy.CANARY, stepPercent: 10, waitMinutes: 10, rollbackOnAlarms: true, terminationWaitMinutes: 0 });
+    expect(Rollout.linear()).toMatchObject({ strategy: RolloutStrategy.LINEAR, stepPercent: 20, waitMinutes: 5, rollbackOnAlarms: true });
+    expect(Rollout.allAtOnce({ bakeMinutes: 7 })).toMatchObject({ strategy: RolloutStrategy.ALL_AT_ONCE, stepPercent: 100, waitMinutes: 7 });
+  });
+
+  test('Compute.describe', () => {
+    expect(Compute.cpu().describe()).toBe('2 vCPU / 4 GiB');
+    expect(Compute.gpu({ gpu: GpuKind.NVIDIA_A10G, count: 4 }).describe()).toBe('4 x nvidia-a10g');
+    const g = Compute.gpu({ gpu: GpuKind.NVIDIA_T4 });
+    expect(g).toMatchObject({ kind: ComputeKind.GPU, gpu: GpuKind.NVIDIA_T4, gpuCount: 1, vcpus: 1, memoryGiB: 1 });
+  });
+});
+
+describe('ModelArtifact', () => {
+  test.each([
+    ['s3://my-bucket/models/model.tar.gz', ArtifactScheme.S3, ArtifactLayout.TAR_GZ],
+    ['s3://my-bucket/models/llama/', ArtifactScheme.S3, ArtifactLayout.PREFIX],
+    ['s3://my-bucket/models/model.onnx', ArtifactScheme.S3, ArtifactLayout.FILES],
+    ['gs://my-bucket/model/', ArtifactScheme.GCS, ArtifactLayout.PREFIX],
+    ['https://myaccount.blob.core.windows.net/models/model.tar.gz', ArtifactScheme.AZURE_BLOB, ArtifactLayout.TAR_GZ],
+    ['azureml://registries/azureml/models/phi/versions/1', ArtifactScheme.AZURE_ML, ArtifactLayout.FILES],
+    ['https://example.com/models/model.onnx', ArtifactScheme.HTTPS, ArtifactLayout.FILES],
+  ])('fromUri(%s) infers scheme and layout', (uri, scheme, layout) => {
+    const artifact = ModelArtifact.fromUri(uri);
+    expect(artifact.source).toBe(ArtifactSource.URI);
+    expect(artifact.uri).toBe(uri);
+    expect(artifact.scheme).toBe(scheme);
+    expect(artifact.layout).toBe(layout);
+    expect(artifact.localPath).toBeUndefined();
+  });
+
+  test('fromLocalPath keeps the path; a .tar.gz is TAR_GZ, anything else FILES', () => {
+    expect(ModelArtifact.fromLocalPath('test/fixtures/linear-model')).toMatchObject({ source: ArtifactSource.LOCAL_PATH, localPath: 'test/fixtures/linear-model', layout: ArtifactLayout.FILES });
+    expect(ModelArtifact.fromLocalPath('/tmp/model.tar.gz').layout).toBe(ArtifactLayout.TAR_GZ);
+  });
+
+  test.each(['ftp://host/model.tar.gz', 'http://example.com/model', 'S3://bucket/key', 'my-bucket/key', '', 's3://UPPER/key', 'https://host'])(
+    'fromUri refuses %j naming model.uri and the accepted schemes', (uri) => {
+      expectRefusal(() => ModelArtifact.fromUri(uri), 'model.uri', { rawValue: uri, allowed: 's3://BUCKET/KEY' });
+    });
+
+  test('fromUri refuses a non-string', () => {
+    expectRefusal(() => ModelArtifact.fromUri(42 as unknown as string), 'model.uri', { value: '42', allowed: 'gs://BUCKET/OBJECT' });
+  });
+
+  test('PREFIX layout needs a trailing slash', () => {
+    expectRefusal(() => ModelArtifact.fromUri('s3://my-bucket/models/llama', { layout: ArtifactLayout.PREFIX }), 'model.uri',
+      { rawValue: 's3://my-bucket/models/llama', allowed: 'ends with "/"' });
+    expect(ModelArtifact.fromUri('s3://my-bucket/models/llama/', { layout: ArtifactLayout.PREFIX }).layout).toBe(ArtifactLayout.PREFIX);
+  });
+
+  test('an explicit layout overrides the inferred one; an unknown layout is refused', () => {
+    expect(ModelArtifact.fromUri('s3://my-bucket/models/model.bin', { layout: ArtifactLayout.TAR_GZ }).layout).toBe(ArtifactLayout.TAR_GZ);
+    expectRefusal(() => ModelArtifact.fromUri('s3://my-bucket/m', { layout: 'zip' as ArtifactLayout }), 'model.layout',
+      { rawValue: 'zip', allowedExact: 'tar.gz, prefix, files' });
+  });
+
+  test.each(['', '   ', '\t\n'])('fromLocalPath refuses the empty path %j', (p) => {
+    expectRefusal(() => ModelArtifact.fromLocalPath(p), 'model.path', { rawValue: p, allowed: 'non-empty path' });
+  });
+
+  test('fromLocalPath refuses a non-string', () => {
+    expectRefusal(() => ModelArtifact.fromLocalPath(undefined as unknown as string), 'model.path', { value: 'undefined' });
+  });
+});
+
+describe('ServingContainer presets', () => {
+  test('triton: port 8000, /v2/health/ready, /v2/models/NAME/infer', () => {
+    const t = ServingContainer.triton();
+    expect(t).toMatchObject({ framework: ServingFramework.TRITON, port: 8000, healthPath: '/v2/health/ready', predictPath: '/v2/models/model/infer', modelName: 'model', startupTimeoutSeconds: 600, environment: {} });
+    expect(t.image).toBeUndefined();
+    const named = ServingContainer.triton({ modelName: 'resnet50' });
+    expect(named.predictPath).toBe('/v2/models/resnet50/infer');
+    expect(named.modelName).toBe('resnet50');
+  });
+
+  test('torchServe: port 8080, /ping, /predictions/NAME', () => {
+    expect(ServingContainer.torchServe({ modelName: 'bert' })).toMatchObject({ framework: ServingFramework.TORCHSERVE, port: 8080, healthPath: '/ping', predictPath: '/predictions/bert', modelName: 'bert' });
+    expect(ServingContainer.torchServe().predictPath).toBe('/predictions/model');
+  });
+
+  test('tfServing: port 8501, /v1/models/NAME and :predict', () => {
+    expect(ServingContainer.tfServing({ modelName: 'half_plus_two' })).toMatchObject({
+      framework: ServingFramework.TENSORFLOW_SERVING, port: 8501, healthPath: '/v1/models/half_plus_two', predictPath: '/v1/models/half_plus_two:predict',
+    });
+  });
+
+  test.each([
+    ['sklearn', () => ServingContainer.sklearn(), ServingFramework.SKLEARN],
+    ['xgboost', () => ServingContainer.xgboost(), ServingFramework.XGBOOST],
+  ])('%s: port 8080, /ping, /invocations', (_name, make, framework) => {
+    const s = make();
+    expect(s).toMatchObject({ framework, port: 8080, healthPath: '/ping', predictPath: '/invocations' });
+    expect(s.modelName).toBeUndefined();
+  });
+
+  test('vllm requires a modelId; serves on 8000 /health /v1/completions', () => {
+    expectRefusal(() => ServingContainer.vllm({} as never), 'serving.modelId', { value: 'undefined', allowed: 'model id' });
+    expectRefusal(() => ServingContainer.vllm({ modelId: '  ' }), 'serving.modelId', { rawValue: '  ' });
+    expectRefusal(() => ServingContainer.vllm(undefined as never), 'serving.modelId', { value: 'undefined' });
+    expect(ServingContainer.vllm({ modelId: 'meta-llama/Llama-3.1-8B-Instruct' })).toMatchObject({
+      framework: ServingFramework.VLLM, port: 8000, healthPath: '/health', predictPath: '/v1/completions', modelName: 'meta-llama/Llama-3.1-8B-Instruct',
+    });
+  });
+
+  test('custom requires an image and defaults to 8080 /ping /invocations', () => {
+    expectRefusal(() => ServingContainer.custom({} as never), 'serving.image', { value: 'undefined', allowed: 'container image reference' });
+    expectRefusal(() => ServingContainer.custom(undefined as never), 'serving.image', { value: 'undefined' });
+    expect(ServingContainer.custom({ image: ECR_IMAGE })).toMatchObject({ framework: ServingFramework.CUSTOM, image: ECR_IMAGE, port: 8080, healthPath: '/ping', predictPath: '/invocations' });
+    expect(ServingContainer.custom({ image: 'ghcr.io/org/model:2', port: 9000, healthPath: '/healthz', predictPath: '/v1/predict' }))
+      .toMatchObject({ port: 9000, healthPath: '/healthz', predictPath: '/v1/predict' });
+  });
+
+  test('options are kept: image, frameworkVersion, environment (copied), startup timeout', () => {
+    const environment = { LOG_LEVEL: 'debug', _X1: '' };
+    const s = ServingContainer.torchServe({ image: ECR_IMAGE, frameworkVersion: '2.3', environment, startupTimeoutSeconds: 30 });
+    environment.LOG_LEVEL = 'changed';
+    expect(s).toMatchObject({ image: ECR_IMAGE, frameworkVersion: '2.3', environment: { LOG_LEVEL: 'debug', _X1: '' }, startupTimeoutSeconds: 30 });
+    expect(ServingContainer.sklearn({ startupTimeoutSeconds: 7200 }).startupTimeoutSeconds).toBe(7200);
+  });
+
+  test.each([0, 70000, -1, 80.5])('custom port %p is refused', (port) => {
+    expectRefusal(() => ServingContainer.custom({ image: ECR_IMAGE, port }), 'serving.port', { rawValue: port, allowedExact: 'an integer from 1 to 65535' });
+  });
+
+  test.each([
+    ['healthPath', 'ping'],
+    ['healthPath', ''],
+    ['predictPath', 'invocations'],
+    ['predictPath', '/has space'],
+  ] as const)('custom %s %j (no leading slash or bad character) is refused', (key, value) => {
+    expectRefusal(() => ServingContainer.custom({ image: ECR_IMAGE, [key]: value }), `serving.${key}`, { rawValue: value, allowed: 'absolute URL path' });
+  });
+
+  test.each(['1BAD', 'BAD-NAME', 'has space', ''])('environment variable name %j is refused', (name) => {
+    expectRefusal(() => ServingContainer.sklearn({ environment: { [name]: 'x' } }), 'serving.environment', { rawValue: name, allowed: 'variable names' });
+  });
+
+  test('an environment value over 1024 characters is refused naming the variable', () => {
+    const long = 'v'.repeat(1025);
+    expectRefusal(() => ServingContainer.sklearn({ environment: { BIG: long } }), 'serving.environment.BIG', { rawValue: long, allowedExact: 'a string of at most 1024 characters' });
+    expect(ServingContainer.sklearn({ environment: { BIG: 'v'.repeat(1024) } }).environment.BIG).toHaveLength(1024);
+  });
+
+  test('a non-string environment value is refused', () => {
+    expectRefusal(() => ServingContainer.sklearn({ environment: { N: 5 as unknown as string } }), 'serving.environment.N', { value: '5' });
+  });
+
+  test('an environment that is not an object is refused', () => {
+    expectRefusal(() => ServingContainer.sklearn({ environment: ['A=1'] as unknown as Record<string, string> }), 'serving.environment', { value: '["A=1"]', allowed: 'an object' });
+  });
+
+  test.each([
+    'registry.example.com/MyRepo:1.0',
+    'MyModel',
+    'repo:tag with space',
+    'repo@sha256:abc',
+    '',
+    'repo:',
+  ])('image reference %j is refused', (image) => {
+    expectRefusal(() => ServingContainer.custom({ image }), 'serving.image', { rawValue: image, allowed: 'lower-case repository' });
+  });
+
+  test.each([ECR_IMAGE, 'nginx', 'localhost:5000/a/b-c_d.e:v1', `repo@sha256:${'a'.repeat(64)}`, 'Registry.Example.com/lower/repo'])('image reference %j is accepted', (image) => {
+    expect(ServingContainer.custom({ image }).image).toBe(image);
+  });
+
+  test.each([29, 7201, 0, 100.5])('startup timeout %p is refused', (startupTimeoutSeconds) => {
+    expectRefusal(() => ServingContainer.sklearn({ startupTimeoutSeconds }), 'serving.startupTimeoutSeconds', { rawValue: startupTimeoutSeconds, allowedExact: 'an integer from 30 to 7200' });
+  });
+
+  test.each(['', '-1', 'has space', '/model', 'x'.repeat(129)])('modelName %j is refused', (modelName) => {
+    expectRefusal(() => ServingContainer.triton({ modelName }), 'serving.modelName', { rawValue: modelName, allowed: 'letters, digits' });
+  });
+
+  test.each(['', 'v 1', '.1', 'x'.repeat(33)])('frameworkVersion %j is refused', (frameworkVersion) => {
+    expectRefusal(() => ServingContainer.torchServe({ frameworkVersion }), 'serving.frameworkVersion', { rawValue: frameworkVersion });
+  });
+});
+
+describe('Compute validation', () => {
+  test.each([0, 17, -1, 1.5])('GPU count %p is refused', (count) => {
+    expectRefusal(() => Compute.gpu({ gpu: GpuKind.NVIDIA_A10G, count }), 'compute.count', { rawValue: count, allowedExact: 'an integer from 1 to 16' });
+  });
+
+  test('an unknown GPU kind (from JavaScript) is refused, listing the kinds', () => {
+    const err = expectRefusal(() => Compute.gpu({ gpu: 'nvidia-v100' as GpuKind }), 'compute.gpu', { rawValue: 'nvidia-v100' });
+    for (const kind of Object.values(GpuKind)) expect(err.allowed).toContain(kind);
+    expectRefusal(() => Compute.gpu(undefined as never), 'compute.gpu', { value: 'undefined' });
+  });
+
+  test.each([0, 449, 2.5])('CPU vcpus %p is refused', (vcpus) => {
+    expectRefusal(() => Compute.cpu({ vcpus }), 'compute.vcpus', { rawValue: vcpus, allowedExact: 'an integer from 1 to 448' });
+  });
+
+  test('GPU vcpus 0 is refused too', () => {
+    expectRefusal(() => Compute.gpu({ gpu: GpuKind.NVIDIA_T4, vcpus: 0 }), 'compute.vcpus', { value: '0' });
+  });
+
+  test.each([0, 0.25, 12289, Number.NaN, Number.POSITIVE_INFINITY])('memoryGiB %p is refused', (memoryGiB) => {
+    expectRefusal(() => Compute.cpu({ memoryGiB }), 'compute.memoryGiB', { rawValue: memoryGiB, allowedExact: 'a number from 0.5 to 12288' });
+  });
+
+  test('a non-Compute compute is refused by resolveSpec', () => {
+    expectRefusal(() => resolveSpec(base({ compute: { kind: 'cpu', vcpus: 2 } as unknown as Compute })), 'compute', { allowed: 'Compute.cpu' });
+  });
+});
+
+describe('Scaling validation', () => {
+  const cpu70 = ScalingTarget.cpuPercent(70);
+
+  test('maxReplicas below minReplicas is refused', () => {
+    expectRefusal(() => resolveSpec(base({ scaling: { minReplicas: 3, maxReplicas: 2 } })), 'scaling.maxReplicas', { value: '2', allowedExact: 'an integer from 3 to 1000' });
+  });
+
+  test('maxReplicas 0 is refused even with minReplicas 0', () => {
+    expectRefusal(() => resolveScaling({ minReplicas: 0, maxReplicas: 0 }, cpu70), 'scaling.maxReplicas', { value: '0', allowedExact: 'an integer from 1 to 1000' });
+  });
+
+  test.each([-1, 1001, 1.5, Number.NaN])('minReplicas %p is refused', (minReplicas) => {
+    expectRefusal(() => resolveScaling({ minReplicas }, cpu70), 'scaling.minReplicas', { rawValue: minReplicas, allowedExact: 'an integer from 0 to 1000' });
+  });
+
+  test('non-integer maxReplicas is refused', () => {
+    expectRefusal(() => resolveScaling({ minReplicas: 1, maxReplicas: 2.5 }, cpu70), 'scaling.maxReplicas', { value: '2.5' });
+  });
+
+  test('a string replica count (from JavaScript) is refused', () => {
+    expectRefusal(() => resolveScaling({ minReplicas: '2' as unknown as number }, cpu70), 'scaling.minReplicas', { value: '"2"' });
+  });
+
+  test.each([
+    ['scaleInCooldownSeconds', -1],
+    ['scaleOutCooldownSeconds', 86401],
+    ['scaleInCooldownSeconds', 0.5],
+  ] as const)('%s %p is refused', (key, value) => {
+    expectRefusal(() => resolveScaling({ [key]: value }, cpu70), `scaling.${key}`, { rawValue: value, allowedExact: 'an integer from 0 to 86400' });
+  });
+
+  test('a target that is not a ScalingTarget is refused', () => {
+    expectRefusal(() => resolveScaling({ maxReplicas: 2, target: { metric: 'cpu-percent', value: 50 } as unknown as ScalingTarget }, cpu70), 'scaling.target', { allowed: 'ScalingTarget' });
+  });
+
+  test.each([
+    ['cpuPercent', (v: number) => ScalingTarget.cpuPercent(v), 0, 'a number from 1 to 100'],
+    ['cpuPercent', (v: number) => ScalingTarget.cpuPercent(v), 101, 'a number from 1 to 100'],
+    ['gpuPercent', (v: number) => ScalingTarget.gpuPercent(v), 0.5, 'a number from 1 to 100'],
+    ['invocationsPerReplicaPerMinute', (v: number) => ScalingTarget.invocationsPerReplicaPerMinute(v), 0, 'a number from 1 to 1000000'],
+    ['invocationsPerReplicaPerMinute', (v: number) => ScalingTarget.invocationsPerReplicaPerMinute(v), Number.POSITIVE_INFINITY, 'a number from 1 to 1000000'],
+  ] as const)('ScalingTarget.%s(%p) is refused', (_name, make, value, allowed) => {
+    expectRefusal(() => make(value), 'scaling.target.value', { rawValue: value, allowedExact: allowed });
+  });
+
+  test('scaling that is not an object is refused', () => {
+    expectRefusal(() => resolveSpec(base({ scaling: 3 as unknown as object })), 'scaling', { value: '3', allowedExact: 'an object' });
+  });
+});
+
+describe('Rollout validation', () => {
+  test.each([0, 100, -5, 10.5])('canary percent %p is refused', (percent) => {
+    expectRefusal(() => Rollout.canary({ percent }), 'rollout.percent', { rawValue: percent, allowedExact: 'an integer from 1 to 99' });
+  });
+
+  test.each([0, 100, 33.3])('linear stepPercent %p is refused', (stepPercent) => {
+    expectRefusal(() => Rollout.linear({ stepPercent }), 'rollout.stepPercent', { rawValue: stepPercent, allowedExact: 'an integer from 1 to 99' });
+  });
+
+  test('linear intervalMinutes out of range is refused', () => {
+    expectRefusal(() => Rollout.linear({ intervalMinutes: 1441 }), 'rollout.intervalMinutes', { value: '1441', allowedExact: 'an integer from 0 to 1440' });
+  });
+
+  test.each([
+    ['allAtOnce', () => Rollout.allAtOnce({ bakeMinutes: 1441 })],
+    ['canary', () => Rollout.canary({ bakeMinutes: 1441 })],
+  ])('%s bakeMinutes > 1440 is refused', (_name, make) => {
+    expectRefusal(make, 'rollout.bakeMinutes', { value: '1441', allowedExact: 'an integer from 0 to 1440' });
+  });
+
+  test('negative bakeMinutes is refused', () => {
+    expectRefusal(() => Rollout.allAtOnce({ bakeMinutes: -1 }), 'rollout.bakeMinutes', { value: '-1' });
+  });
+
+  test('terminationWaitMinutes and rollbackOnAlarms are checked', () => {
+    expectRefusal(() => Rollout.canary({ terminationWaitMinutes: 2000 }), 'rollout.terminationWaitMinutes', { value: '2000', allowedExact: 'an integer from 0 to 1440' });
+    expectRefusal(() => Rollout.linear({ rollbackOnAlarms: 'yes' as unknown as boolean }), 'rollout.rollbackOnAlarms', { value: '"yes"', allowedExact: 'true or false' });
+  });
+
+  test('a non-Rollout rollout is refused by resolveSpec', () => {
+    expectRefusal(() => resolveSpec(base({ rollout: { strategy: 'canary' } as unknown as Rollout })), 'rollout', { allowed: 'Rollout.allAtOnce()' });
+  });
+});
+
+describe('Monitoring validation', () => {
+  test.each([0, 101, 12.5])('capture samplingPercent %p is refused', (samplingPercent) => {
+    expectRefusal(() => resolveSpec(base({ monitoring: { capture: { samplingPercent } } })), 'monitoring.capture.samplingPercent',
+      { rawValue: samplingPercent, allowedExact: 'an integer from 1 to 100' });
+  });
+
+  test('capture with both requests and responses false is refused', () => {
+    const capture = { samplingPercent: 10, requests: false, responses: false };
+    expectRefusal(() => resolveSpec(base({ monitoring: { capture } })), 'monitoring.capture', { rawValue: capture, allowed: 'requests, responses or both' });
+  });
+
+  test('capture defaults requests and responses to true', () => {
+    expect(resolveMonitoring({ capture: { samplingPercent: 100 } }).capture).toEqual({ samplingPercent: 100, requests: true, responses: true });
+  });
+
+  test.each([
+    ['errorRatePercent', 0, 'a number from 0.01 to 100'],
+    ['errorRatePercent', 100.5, 'a number from 0.01 to 100'],
+    ['latencyP99Ms', 0, 'a number from 1 to 3600000'],
+    ['evaluationMinutes', 0, 'an integer from 1 to 1440'],
+    ['evaluationMinutes', 2.5, 'an integer from 1 to 1440'],
+  ] as const)('monitoring.%s %p is refused', (key, value, allowed) => {
+    expectRefusal(() => resolveSpec(base({ monitoring: { [key]: value } })), `monitoring.${key}`, { rawValue: value, allowedExact: allowed });
+  });
+
+  test('monitoring.alarms must be a boolean', () => {
+    expectRefusal(() => resolveSpec(base({ monitoring: { alarms: 1 as unknown as boolean } })), 'monitoring.alarms', { value: '1', allowedExact: 'true or false' });
+  });
+
+  test('an unknown monitoring key is refused', () => {
+    expectRefusal(() => resolveSpec(base({ monitoring: { alarm: true } as never })), 'monitoring.alarm', { value: 'true', allowed: 'no such property' });
+  });
+});
+
+describe('Access, endpoint name, tags and unknown props', () => {
+  test.each(['my_endpoint', 'a'.repeat(64), '1endpoint', '-a', 'a-', 'a--b', ''])('endpointName %j is refused', (endpointName) => {
+    expectRefusal(() => resolveSpec(base({ endpointName })), 'endpointName', { rawValue: endpointName });
+  });
+
+  test('a 64-character endpointName is refused for its length', () => {
+    expectRefusal(() => resolveSpec(base({ endpointName: 'a'.repeat(64) })), 'endpointName', { allowedExact: 'at most 63 characters' });
+    expect(resolveSpec(base({ endpointName: 'a'.repeat(63) })).endpointName).toHaveLength(63);
+  });
+
+  test('an underscore or leading digit gets the character rule', () => {
+    expectRefusal(() => resolveSpec(base({ endpointName: 'my_endpoint' })), 'endpointName', { allowed: 'starting with a letter' });
+    expectRefusal(() => resolveSpec(base({ endpointName: '1endpoint' })), 'endpointName', { allowed: 'starting with a letter' });
+  });
+
+  test('a misspelt top-level prop (computer) is refused naming props.computer', () => {
+    const err = expectRefusal(() => resolveSpec({ ...base(), computer: Compute.cpu() } as unknown as ModelDeploymentSpecProps), 'props.computer', { allowed: 'no such property' });
+    expect(err.allowed).toContain('compute');
+    expect(err.value).toContain('"kind":"cpu"');
+  });
+
+  test('props that are not an object are refused', () => {
+    expectRefusal(() => resolveSpec(null as never), 'props', { value: 'null', allowedExact: 'an object' });
+    expectRefusal(() => resolveSpec([] as never), 'props', { value: '[]' });
+  });
+
+  test('model and serving must be instances of their classes', () => {
+    expectRefusal(() => resolveSpec({ model: { uri: 's3://b/k' }, serving: ServingContainer.sklearn() } as never), 'model', { allowed: 'ModelArtifact.fromLocalPath' });
+    expectRefusal(() => resolveSpec({ model: ModelArtifact.fromUri('s3://bkt/k'), serving: 'sklearn' } as never), 'serving', { value: '"sklearn"', allowed: 'ServingContainer' });
+    expectRefusal(() => resolveSpec({ serving: ServingContainer.sklearn() } as never), 'model', { value: 'undefined' });
+  });
+
+  test('an unknown access key is refused', () => {
+    expectRefusal(() => resolveSpec(base({ access: { auth: AuthMode.IAM, netwrok: 'public' } as never })), 'access.netwrok', { rawValue: 'public', allowed: 'auth, network' });
+  });
+
+  test('unknown auth and network values are refused', () => {
+    expectRefusal(() => resolveSpec(base({ access: { auth: 'none' as AuthMode } })), 'access.auth', { rawValue: 'none', allowedExact: 'one of iam, key, token' });
+    expectRefusal(() => resolveSpec(base({ access: { network: 'internet' as NetworkAccess } })), 'access.network', { rawValue: 'internet', allowedExact: 'one of public, private' });
+  });
+
+  test.each(['-bad', '', 'bad!', 'x'.repeat(129)])('tag key %j is refused', (key) => {
+    expectRefusal(() => resolveSpec(base({ tags: { [key]: 'v' } })), 'tags', { rawValue: key, allowed: 'tag keys' });
+  });
+
+  test('a bad tag value is refused naming its key', () => {
+    expectRefusal(() => resolveSpec(base({ tags: { team: 'a\nb' } })), 'tags.team', { rawValue: 'a\nb', allowed: 'at most 256' });
+    expectRefusal(() => resolveSpec(base({ tags: { team: 'x'.repeat(257) } })), 'tags.team');
+    expectRefusal(() => resolveSpec(base({ tags: { team: 7 as unknown as string } })), 'tags.team', { value: '7' });
+  });
+});
+
+// ------------------------------------------------------------------------------------------------
+
+describe('selectInstance', () => {
+  test.each([
+    [CatalogPlatform.SAGEMAKER, Compute.cpu({ vcpus: 2, memoryGiB: 4 }), 'ml.c5.large', undefined],
+    [CatalogPlatform.SAGEMAKER, Compute.cpu({ vcpus: 2, memoryGiB: 5 }), 'ml.m5.large', undefined],
+    [CatalogPlatform.SAGEMAKER, Compute.gpu({ gpu: GpuKind.NVIDIA_A10G }), 'ml.g5.xlarge', undefined],
+    [CatalogPlatform.SAGEMAKER, Compute.gpu({ gpu: GpuKind.NVIDIA_A10G, count: 4 }), 'ml.g5.12xlarge', undefined],
+    [CatalogPlatform.SAGEMAKER, Compute.gpu({ gpu: GpuKind.NVIDIA_A10G, vcpus: 10 }), 'ml.g5.4xlarge', undefined],
+    [CatalogPlatform.SAGEMAKER, Compute.gpu({ gpu: GpuKind.NVIDIA_H100_80GB, count: 8 }), 'ml.p5.48xlarge', undefined],
+    [CatalogPlatform.AZURE_ML, Compute.gpu({ gpu: GpuKind.NVIDIA_A100_80GB }), 'Standard_NC24ads_A100_v4', undefined],
+    [CatalogPlatform.AZURE_ML, Compute.cpu(), 'Standard_F2s_v2', undefined],
+    [CatalogPlatform.VERTEX_AI, Compute.gpu({ gpu: GpuKind.NVIDIA_L4 }), 'g2-standard-4', 'NVIDIA_L4'],
+    [CatalogPlatform.VERTEX_AI, Compute.gpu({ gpu: GpuKind.NVIDIA_T4, count: 2 }), 'n1-standard-8', 'NVIDIA_TESLA_T4'],
+    [CatalogPlatform.VERTEX_AI, Compute.cpu(), 'e2-standard-2', undefined],
+  ])('%s %p -> %s', (platform, compute, name, acceleratorType) => {
+    const offer = selectInstance(platform, compute);
+    expect(offer.name).toBe(name);
+    expect(offer.acceleratorType).toBe(acceleratorType);
+    expect(offer.gpuCount).toBe(compute.gpuCount);
+    expect(offer.vcpus).toBeGreaterThanOrEqual(compute.vcpus);
+    expect(offer.memoryGiB).toBeGreaterThanOrEqual(compute.memoryGiB);
+    if (compute.gpu) expect(offer.gpu).toBe(compute.gpu);
+  });
+
+  test('picks the smallest fitting offer: no other fitting offer is smaller', () => {
+    for (const platform of Object.values(CatalogPlatform)) {
+      for (const compute of [Compute.cpu(), Compute.cpu({ vcpus: 8, memoryGiB: 20 }), Compute.gpu({ gpu: GpuKind.NVIDIA_T4 })]) {
+        let offer;
+        try {
+          offer = selectInstance(platform, compute);
+        } catch {
+          continue;
+        }
+        const fitting = INSTANCE_CATALOG[platform].filter(o => o.gpuCount === compute.gpuCount && (compute.gpu ? o.gpu === compute.gpu : o.gpuCount === 0)
+          && o.vcpus >= compute.vcpus && o.memoryGiB >= compute.memoryGiB);
+        for (const other of fitting) {
+          expect(other.vcpus > offer.vcpus || (other.vcpus === offer.vcpus && other.memoryGiB >= offer.memoryGiB)).toBe(true);
+        }
+      }
+    }
+  });
+
+  test('A10G x2 on SageMaker is refused, listing the counts 1, 4, 8', () => {
+    const err = expectRefusal(() => selectInstance(CatalogPlatform.SAGEMAKER, Compute.gpu({ gpu: GpuKind.NVIDIA_A10G, count: 2 }), 'sageMaker'), 'compute.count',
+      { value: '2', allowed: '1, 4, 8', target: 'sageMaker' });
+    expect(err.allowed).toContain('nvidia-a10g');
+    expect(err.allowed).toContain('instanceType');
+  });
+
+  test('the target name defaults to the platform', () => {
+    expectRefusal(() => selectInstance(CatalogPlatform.SAGEMAKER, Compute.gpu({ gpu: GpuKind.NVIDIA_A10G, count: 2 })), 'compute.count', { target: 'sageMaker' });
+  });
+
+  test('A10G on Vertex AI is refused, listing the GPU kinds it offers', () => {
+    const err = expectRefusal(() => selectInstance(CatalogPlatform.VERTEX_AI, Compute.gpu({ gpu: GpuKind.NVIDIA_A10G }), 'vertexAi'), 'compute.gpu',
+      { value: '"nvidia-a10g"', target: 'vertexAi' });
+    const offered = new Set(INSTANCE_CATALOG[CatalogPlatform.VERTEX_AI].filter(o => o.gpu).map(o => o.gpu!));
+    for (const kind of offered) expect(err.allowed).toContain(kind);
+    expect(err.allowed).not.toContain('nvidia-a10g');
+  });
+
+  test('a CPU ask larger than any instance is refused, naming the largest', () => {
+    const err = expectRefusal(() => selectInstance(CatalogPlatform.SAGEMAKER, Compute.cpu({ vcpus: 200, memoryGiB: 4 }), 'sageMaker'), 'compute',
+      { allowed: 'at most 96 vCPU / 768 GiB (ml.r5.24xlarge)', target: 'sageMaker' });
+    expect(err.value).toContain('200 vCPU');
+    expectRefusal(() => selectInstance(CatalogPlatform.VERTEX_AI, Compute.cpu({ vcpus: 2, memoryGiB: 1000 })), 'compute', { allowed: 'n1-standard-96', target: 'vertexAi' });
+  });
+
+  test('a GPU count offered but too small a host is refused naming the largest host', () => {
+    expectRefusal(() => selectInstance(CatalogPlatform.SAGEMAKER, Compute.gpu({ gpu: GpuKind.NVIDIA_T4, vcpus: 100 })), 'compute',
+      { allowed: 'ml.g4dn.16xlarge', target: 'sageMaker' });
+  });
+
+  test('findInstance looks a name up on a platform', () => {
+    expect(findInstance(CatalogPlatform.SAGEMAKER, 'ml.g5.xlarge')).toMatchObject({ gpu: GpuKind.NVIDIA_A10G, gpuCount: 1, vcpus: 4, memoryGiB: 16 });
+    expect(findInstance(CatalogPlatform.SAGEMAKER, 'ml.nope.large')).toBeUndefined();
+  });
+});
+
+describe('instance catalog data', () => {
+  const platforms = Object.values(CatalogPlatform);
+  const all = platforms.flatMap(p => INSTANCE_CATALOG[p].map(o => ({ platform: p, offer: o })));
+
+  test('every platform has offers, and every offer has a name and positive sizes', () => {
+    for (const platform of platforms) expect(INSTANCE_CATALOG[platform].length).toBeGreaterThan(0);
+    for (const { offer } of all) {
+      expect(offer.name).toMatch(/\S/);
+      expect(offer.vcpus).toBeGreaterThan(0);
+      expect(Number.isInteger(offer.vcpus)).toBe(true);
+      expect(offer.memoryGiB).toBeGreaterThan(0);
+      expect(Number.isInteger(offer.gpuCount)).toBe(true);
+    }
+  });
+
+  test('every GPU offer has gpu set (a known kind) and gpuCount >= 1; every CPU offer has gpuCount 0 and no GPU', () => {
+    const bad: string[] = [];
+    for (const { platform, offer } of all) {
+      const isGpu = offer.gpu !== undefined || offer.gpuCount > 0;
+      if (isGpu) {
+        if (offer.gpu === undefined || !Object.values(GpuKind).includes(offer.gpu)) bad.push(`${platform} ${offer.name}: gpu ${offer.gpu}`);
+        if (offer.gpuCount < 1) bad.push(`${platform} ${offer.name}: gpuCount ${offer.gpuCount}`);
+      } else {
+        if (offer.gpuCount !== 0) bad.push(`${platform} ${offer.name}: CPU offer with gpuCount ${offer.gpuCount}`);
+        if (offer.acceleratorType !== undefined) bad.push(`${platform} ${offer.name}: CPU offer with acceleratorType`);
+      }
+    }
+    expect(bad).toEqual([]);
+  });
+
+  test('instance names follow each platform\'s naming', () => {
+    const patterns: Record<CatalogPlatform, RegExp> = {
+      [CatalogPlatform.SAGEMAKER]: /^ml\.[a-z0-9]+\.[a-z0-9]+$/,
+      [CatalogPlatform.AZURE_ML]: /^Standard_[A-Za-z0-9_]+$/,
+      [CatalogPlatform.VERTEX_AI]: /^[a-z][a-z0-9]*-[a-z]+-[0-9]+g?$/,
+    };
+    const bad = all.filter(({ platform, offer }) => !patterns[platform].test(offer.name)).map(({ platform, offer }) => `${platform} ${offer.name}`);
+    expect(bad).toEqual([]);
+  });
+
+  test('every Vertex AI GPU offer has an acceleratorType; no other platform sets one', () => {
+    const bad: string[] = [];
+    for (const { platform, offer } of all) {
+      if (platform === CatalogPlatform.VERTEX_AI && offer.gpuCount > 0 && !(offer.acceleratorType && /^NVIDIA_[A-Z0-9_]+$/.test(offer.acceleratorType))) {
+        bad.push(`${offer.name} x${offer.gpuCount}`);
+      }
+      if (platform !== CatalogPlatform.VERTEX_AI && offer.acceleratorType !== undefined) bad.push(`${platform} ${offer.name}`);
+    }
+    expect(bad).toEqual([]);
+  });
+
+  test('each Vertex AI accelerator type names one GPU kind', () => {
+    const kindOf = new Map<string, GpuKind>();
+    for (const offer of INSTANCE_CATALOG[CatalogPlatform.VERTEX_AI].filter(o => o.acceleratorType)) {
+      const seen = kindOf.get(offer.acceleratorType!);
+      if (seen) expect(`${offer.acceleratorType} -> ${offer.gpu}`).toBe(`${offer.acceleratorType} -> ${seen}`);
+      kindOf.set(offer.acceleratorType!, offer.gpu!);
+    }
+  });
+
+  test('no duplicate (name, gpuCount) per platform, and a name never carries two GPU kinds', () => {
+    const dups: string[] = [];
+    for (const platform of platforms) {
+      const seen = new Set<string>();
+      const kinds = new Map<string, GpuKind>();
+      for (const offer of INSTANCE_CATALOG[platform]) {
+        const key = `${offer.name}/${offer.gpuCount}`;
+        if (seen.has(key)) dups.push(`${platform} ${key}`);
+        seen.add(key);
+        // Vertex AI attaches accelerators to N1 machines, so a name may be offered bare and with GPUs,
+        // but never with two different GPU kinds.
+        if (offer.gpu === undefined) continue;
+        if (kinds.has(offer.name) && kinds.get(offer.name) !== offer.gpu) dups.push(`${platform} ${offer.name}: ${kinds.get(offer.name)} and ${offer.gpu}`);
+        kinds.set(offer.name, offer.gpu);
+      }
+    }
+    expect(dups).toEqual([]);
+  });
+
+  test('every GpuKind has GPU_FACTS with an nvidia-smi name and a reported memory below the sold memory', () => {
+    expect(Object.keys(GPU_FACTS).sort()).toEqual([...Object.values(GpuKind)].sort());
+    for (const kind of Object.values(GpuKind)) {
+      const facts = GPU_FACTS[kind];
+      expect(facts).toBeDefined();
+      expect(facts.displayName).toMatch(/\S/);
+      expect(facts.nvidiaSmiNames.length).toBeGreaterThanOrEqual(1);
+      for (const name of facts.nvidiaSmiNames) expect(name).toMatch(/\S/);
+      expect(new Set(facts.nvidiaSmiNames).size).toBe(facts.nvidiaSmiNames.length);
+      expect(facts.memoryGiB).toBeGreaterThan(0);
+      expect(facts.minReportedMemoryMiB).toBeGreaterThan(0);
+      expect(facts.minReportedMemoryMiB).toBeLessThan(facts.memoryGiB * 1024);
+    }
+  });
+
+  test('no nvidia-smi name belongs to two GPU kinds', () => {
+    const owner = new Map<string, GpuKind>();
+    const clashes: string[] = [];
+    for (const kind of Object.values(GpuKind)) {
+      for (const name of GPU_FACTS[kind].nvidiaSmiNames) {
+        if (owner.has(name)) clashes.push(`${name}: ${owner.get(name)} and ${kind}`);
+        owner.set(name, kind);
+      }
+    }
+    expect(clashes).toEqual([]);
+  });
+
+  test('every GpuKind is offered by at least one platform, and selectable there', () => {
+    for (const kind of Object.values(GpuKind)) {
+      const offers = all.filter(({ offer }) => offer.gpu === kind);
+      expect({ kind, offered: offers.length > 0 }).toEqual({ kind, offered: true });
+      const { platform, offer } = offers[0];
+      expect(selectInstance(platform, Compute.gpu({ gpu: kind, count: offer.gpuCount })).gpu).toBe(kind);
+    }
+  });
+
+  test('every catalog offer can be selected by asking for exactly its size', () => {
+    for (const { platform, offer } of all) {
+      const compute = offer.gpu ? Compute.gpu({ gpu: offer.gpu, count: offer.gpuCount, vcpus: offer.vcpus, memoryGiB: offer.memoryGiB })
+        : Compute.cpu({ vcpus: offer.vcpus, memoryGiB: offer.memoryGiB });
+      const picked = selectInstance(platform, compute);
+      expect(picked.vcpus).toBe(offer.vcpus);
+      expect(picked.memoryGiB).toBe(offer.memoryGiB);
+      expect(picked.gpuCount).toBe(offer.gpuCount);
+    }
+  });
+});
