@@ -1,0 +1,249 @@
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { App, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { App as TfApp, TerraformStack } from 'cdktf';
+import { Construct } from 'constructs';
+import {
+  Compute,
+  DeploymentTarget,
+  GpuKind,
+  IacEngine,
+  ModelArtifact,
+  ModelDeployment,
+  ModelDeploymentProps,
+  ModelDeploymentValidationError,
+  ServingContainer,
+  engineOf,
+} from '../lib';
+import { SageMakerModelEndpoint } from '../lib/targets/sagemaker';
+
+const ROOT = path.resolve(__dirname, '..');
+const ENV = { account: '111111111111', region: 'us-east-1' };
+
+let outdir: string;
+beforeAll(() => {
+  outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'facade-test-'));
+});
+afterAll(() => {
+  fs.rmSync(outdir, { recursive: true, force: true });
+});
+
+function newStack(): Stack {
+  return new Stack(new App({ outdir }), 'S', { env: ENV });
+}
+
+function props(extra: Partial<ModelDeploymentProps> = {}): ModelDeploymentProps {
+  return {
+    model: ModelArtifact.fromUri('s3://my-models/churn/model.tar.gz'),
+    serving: ServingContainer.sklearn(),
+    target: DeploymentTarget.sageMaker(),
+    ...extra,
+  };
+}
+
+function caught(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected an error, but nothing was thrown');
+}
+
+function validationError(fn: () => unknown): ModelDeploymentValidationError {
+  const err = caught(fn);
+  if (!(err instanceof ModelDeploymentValidationError)) {
+    throw new Error(`expected ModelDeploymentValidationError, got ${(err as Error)?.constructor?.name}: ${(err as Error)?.message}`);
+  }
+  expect(err.message).toContain(err.field);
+  expect(err.message).toContain(err.allowed);
+  return err;
+}
+
+describe('ModelDeployment with DeploymentTarget.sageMaker()', () => {
+  test('builds one SageMaker endpoint and exposes name, URL and target', () => {
+    const stack = newStack();
+    const deployment = new ModelDeployment(stack, 'Churn', props());
+    const template = Template.fromStack(stack);
+
+    template.resourceCountIs('AWS::SageMaker::Endpoint', 1);
+    template.resourceCountIs('AWS::SageMaker::EndpointConfig', 1);
+    template.resourceCountIs('AWS::SageMaker::Model', 1);
+    template.hasResourceProperties('AWS::SageMaker::Endpoint', { EndpointName: deployment.endpointName });
+    template.hasResourceProperties('AWS::SageMaker::Model', {
+      PrimaryContainer: Match.objectLike({ ModelDataUrl: 's3://my-models/churn/model.tar.gz' }),
+      EnableNetworkIsolation: true,
+    });
+    template.hasResourceProperties('AWS::SageMaker::EndpointConfig', {
+      ProductionVariants: [Match.objectLike({ InstanceType: 'ml.c5.large', InitialInstanceCount: 1, VariantName: 'AllTraffic' })],
+    });
+
+    expect(deployment.targetName).toBe('sageMaker');
+    expect(deployment.endpointName).toMatch(/^[A-Za-z0-9-]{1,63}$/);
+    expect(deployment.endpointName).toContain('Churn');
+    expect(stack.resolve(deployment.endpointUrl)).toEqual({
+      'Fn::Join': ['', ['https://runtime.sagemaker.', { Ref: 'AWS::Region' }, '.', { Ref: 'AWS::URLSuffix' }, `/endpoints/${deployment.endpointName}/invocations`]],
+    });
+  });
+
+  test('the endpoint construct is the SageMakerModelEndpoint, and SageMakerModelEndpoint.of finds it', () => {
+    const stack = newStack();
+    const deployment = new ModelDeployment(stack, 'Dep', props());
+    const endpoint = SageMakerModelEndpoint.of(deployment);
+    expect(endpoint).toBeInstanceOf(SageMakerModelEndpoint);
+    expect(endpoint).toBe(deployment.endpoint);
+    expect(SageMakerModelEndpoint.of(endpoint)).toBe(endpoint);
+    expect(SageMakerModelEndpoint.of(stack)).toBe(endpoint);
+    expect(endpoint.endpointName).toBe(deployment.endpointName);
+    expect(endpoint.endpointUrl).toBe(deployment.endpointUrl);
+    expect(endpoint.targetName).toBe(deployment.targetName);
+    expect(endpoint.node.scope).toBe(deployment);
+  });
+
+  test('SageMakerModelEndpoint.of a construct without one is refused naming target', () => {
+    const stack = newStack();
+    const other = new Construct(stack, 'Other');
+    const err = validationError(() => SageMakerModelEndpoint.of(other));
+    expect(err.field).toBe('target');
+    expect(err.target).toBe('sageMaker');
+    expect(err.value).toBe('"S/Other"');
+  });
+
+  test('the spec endpointName and target options reach the endpoint', () => {
+    const stack = newStack();
+    const deployment = new ModelDeployment(stack, 'Dep', props({
+      endpointName: 'churn-prod',
+      compute: Compute.gpu({ gpu: GpuKind.NVIDIA_A10G }),
+      serving: ServingContainer.torchServe(),
+      target: DeploymentTarget.sageMaker({ instanceType: 'ml.g5.2xlarge', variantName: 'Blue' }),
+    }));
+    expect(deployment.endpointName).toBe('churn-prod');
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::SageMaker::Endpoint', { EndpointName: 'churn-prod' });
+    template.hasResourceProperties('AWS::SageMaker::EndpointConfig', {
+      ProductionVariants: [Match.objectLike({ InstanceType: 'ml.g5.2xlarge', VariantName: 'Blue' })],
+    });
+  });
+
+  test('works below an intermediate construct inside the stack', () => {
+    const stack = newStack();
+    const group = new Construct(stack, 'Group');
+    const deployment = new ModelDeployment(group, 'Dep', props());
+    expect(SageMakerModelEndpoint.of(group)).toBe(deployment.endpoint);
+    Template.fromStack(stack).resourceCountIs('AWS::SageMaker::Endpoint', 1);
+  });
+
+  test('two deployments in one stack get distinct endpoint names', () => {
+    const stack = newStack();
+    const a = new ModelDeployment(stack, 'A', props());
+    const b = new ModelDeployment(stack, 'B', props());
+    expect(a.endpointName).not.toBe(b.endpointName);
+    Template.fromStack(stack).resourceCountIs('AWS::SageMaker::Endpoint', 2);
+  });
+
+  test('spec errors come through the facade as ModelDeploymentValidationError', () => {
+    const err = validationError(() => new ModelDeployment(newStack(), 'Dep', { ...props(), computer: Compute.cpu() } as unknown as ModelDeploymentProps));
+    expect(err.field).toBe('props.computer');
+  });
+
+  test('a misspelt SageMaker option is refused as an unknown prop', () => {
+    const err = validationError(() => new ModelDeployment(newStack(), 'Dep', props({
+      target: DeploymentTarget.sageMaker({ instanceTyp: 'ml.m5.large' } as never),
+    })));
+    expect(err.field).toBe('props.instanceTyp');
+  });
+
+  test('SageMaker target limits come through with the target set', () => {
+    const err = validationError(() => new ModelDeployment(newStack(), 'Dep', props({ compute: Compute.gpu({ gpu: GpuKind.NVIDIA_A10G, count: 2 }) })));
+    expect(err.field).toBe('compute.count');
+    expect(err.target).toBe('sageMaker');
+    expect(err.allowed).toContain('1, 4, 8');
+  });
+});
+
+describe('ModelDeployment in the wrong place', () => {
+  test('inside a cdktf TerraformStack it is refused, saying to use an aws-cdk-lib Stack and cdk deploy', () => {
+    const tfApp = new TfApp({ outdir: path.join(outdir, 'cdktf.out') });
+    const tfStack = new TerraformStack(tfApp, 'tf');
+    expect(engineOf(tfStack)).toBe(IacEngine.CDKTF);
+    const err = validationError(() => new ModelDeployment(tfStack, 'Dep', props()));
+    expect(err.field).toBe('target');
+    expect(err.target).toBe('sageMaker');
+    expect(err.message).toContain('cdktf TerraformStack');
+    expect(err.message).toContain('aws-cdk-lib Stack');
+    expect(err.message).toContain('cdk deploy');
+    expect(err.value).toContain('tf/Dep');
+  });
+
+  test('directly under an aws-cdk-lib App (no Stack) it is refused, saying there is no stack at all', () => {
+    const app = new App({ outdir });
+    expect(engineOf(app)).toBeUndefined();
+    const err = validationError(() => new ModelDeployment(app, 'Dep', props()));
+    expect(err.field).toBe('target');
+    expect(err.message).toContain('no stack at all');
+    expect(err.message).toContain('aws-cdk-lib Stack');
+    expect(err.message).toContain('cdk deploy');
+  });
+
+  test('under a bare construct tree (no App, no Stack) it is refused the same way', () => {
+    const root = new Construct(undefined as unknown as Construct, '');
+    const err = validationError(() => new ModelDeployment(root, 'Dep', props()));
+    expect(err.field).toBe('target');
+    expect(err.message).toContain('no stack at all');
+  });
+
+  test.each([
+    ['a plain object', { targetName: 'sageMaker', _bind: () => ({}) }],
+    ['a string', 'sageMaker'],
+    ['undefined', undefined],
+    ['null', null],
+  ])('a target that is not a DeploymentTarget (%s) is refused naming field target', (_label, target) => {
+    const err = validationError(() => new ModelDeployment(newStack(), 'Dep', { ...props(), target } as unknown as ModelDeploymentProps));
+    expect(err.field).toBe('target');
+    expect(err.target).toBeUndefined();
+    expect(err.allowed).toContain('DeploymentTarget');
+  });
+
+  test('no props at all is refused naming field target', () => {
+    const err = validationError(() => new ModelDeployment(newStack(), 'Dep', undefined as unknown as ModelDeploymentProps));
+    expect(err.field).toBe('target');
+  });
+});
+
+describe('engine loading', () => {
+  /** Requires `modulePath` in a fresh node process and returns the module files it loaded. */
+  function loadedBy(modulePath: string): string[] {
+    const script = `require(${JSON.stringify(modulePath)}); process.stdout.write(JSON.stringify(Object.keys(require.cache)));`;
+    const out = execFileSync(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', script], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' },
+      timeout: 60_000,
+    });
+    return (JSON.parse(out) as string[]).map(p => p.split(path.sep).join('/'));
+  }
+
+  const AWS_CDK_LIB = '/node_modules/aws-cdk-lib/';
+  const CDKTF = '/node_modules/cdktf/';
+  const CDKTF_PROVIDERS = '/node_modules/@cdktf/';
+
+  test('requiring the package root loads neither aws-cdk-lib nor cdktf', () => {
+    const loaded = loadedBy('./lib');
+    // The check only means something if the library itself was loaded.
+    expect(loaded.some(p => p.endsWith('/lib/index.ts'))).toBe(true);
+    expect(loaded.some(p => p.endsWith('/lib/model-deployment.ts'))).toBe(true);
+    expect(loaded.filter(p => p.includes(AWS_CDK_LIB))).toEqual([]);
+    expect(loaded.filter(p => p.includes(CDKTF) || p.includes(CDKTF_PROVIDERS))).toEqual([]);
+  });
+
+  test('requiring the SageMaker target loads aws-cdk-lib but neither cdktf nor any @cdktf provider', () => {
+    const loaded = loadedBy('./lib/targets/sagemaker');
+    // Sanity: the probe does see engines when they are loaded.
+    expect(loaded.some(p => p.includes(AWS_CDK_LIB))).toBe(true);
+    expect(loaded.filter(p => p.includes(CDKTF))).toEqual([]);
+    expect(loaded.filter(p => p.includes(CDKTF_PROVIDERS))).toEqual([]);
+  });
+});
