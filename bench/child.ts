@@ -23,6 +23,14 @@ export interface CaseSpec {
   readonly count?: number;
   /** synth (ours only): `uri` = s3:// model, `asset` = local directory packed and staged as an asset. */
   readonly model?: 'uri' | 'asset';
+  /** synth, asset model: the directory to pack (default: test/fixtures/linear-model). */
+  readonly assetPath?: string;
+  /**
+   * synth: aws-cdk-lib's built-in CloudFormation template validation (a WASM engine run inside
+   * app.synth(), on by default since aws-cdk-lib 2.27x; `cdk synth --no-validation` or
+   * CDK_VALIDATION=false turn it off). Passed as the App's `builtinCloudFormationValidation`.
+   */
+  readonly validation?: boolean;
   /** synth: cloud assembly output directory (run.ts creates and removes it). */
   readonly outdir?: string;
   /** Repository root, for `./` modules and the asset fixture. */
@@ -49,6 +57,8 @@ export interface ChildResult {
   readonly rssEnd: number;
   /** heapUsed at the end. */
   readonly heapUsedEnd: number;
+  /** CPU time of the whole process so far (all threads: GC, WASM compilation...), user + system, ms. */
+  readonly cpuMs: number;
   /** process.resourceUsage().maxRSS converted to bytes (peak resident set of the whole process). */
   readonly maxRss: number;
   /** Modules in require.cache added by the measured work. */
@@ -86,7 +96,8 @@ function report(result: ChildResult): void {
 
 function memoryAtEnd() {
   const mem = process.memoryUsage();
-  return { rssEnd: mem.rss, heapUsedEnd: mem.heapUsed, maxRss: process.resourceUsage().maxRSS * 1024 };
+  const usage = process.resourceUsage();
+  return { rssEnd: mem.rss, heapUsedEnd: mem.heapUsed, maxRss: usage.maxRSS * 1024, cpuMs: (usage.userCPUTime + usage.systemCPUTime) / 1000 };
 }
 
 function countBy(modules: string[]) {
@@ -131,7 +142,7 @@ function runSynth(): void {
       };
     }
     const modelFor = (i: number) => spec.model === 'asset'
-      ? lib.ModelArtifact.fromLocalPath(path.join(spec.root, 'test', 'fixtures', 'linear-model'))
+      ? lib.ModelArtifact.fromLocalPath(spec.assetPath ?? path.join(spec.root, 'test', 'fixtures', 'linear-model'))
       : lib.ModelArtifact.fromUri(`s3://bench-models/m${i}/model.tar.gz`);
     build = (stack, i) => {
       new lib.ModelDeployment(stack, `M${i}`, {
@@ -168,7 +179,7 @@ function runSynth(): void {
 
   // --- construct + synth ---------------------------------------------------------------------------
   const t1 = performance.now();
-  const app = new cdk.App({ outdir: spec.outdir });
+  const app = new cdk.App({ outdir: spec.outdir, builtinCloudFormationValidation: spec.validation ?? true });
   const stack = new cdk.Stack(app, 'Bench', { env: { account: '111111111111', region: 'us-east-1' } });
   for (let i = 0; i < count; i++) build(stack, i);
   const t2 = performance.now();

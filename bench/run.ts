@@ -1,18 +1,25 @@
 /**
  * Benchmark: this library vs @aws-cdk/aws-sagemaker-alpha.
  *
- *   npm run bench                       (BENCH_RUNS=5 repetitions per case by default)
- *   BENCH_RUNS=3 BENCH_MODES=js npm run bench
+ *   npm run bench
+ *   BENCH_RUNS=3 npm run bench                      repetitions per case (default 5)
+ *   BENCH_SYNTH_MODES=js,ts-node npm run bench      also run the synth cases through ts-node
+ *   BENCH_REQUIRE_MODES=js npm run bench            require cases as plain JS only
+ *   BENCH_ASSET_MIB=0 npm run bench                 size of the generated large local model (default 32; 0 = skip)
  *
  * Every measurement runs in a fresh child process (bench/child.ts), so module caches, JIT state
  * and memory never leak from one case into the next. Two ways of running the children:
  *
  *   js       plain `node` on JavaScript transpiled up front into bench/.build (what a consumer of the
  *            published package loads: lib/index.js). The fair comparison with the alpha module,
- *            which ships JavaScript.
+ *            which ships JavaScript. Default for everything.
  *   ts-node  `node -r ts-node/register/transpile-only bench/child.ts`: our sources are transpiled on
  *            every require, in every process. Costs are reported raw and net of a baseline process
- *            that loads ts-node only.
+ *            that loads ts-node only. Default for the require cases.
+ *
+ * Synth cases run with aws-cdk-lib's built-in CloudFormation validation on (the default users get
+ * from `cdk synth`) and off (`--no-validation`), because the validator's fixed cost (WASM engine,
+ * about a second and ~300 MiB) otherwise hides the cost of the constructs themselves.
  *
  * Results: a table on stdout and bench-results.json at the repository root.
  */
@@ -42,28 +49,76 @@ interface Sample extends ChildResult {
 interface Stat { readonly median: number; readonly min: number; readonly max: number }
 
 const RUNS = parsePositiveInt(process.env.BENCH_RUNS, 5, 'BENCH_RUNS');
-const MODES = (process.env.BENCH_MODES ?? 'js,ts-node').split(',').map(m => m.trim()).filter(Boolean) as Mode[];
-for (const m of MODES) if (m !== 'js' && m !== 'ts-node') throw new Error(`BENCH_MODES: unknown mode ${m} (js, ts-node)`);
+const REQUIRE_MODES = parseModes('BENCH_REQUIRE_MODES', 'js,ts-node');
+const SYNTH_MODES = parseModes('BENCH_SYNTH_MODES', 'js');
+const MODES = (['js', 'ts-node'] as Mode[]).filter(m => REQUIRE_MODES.includes(m) || SYNTH_MODES.includes(m));
 const ARCHIVE_CACHE = path.join(os.tmpdir(), 'cdk-model-deployment-archives');
+const ASSET_MIB = process.env.BENCH_ASSET_MIB === '0' ? 0 : parsePositiveInt(process.env.BENCH_ASSET_MIB, 32, 'BENCH_ASSET_MIB');
+const BIG_MODEL_DIR = path.join(os.tmpdir(), `cdkmd-bench-model-${ASSET_MIB}mib`);
 const MARKER = '@@BENCH@@ ';
 const MiB = 1024 * 1024;
 
 const clearArchiveCache = () => fs.rmSync(ARCHIVE_CACHE, { recursive: true, force: true });
+
+const synthCase = (impl: 'ours' | 'alpha', count: number, validation: boolean): Case => ({
+  id: `${impl}-${count}${validation ? '' : '-noval'}`,
+  group: 'synth',
+  label: `${impl} x${count}`,
+  spec: { kind: 'synth', impl, count, model: 'uri', validation },
+});
 
 const CASES: Case[] = [
   { id: 'req-baseline', group: 'require', label: 'baseline (nothing)', spec: { kind: 'require', module: '' } },
   { id: 'req-root', group: 'require', label: "require('./lib')", spec: { kind: 'require', module: './lib' } },
   { id: 'req-sagemaker', group: 'require', label: "require('./lib/targets/sagemaker')", spec: { kind: 'require', module: './lib/targets/sagemaker' } },
   { id: 'req-alpha', group: 'require', label: "require('@aws-cdk/aws-sagemaker-alpha')", spec: { kind: 'require', module: '@aws-cdk/aws-sagemaker-alpha' } },
-  { id: 'ours-1', group: 'synth', label: 'ours x1', spec: { kind: 'synth', impl: 'ours', count: 1, model: 'uri' } },
-  { id: 'alpha-1', group: 'synth', label: 'alpha x1', spec: { kind: 'synth', impl: 'alpha', count: 1 } },
-  { id: 'ours-25', group: 'synth', label: 'ours x25', spec: { kind: 'synth', impl: 'ours', count: 25, model: 'uri' } },
-  { id: 'alpha-25', group: 'synth', label: 'alpha x25', spec: { kind: 'synth', impl: 'alpha', count: 25 } },
+  ...[true, false].flatMap(v => [synthCase('ours', 1, v), synthCase('alpha', 1, v), synthCase('ours', 25, v), synthCase('alpha', 25, v)]),
   // Cold: the archive cache is emptied first, so the model directory is packed. Warm: runs right
   // after cold, finds the archive in the cache (hashes the source and the archive, packs nothing).
-  { id: 'asset-cold', group: 'synth', label: 'ours x1 local asset, cold cache', spec: { kind: 'synth', impl: 'ours', count: 1, model: 'asset' }, prepare: clearArchiveCache },
-  { id: 'asset-warm', group: 'synth', label: 'ours x1 local asset, warm cache', spec: { kind: 'synth', impl: 'ours', count: 1, model: 'asset' } },
+  // Validation off: packing does not depend on it, and the validator's noise would hide it.
+  { id: 'asset-cold', group: 'synth', label: 'ours x1 local asset, cold cache', spec: { kind: 'synth', impl: 'ours', count: 1, model: 'asset', validation: false }, prepare: clearArchiveCache },
+  { id: 'asset-warm', group: 'synth', label: 'ours x1 local asset, warm cache', spec: { kind: 'synth', impl: 'ours', count: 1, model: 'asset', validation: false } },
+  ...(ASSET_MIB === 0 ? [] : [
+    // A generated model of ASSET_MIB MiB of float32 weights (see generateModel): what packing costs
+    // for a model of realistic size, cold (packed) and warm (cache hit: source and archive re-hashed).
+    { id: 'asset-big-cold', group: 'synth', label: `ours x1 local ${ASSET_MIB} MiB model, cold cache`, spec: { kind: 'synth', impl: 'ours', count: 1, model: 'asset', assetPath: BIG_MODEL_DIR, validation: false }, prepare: clearArchiveCache } as Case,
+    { id: 'asset-big-warm', group: 'synth', label: `ours x1 local ${ASSET_MIB} MiB model, warm cache`, spec: { kind: 'synth', impl: 'ours', count: 1, model: 'asset', assetPath: BIG_MODEL_DIR, validation: false } } as Case,
+  ]),
 ];
+
+/**
+ * Writes `weights.bin` (mib MiB of float32 values, roughly normal, from a fixed-seed PRNG: they
+ * compress about as badly as real trained weights) and a small `config.json` into dir.
+ */
+function generateModel(dir: string, mib: number): void {
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  let seed = 0x9e3779b9;
+  const next = () => { // mulberry32
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const fd = fs.openSync(path.join(dir, 'weights.bin'), 'w');
+  const floats = new Float32Array(MiB / 4);
+  for (let m = 0; m < mib; m++) {
+    for (let i = 0; i < floats.length; i++) floats[i] = (next() + next() + next() - 1.5) * 0.05;
+    fs.writeSync(fd, Buffer.from(floats.buffer));
+  }
+  fs.closeSync(fd);
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ format: 'float32', sizeMiB: mib }) + '\n');
+}
+
+function modesFor(c: Case): Mode[] {
+  return c.group === 'require' ? REQUIRE_MODES : SYNTH_MODES;
+}
+
+function parseModes(name: string, fallback: string): Mode[] {
+  const modes = (process.env[name] ?? fallback).split(',').map(m => m.trim()).filter(Boolean);
+  for (const m of modes) if (m !== 'js' && m !== 'ts-node') throw new Error(`${name}: unknown mode ${m} (js, ts-node)`);
+  return modes as Mode[];
+}
 
 function parsePositiveInt(value: string | undefined, fallback: number, name: string): number {
   if (value === undefined || value === '') return fallback;
@@ -86,6 +141,7 @@ function runChild(mode: Mode, c: Case): Sample {
     const args = childCommand(mode, { ...c.spec, root: ROOT, outdir });
     const env = { ...process.env };
     delete env.NODE_OPTIONS; // e.g. a debugger or --require from the caller would skew every child
+    delete env.CDK_VALIDATION; // the case decides, through the App's builtinCloudFormationValidation
     const start = performance.now();
     const child = spawnSync(process.execPath, args, { cwd: ROOT, env, encoding: 'utf8', maxBuffer: 64 * MiB });
     const wallMs = performance.now() - start;
@@ -152,7 +208,7 @@ function main(): void {
     cpus: cpus.length,
     cpuModel: cpus[0]?.model,
     totalMemoryGiB: Math.round((os.totalmem() / 1024 ** 3) * 10) / 10,
-    loadAverage: os.loadavg(),
+    loadAverageAtStart: os.loadavg(),
     packages: {
       'aws-cdk-lib': packageVersion('aws-cdk-lib'),
       '@aws-cdk/aws-sagemaker-alpha': packageVersion('@aws-cdk/aws-sagemaker-alpha'),
@@ -162,21 +218,24 @@ function main(): void {
     },
     commit: gitCommit(),
   };
-  console.log(`cdk-model-deployment bench: ${RUNS} run(s) per case, modes ${MODES.join(', ')}`);
+  console.log(`cdk-model-deployment bench: ${RUNS} run(s) per case; require cases: ${REQUIRE_MODES.join(', ')}; synth cases: ${SYNTH_MODES.join(', ')}`);
   console.log(`${machine.cpus} x ${machine.cpuModel}, ${machine.totalMemoryGiB} GiB, Node ${machine.node}, aws-cdk-lib ${machine.packages['aws-cdk-lib']}, alpha ${machine.packages['@aws-cdk/aws-sagemaker-alpha']}, ${machine.date}`);
 
   const build = MODES.includes('js') ? buildJs() : undefined;
   if (build) console.log(`transpiled ${build.files} files to ${path.relative(ROOT, BUILD_DIR)} in ${num(build.ms)} ms (not measured)`);
 
-  // Warm the OS file cache and the disk (first reads of node_modules), unrecorded.
-  for (const mode of MODES) for (const id of ['ours-1', 'alpha-1']) runChild(mode, CASES.find(c => c.id === id)!);
+  if (ASSET_MIB > 0) generateModel(BIG_MODEL_DIR, ASSET_MIB);
+
+  // Warm the OS file cache (first reads of node_modules and the validator's WASM), unrecorded.
+  for (const mode of SYNTH_MODES) for (const id of ['ours-1', 'alpha-1']) runChild(mode, CASES.find(c => c.id === id)!);
+  for (const mode of REQUIRE_MODES) for (const id of ['req-sagemaker', 'req-alpha']) runChild(mode, CASES.find(c => c.id === id)!);
 
   // Interleave cases within each repetition, so that drift (thermal, other load) hits all alike.
   const samples = new Map<string, Sample[]>();
   const key = (mode: Mode, id: string) => `${mode}/${id}`;
   for (let r = 0; r < RUNS; r++) {
     for (const mode of MODES) {
-      for (const c of CASES) {
+      for (const c of CASES.filter(x => modesFor(x).includes(mode))) {
         const s = runChild(mode, c);
         const list = samples.get(key(mode, c.id)) ?? [];
         list.push(s);
@@ -186,15 +245,16 @@ function main(): void {
     process.stdout.write(`  repetition ${r + 1}/${RUNS} done (${num((performance.now() - benchStart) / 1000, 1)} s)\n`);
   }
   clearArchiveCache();
+  if (ASSET_MIB > 0) fs.rmSync(BIG_MODEL_DIR, { recursive: true, force: true });
   const get = (mode: Mode, id: string) => samples.get(key(mode, id))!;
+  const med = (mode: Mode, id: string, pick: (s: Sample) => number) => stat(get(mode, id).map(pick)).median;
 
   // --- (b) require cost -------------------------------------------------------------------------------
   const requireRows: string[][] = [];
   const requireJson: object[] = [];
-  for (const mode of MODES) {
-    const base = get(mode, 'req-baseline');
-    const baseWall = stat(base.map(s => s.wallMs)).median;
-    const baseRss = stat(base.map(s => s.rssEnd)).median;
+  for (const mode of REQUIRE_MODES) {
+    const baseWall = med(mode, 'req-baseline', s => s.wallMs);
+    const baseRss = med(mode, 'req-baseline', s => s.rssEnd);
     for (const c of CASES.filter(x => x.group === 'require')) {
       const ss = get(mode, c.id);
       const wall = stat(ss.map(s => s.wallMs));
@@ -212,7 +272,7 @@ function main(): void {
         `${last.modulesLoaded} / ${last.cdkModules} / ${last.cdktfModules}`,
       ]);
       requireJson.push({
-        mode, case: c.id, label: c.label, runs: ss.length,
+        mode, case: c.id, label: c.label, module: c.spec.module, runs: ss.length,
         processWallMs: wall, netProcessWallMs: isBase ? undefined : wall.median - baseWall,
         inProcessRequireMs: load,
         rssEndBytes: rssEnd, netRssEndBytes: isBase ? undefined : rssEnd.median - baseRss,
@@ -227,26 +287,27 @@ function main(): void {
   // --- (a) synth cost ---------------------------------------------------------------------------------
   const synthRows: string[][] = [];
   const synthJson: object[] = [];
-  for (const mode of MODES) {
+  for (const mode of SYNTH_MODES) {
     for (const c of CASES.filter(x => x.group === 'synth')) {
       const ss = get(mode, c.id);
       const synth = stat(ss.map(s => s.synthMs!));
       const resources = ss[0].resources!;
       const count = c.spec.count ?? 1;
+      const validation = c.spec.validation !== false;
       synthRows.push([
-        mode, c.label, String(resources),
+        mode, c.label, validation ? 'on' : 'off', String(resources),
         range(synth), range(statOf(ss, s => s.constructMs)), range(statOf(ss, s => s.synthOnlyMs)),
-        range(statOf(ss, s => s.loadMs)), range(statOf(ss, s => s.packMs), 1, 1), range(statOf(ss, s => s.wallMs)),
-        range(statOf(ss, s => s.maxRss), MiB), range(statOf(ss, s => s.rssEnd), MiB),
+        range(statOf(ss, s => s.loadMs)), range(statOf(ss, s => s.packMs), 1, 1), range(statOf(ss, s => s.wallMs)), range(statOf(ss, s => s.cpuMs)),
+        range(statOf(ss, s => s.maxRss), MiB),
         num(synth.median / count, 1), num(synth.median / resources, 2),
       ]);
       synthJson.push({
-        mode, case: c.id, label: c.label, runs: ss.length, deployments: count,
+        mode, case: c.id, label: c.label, runs: ss.length, deployments: count, model: c.spec.model, cfnValidation: validation,
         resources, resourceTypes: ss[0].resourceTypes, templateBytes: ss[0].templateBytes,
         constructPlusSynthMs: synth,
         constructMs: statOf(ss, s => s.constructMs), synthOnlyMs: statOf(ss, s => s.synthOnlyMs),
         loadMs: statOf(ss, s => s.loadMs), packModelArchiveMs: statOf(ss, s => s.packMs),
-        processWallMs: statOf(ss, s => s.wallMs), startupMs: statOf(ss, s => s.startupMs),
+        processWallMs: statOf(ss, s => s.wallMs), processCpuMs: statOf(ss, s => s.cpuMs), startupMs: statOf(ss, s => s.startupMs),
         maxRssBytes: statOf(ss, s => s.maxRss), rssEndBytes: statOf(ss, s => s.rssEnd), heapUsedEndBytes: statOf(ss, s => s.heapUsedEnd),
         msPerDeployment: synth.median / count, msPerResource: synth.median / resources,
         samples: ss,
@@ -257,52 +318,88 @@ function main(): void {
   // --- ours vs alpha ------------------------------------------------------------------------------------
   const compareRows: string[][] = [];
   const compareJson: object[] = [];
-  for (const mode of MODES) {
-    const med = (id: string, pick: (s: Sample) => number) => stat(get(mode, id).map(pick)).median;
-    for (const n of [1, 25]) {
-      const ours = `ours-${n}`;
-      const alpha = `alpha-${n}`;
-      const t = med(ours, s => s.synthMs!) / med(alpha, s => s.synthMs!);
-      const w = med(ours, s => s.wallMs) / med(alpha, s => s.wallMs);
-      const m = med(ours, s => s.maxRss) / med(alpha, s => s.maxRss);
-      const perRes = (med(ours, s => s.synthMs!) / get(mode, ours)[0].resources!) / (med(alpha, s => s.synthMs!) / get(mode, alpha)[0].resources!);
-      compareRows.push([mode, `x${n}`, `${num(t, 2)}x`, `${num(w, 2)}x`, `${num(m, 2)}x`, `${get(mode, ours)[0].resources} vs ${get(mode, alpha)[0].resources}`, `${num(perRes, 2)}x`]);
-      compareJson.push({ mode, deployments: n, synthTimeRatio: t, processWallRatio: w, maxRssRatio: m, resourcesOurs: get(mode, ours)[0].resources, resourcesAlpha: get(mode, alpha)[0].resources, timePerResourceRatio: perRes });
+  for (const mode of SYNTH_MODES) {
+    for (const validation of [true, false]) {
+      const suffix = validation ? '' : '-noval';
+      const v = validation ? 'on' : 'off';
+      const synthMed = (id: string) => med(mode, id, s => s.synthMs!);
+      const resourcesOf = (id: string) => get(mode, id)[0].resources!;
+      const cpuMed = (id: string) => med(mode, id, s => s.cpuMs);
+      const rssMed = (id: string) => med(mode, id, s => s.maxRss);
+      const kb = (id: string) => get(mode, id)[0].templateBytes! / 1024;
+      const vs = (a: number, b: number, digits: number, unit = '') => `${num(a, digits)} vs ${num(b, digits)}${unit} = ${num(a / b, 2)}x`;
+      for (const n of [1, 25]) {
+        const ours = `ours-${n}${suffix}`;
+        const alpha = `alpha-${n}${suffix}`;
+        const perRes = (synthMed(ours) / resourcesOf(ours)) / (synthMed(alpha) / resourcesOf(alpha));
+        compareRows.push([mode, v, `x${n}`,
+          vs(synthMed(ours), synthMed(alpha), 0), vs(cpuMed(ours), cpuMed(alpha), 0), vs(rssMed(ours) / MiB, rssMed(alpha) / MiB, 0),
+          `${resourcesOf(ours)} vs ${resourcesOf(alpha)}`, `${num(kb(ours))} vs ${num(kb(alpha))}`, `${num(perRes, 2)}x`]);
+        compareJson.push({
+          mode, cfnValidation: validation, deployments: n,
+          synthMs: { ours: synthMed(ours), alpha: synthMed(alpha), ratio: synthMed(ours) / synthMed(alpha) },
+          processCpuMs: { ours: cpuMed(ours), alpha: cpuMed(alpha), ratio: cpuMed(ours) / cpuMed(alpha) },
+          processWallMs: { ours: med(mode, ours, s => s.wallMs), alpha: med(mode, alpha, s => s.wallMs) },
+          maxRssBytes: { ours: rssMed(ours), alpha: rssMed(alpha), ratio: rssMed(ours) / rssMed(alpha) },
+          resources: { ours: resourcesOf(ours), alpha: resourcesOf(alpha) },
+          templateBytes: { ours: get(mode, ours)[0].templateBytes, alpha: get(mode, alpha)[0].templateBytes },
+          synthTimePerResourceRatio: perRes,
+        });
+      }
+      const marginal = (impl: string, pick: (id: string) => number) => (pick(`${impl}-25${suffix}`) - pick(`${impl}-1${suffix}`)) / 24;
+      compareRows.push([mode, v, 'each extra deployment (x25 - x1) / 24',
+        vs(marginal('ours', synthMed), marginal('alpha', synthMed), 1), vs(marginal('ours', cpuMed), marginal('alpha', cpuMed), 1),
+        vs(marginal('ours', rssMed) / MiB, marginal('alpha', rssMed) / MiB, 2), '13 vs 7', `${num(marginal('ours', kb), 1)} vs ${num(marginal('alpha', kb), 1)}`, '']);
+      compareJson.push({
+        mode, cfnValidation: validation,
+        marginalPerDeployment: {
+          synthMs: { ours: marginal('ours', synthMed), alpha: marginal('alpha', synthMed) },
+          processCpuMs: { ours: marginal('ours', cpuMed), alpha: marginal('alpha', cpuMed) },
+          maxRssBytes: { ours: marginal('ours', rssMed), alpha: marginal('alpha', rssMed) },
+        },
+      });
     }
-    const marginal = (impl: string) => (med(`${impl}-25`, s => s.synthMs!) - med(`${impl}-1`, s => s.synthMs!)) / 24;
-    const marginalRss = (impl: string) => (med(`${impl}-25`, s => s.maxRss) - med(`${impl}-1`, s => s.maxRss)) / 24;
-    compareRows.push([mode, 'each extra deployment', `${num(marginal('ours'), 1)} vs ${num(marginal('alpha'), 1)} ms`, '', `${num(marginalRss('ours') / MiB, 1)} vs ${num(marginalRss('alpha') / MiB, 1)} MiB`, '', '']);
-    compareJson.push({ mode, marginalMsPerDeployment: { ours: marginal('ours'), alpha: marginal('alpha') }, marginalMaxRssBytesPerDeployment: { ours: marginalRss('ours'), alpha: marginalRss('alpha') } });
   }
 
   const totalMs = performance.now() - benchStart;
+  const loadAverageAtEnd = os.loadavg();
   const r = RUNS === 1 ? '' : ' median (min-max)';
 
   console.log(`\n(b) Cost of requiring the package: fresh process per run, ${RUNS} runs${r}`);
   console.log('    process = wall time of the whole child (spawn to exit); net = minus the baseline process of the same mode');
-  console.log('    (js: bare node; ts-node: node + ts-node register). require = time inside the child around require().\n');
+  console.log('    (js: bare node; ts-node: node + ts-node register); require = time inside the child around require();');
+  console.log('    RSS +require = rss after minus rss before, inside the child.\n');
   console.log(table(
     ['mode', 'case', 'process ms', 'net ms', 'require ms', 'RSS end MiB', 'net MiB', 'RSS +require MiB', 'maxRSS MiB', 'modules / aws-cdk-lib / cdktf'],
     requireRows, 2));
 
   console.log(`\n(a) Synthesis: N deployments in ONE stack, fresh process per run, ${RUNS} runs${r}`);
+  console.log('    cfn-val = aws-cdk-lib built-in CloudFormation validation during app.synth() (on = default; off = --no-validation)');
   console.log('    synth = construct + app.synth() (ours: includes the lazy load of the SageMaker target on the first deployment);');
-  console.log('    load = top-level requires before constructing; process = whole child wall time; pack = packModelArchive.\n');
+  console.log('    load = top-level requires before constructing; process = whole child wall time; process CPU = user+system');
+  console.log('    CPU time of the child, all threads (less sensitive to other load on the machine); pack = packModelArchive.\n');
   console.log(table(
-    ['mode', 'case', 'resources', 'synth ms', 'construct ms', 'app.synth ms', 'load ms', 'pack ms', 'process ms', 'maxRSS MiB', 'RSS end MiB', 'ms/deploy', 'ms/resource'],
-    synthRows, 2));
+    ['mode', 'case', 'cfn-val', 'resources', 'synth ms', 'construct ms', 'app.synth ms', 'load ms', 'pack ms', 'process ms', 'process CPU ms', 'maxRSS MiB', 'ms/deploy', 'ms/resource'],
+    synthRows, 3));
 
-  console.log('\nOurs vs alpha (ratios of medians; >1 means ours costs more)\n');
-  console.log(table(['mode', 'deployments', 'synth time', 'process time', 'maxRSS', 'resources', 'synth time per resource'], compareRows, 2));
+  console.log('\nOurs vs alpha (medians; ratio >1 means ours costs more)\n');
+  console.log(table(['mode', 'cfn-val', 'deployments', 'synth ms ours vs alpha', 'process CPU ms ours vs alpha', 'maxRSS MiB ours vs alpha', 'resources', 'template KiB', 'synth ms per resource'], compareRows, 3));
 
-  const firstOf = (id: string) => get(MODES[0], id)[0].resourceTypes!;
-  console.log('\nResources per deployment:');
-  console.log(`  ours : ${Object.entries(firstOf('ours-1')).map(([t, n]) => `${t.replace(/^AWS::/, '')}${n > 1 ? ` x${n}` : ''}`).join(', ')}`);
-  console.log(`  alpha: ${Object.entries(firstOf('alpha-1')).map(([t, n]) => `${t.replace(/^AWS::/, '')}${n > 1 ? ` x${n}` : ''}`).join(', ')}`);
+  if (SYNTH_MODES.length > 0) {
+    const typesOf = (id: string) => Object.entries(get(SYNTH_MODES[0], id)[0].resourceTypes!).map(([t, n]) => `${t.replace(/^AWS::/, '')}${n > 1 ? ` x${n}` : ''}`).join(', ');
+    console.log('\nResources per deployment:');
+    console.log(`  ours : ${typesOf('ours-1')}`);
+    console.log(`  alpha: ${typesOf('alpha-1')}`);
+  }
+
+  // The bench itself keeps about one to one and a half CPUs busy (a child and its helper threads).
+  const busy = machine.loadAverageAtStart[0] > 0.5 * machine.cpus || loadAverageAtEnd[0] > machine.cpus;
+  console.log(`\nload average (1 min) before the bench ${num(machine.loadAverageAtStart[0], 2)}, at the end ${num(loadAverageAtEnd[0], 2)}, on ${machine.cpus} CPUs` +
+    (busy ? ': other processes were probably competing for the CPUs; wall times are inflated and noisy (compare process CPU ms)' : ''));
 
   const results = {
-    machine,
-    config: { runs: RUNS, modes: MODES, archiveCache: ARCHIVE_CACHE, transpile: build },
+    machine: { ...machine, loadAverageAtEnd },
+    config: { runs: RUNS, requireModes: REQUIRE_MODES, synthModes: SYNTH_MODES, archiveCache: ARCHIVE_CACHE, generatedModelMiB: ASSET_MIB, transpile: build },
     require: requireJson,
     synth: synthJson,
     comparison: compareJson,

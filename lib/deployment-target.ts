@@ -42,7 +42,7 @@ export abstract class DeploymentTarget {
 
 type Builder = (scope: Construct, id: string, props: ModelDeploymentSpecProps) => IModelEndpoint;
 
-const TERRAFORM_TARGETS = 'a Terraform target (DeploymentTarget.azureMl(), vertexAi() or onPrem())';
+const TERRAFORM_TARGETS = 'a Terraform (cdktf) target of this library';
 const CDK_TARGETS = 'DeploymentTarget.sageMaker()';
 
 class LazyTarget extends DeploymentTarget {

@@ -1,6 +1,6 @@
 // The package root loads no IaC engine. Target constructs live in subpaths:
 //   cdk-model-deployment/sagemaker   (aws-cdk-lib)
 export * from './spec';
-export * from './common/engine';
+export { IacEngine } from './common/engine';
 export * from './deployment-target';
 export * from './model-deployment';

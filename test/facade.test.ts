@@ -16,8 +16,8 @@ import {
   ModelDeploymentProps,
   ModelDeploymentValidationError,
   ServingContainer,
-  engineOf,
 } from '../lib';
+import { engineOf } from '../lib/common/engine';
 import { SageMakerModelEndpoint } from '../lib/targets/sagemaker';
 
 const ROOT = path.resolve(__dirname, '..');

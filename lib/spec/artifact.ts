@@ -1,3 +1,4 @@
+import { checkOptions } from './check';
 import { ModelDeploymentValidationError } from './errors';
 
 /** Where a model artifact lives. */
@@ -77,6 +78,7 @@ export class ModelArtifact {
    * platform can read (SageMaker: `s3://`; Vertex AI: `gs://`; Azure ML: blob or `azureml://`).
    */
   public static fromUri(uri: string, options: ArtifactUriOptions = {}): ModelArtifact {
+    options = checkOptions('model', options, ['layout']);
     if (typeof uri !== 'string') {
       throw new ModelDeploymentValidationError('model.uri', uri, URI_ALLOWED);
     }

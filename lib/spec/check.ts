@@ -68,3 +68,14 @@ function describeKind(value: unknown): unknown {
   const ctor = (value as object).constructor;
   return ctor && ctor !== Object ? `an instance of ${ctor.name}` : value;
 }
+
+/**
+ * Reads an options struct as a JavaScript caller may pass it: undefined or null mean "all
+ * defaults"; anything else must be an object with only the known keys.
+ */
+export function checkOptions<T extends object>(field: string, value: T | null | undefined, known: readonly string[]): T {
+  if (value === undefined || value === null) return {} as T;
+  const object = checkObject(field, value);
+  checkKnownKeys(field, object, known);
+  return object as T;
+}

@@ -1,4 +1,4 @@
-import { checkInteger, checkNumber } from './check';
+import { checkInteger, checkNumber, checkOptions } from './check';
 import { ModelDeploymentValidationError } from './errors';
 
 /** Whether replicas run on CPUs only or with GPUs. */
@@ -70,6 +70,7 @@ export interface GpuComputeOptions {
 export class Compute {
   /** CPU only. */
   public static cpu(options: CpuComputeOptions = {}): Compute {
+    options = checkOptions('compute', options, ['vcpus', 'memoryGiB']);
     const vcpus = checkInteger('compute.vcpus', options.vcpus ?? 2, 1, 448);
     const memoryGiB = checkNumber('compute.memoryGiB', options.memoryGiB ?? 4, 0.5, 12288);
     return new Compute(ComputeKind.CPU, undefined, 0, vcpus, memoryGiB);
@@ -77,7 +78,8 @@ export class Compute {
 
   /** Whole GPUs of one kind. */
   public static gpu(options: GpuComputeOptions): Compute {
-    if (!options || !Object.values(GpuKind).includes(options.gpu)) {
+    options = checkOptions('compute', options, ['gpu', 'count', 'vcpus', 'memoryGiB']);
+    if ( !Object.values(GpuKind).includes(options.gpu)) {
       throw new ModelDeploymentValidationError('compute.gpu', options?.gpu, `one of GpuKind: ${Object.values(GpuKind).join(', ')}`);
     }
     const count = checkInteger('compute.count', options.count ?? 1, 1, 16);

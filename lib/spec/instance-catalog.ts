@@ -154,3 +154,23 @@ export function selectInstance(platform: CatalogPlatform, compute: Compute, targ
 export function findInstance(platform: CatalogPlatform, name: string): InstanceOffer | undefined {
   return INSTANCE_CATALOG[platform].find(o => o.name === name);
 }
+
+/** The instance catalog, for tools and tests that want to see what each platform offers. */
+export class InstanceCatalog {
+  /** Every offer of a platform. */
+  public static offers(platform: CatalogPlatform): InstanceOffer[] {
+    return [...INSTANCE_CATALOG[platform]];
+  }
+
+  /** The smallest offer that fits `compute` on `platform`; throws ModelDeploymentValidationError when none does. */
+  public static select(platform: CatalogPlatform, compute: Compute): InstanceOffer {
+    return selectInstance(platform, compute);
+  }
+
+  /** Facts about a GPU kind, including its `nvidia-smi` names. */
+  public static gpuFacts(gpu: GpuKind): GpuFacts {
+    return GPU_FACTS[gpu];
+  }
+
+  private constructor() {}
+}

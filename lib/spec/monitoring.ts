@@ -1,4 +1,4 @@
-import { checkBoolean, checkInteger, checkNumber } from './check';
+import { checkBoolean, checkInteger, checkNumber, checkOptions } from './check';
 import { ModelDeploymentValidationError } from './errors';
 
 /** Request and response capture, for audits, drift detection and replay. */
@@ -46,20 +46,28 @@ export interface MonitoringProps {
   readonly capture?: CaptureProps;
 }
 
+/** Capture with every default filled in. */
+export interface ResolvedCapture {
+  readonly samplingPercent: number;
+  readonly requests: boolean;
+  readonly responses: boolean;
+}
+
 /** Monitoring with every default filled in. */
 export interface ResolvedMonitoring {
   readonly alarms: boolean;
   readonly errorRatePercent: number;
   readonly latencyP99Ms: number;
   readonly evaluationMinutes: number;
-  readonly capture?: { readonly samplingPercent: number; readonly requests: boolean; readonly responses: boolean };
+  readonly capture?: ResolvedCapture;
 }
 
 export function resolveMonitoring(props: MonitoringProps): ResolvedMonitoring {
-  const capture = props.capture === undefined ? undefined : {
-    samplingPercent: checkInteger('monitoring.capture.samplingPercent', props.capture.samplingPercent, 1, 100),
-    requests: checkBoolean('monitoring.capture.requests', props.capture.requests ?? true),
-    responses: checkBoolean('monitoring.capture.responses', props.capture.responses ?? true),
+  const captureProps = props.capture === undefined ? undefined : checkOptions<CaptureProps>('monitoring.capture', props.capture, ['samplingPercent', 'requests', 'responses']);
+  const capture: ResolvedCapture | undefined = captureProps === undefined ? undefined : {
+    samplingPercent: checkInteger('monitoring.capture.samplingPercent', captureProps.samplingPercent, 1, 100),
+    requests: checkBoolean('monitoring.capture.requests', captureProps.requests ?? true),
+    responses: checkBoolean('monitoring.capture.responses', captureProps.responses ?? true),
   };
   if (capture && !capture.requests && !capture.responses) {
     throw new ModelDeploymentValidationError('monitoring.capture', props.capture, 'requests, responses or both set to true (leave capture out to capture nothing)');

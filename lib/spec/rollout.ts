@@ -1,4 +1,6 @@
-import { checkBoolean, checkInteger } from './check';
+import { checkBoolean, checkInteger, checkOptions } from './check';
+
+const COMMON_KEYS = ['rollbackOnAlarms', 'terminationWaitMinutes'];
 
 /** How traffic moves from the old version to the new one. */
 export enum RolloutStrategy {
@@ -66,12 +68,14 @@ export interface LinearRolloutOptions extends RolloutOptions {
 export class Rollout {
   /** Blue/green: bring up the new version, switch all traffic, then remove the old one. */
   public static allAtOnce(options: AllAtOnceRolloutOptions = {}): Rollout {
+    options = checkOptions('rollout', options, [...COMMON_KEYS, 'bakeMinutes']);
     const bake = checkInteger('rollout.bakeMinutes', options.bakeMinutes ?? 0, 0, 1440);
     return new Rollout(RolloutStrategy.ALL_AT_ONCE, 100, bake, options);
   }
 
   /** Send `percent` of capacity first, bake, then the rest. */
   public static canary(options: CanaryRolloutOptions = {}): Rollout {
+    options = checkOptions('rollout', options, [...COMMON_KEYS, 'percent', 'bakeMinutes']);
     const percent = checkInteger('rollout.percent', options.percent ?? 10, 1, 99);
     const bake = checkInteger('rollout.bakeMinutes', options.bakeMinutes ?? 10, 0, 1440);
     return new Rollout(RolloutStrategy.CANARY, percent, bake, options);
@@ -79,6 +83,7 @@ export class Rollout {
 
   /** Move `stepPercent` of capacity at each step, `intervalMinutes` apart. */
   public static linear(options: LinearRolloutOptions = {}): Rollout {
+    options = checkOptions('rollout', options, [...COMMON_KEYS, 'stepPercent', 'intervalMinutes']);
     const step = checkInteger('rollout.stepPercent', options.stepPercent ?? 20, 1, 99);
     const interval = checkInteger('rollout.intervalMinutes', options.intervalMinutes ?? 5, 0, 1440);
     return new Rollout(RolloutStrategy.LINEAR, step, interval, options);

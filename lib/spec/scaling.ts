@@ -1,4 +1,4 @@
-import { checkInteger, checkNumber } from './check';
+import { checkInteger, checkKnownKeys, checkNumber } from './check';
 import { ModelDeploymentValidationError } from './errors';
 
 /** The metric that autoscaling tracks. */
@@ -79,6 +79,7 @@ export interface ResolvedScaling {
 }
 
 export function resolveScaling(props: ScalingProps, defaultTarget: ScalingTarget): ResolvedScaling {
+  checkKnownKeys('scaling', props as Record<string, unknown>, ['minReplicas', 'maxReplicas', 'target', 'scaleInCooldownSeconds', 'scaleOutCooldownSeconds']);
   const minReplicas = checkInteger('scaling.minReplicas', props.minReplicas ?? 1, 0, 1000);
   const maxReplicas = checkInteger('scaling.maxReplicas', props.maxReplicas ?? Math.max(minReplicas, 1), Math.max(minReplicas, 1), 1000);
   if (props.target !== undefined && !(props.target instanceof ScalingTarget)) {

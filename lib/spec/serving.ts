@@ -1,4 +1,4 @@
-import { checkInteger, checkString } from './check';
+import { checkInteger, checkOptions, checkString } from './check';
 import { ModelDeploymentValidationError } from './errors';
 
 /**
@@ -85,6 +85,8 @@ export interface CustomServingOptions extends ServingOptions {
 }
 
 const DEFAULT_STARTUP_TIMEOUT_SECONDS = 600;
+const COMMON_KEYS = ['image', 'frameworkVersion', 'environment', 'startupTimeoutSeconds'];
+const NAMED_KEYS = [...COMMON_KEYS, 'modelName'];
 const PATH_PATTERN = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/;
 const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,1023}$/;
 const MODEL_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -98,35 +100,41 @@ const IMAGE_PATTERN = /^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?\/)?[a-z0-9]+(?:[._-][a-z0-
 export class ServingContainer {
   /** NVIDIA Triton Inference Server: port 8000, `/v2/health/ready`, `/v2/models/{model}/infer`. */
   public static triton(options: NamedModelServingOptions = {}): ServingContainer {
+    options = checkOptions('serving', options, NAMED_KEYS);
     const model = modelName(options);
     return ServingContainer.preset(ServingFramework.TRITON, options, 8000, '/v2/health/ready', `/v2/models/${model}/infer`, model);
   }
 
   /** TorchServe: port 8080, `/ping`, `/predictions/{model}`. */
   public static torchServe(options: NamedModelServingOptions = {}): ServingContainer {
+    options = checkOptions('serving', options, NAMED_KEYS);
     const model = modelName(options);
     return ServingContainer.preset(ServingFramework.TORCHSERVE, options, 8080, '/ping', `/predictions/${model}`, model);
   }
 
   /** TensorFlow Serving (REST): port 8501, `/v1/models/{model}`, `/v1/models/{model}:predict`. */
   public static tfServing(options: NamedModelServingOptions = {}): ServingContainer {
+    options = checkOptions('serving', options, NAMED_KEYS);
     const model = modelName(options);
     return ServingContainer.preset(ServingFramework.TENSORFLOW_SERVING, options, 8501, `/v1/models/${model}`, `/v1/models/${model}:predict`, model);
   }
 
   /** A scikit-learn model behind the platform's scikit-learn server: port 8080, `/ping`, `/invocations`. */
   public static sklearn(options: ServingOptions = {}): ServingContainer {
+    options = checkOptions('serving', options, COMMON_KEYS);
     return ServingContainer.preset(ServingFramework.SKLEARN, options, 8080, '/ping', '/invocations');
   }
 
   /** An XGBoost model behind the platform's XGBoost server: port 8080, `/ping`, `/invocations`. */
   public static xgboost(options: ServingOptions = {}): ServingContainer {
+    options = checkOptions('serving', options, COMMON_KEYS);
     return ServingContainer.preset(ServingFramework.XGBOOST, options, 8080, '/ping', '/invocations');
   }
 
   /** vLLM's OpenAI-compatible server: port 8000, `/health`, `/v1/completions`. */
   public static vllm(options: VllmServingOptions): ServingContainer {
-    if (!options || typeof options.modelId !== 'string' || options.modelId.trim() === '') {
+    options = checkOptions('serving', options, [...COMMON_KEYS, 'modelId']);
+    if ( typeof options.modelId !== 'string' || options.modelId.trim() === '') {
       throw new ModelDeploymentValidationError('serving.modelId', options?.modelId, 'the model id vLLM serves, e.g. "meta-llama/Llama-3.1-8B-Instruct"');
     }
     return ServingContainer.preset(ServingFramework.VLLM, options, 8000, '/health', '/v1/completions', options.modelId);
@@ -134,7 +142,8 @@ export class ServingContainer {
 
   /** Your own image and HTTP contract. */
   public static custom(options: CustomServingOptions): ServingContainer {
-    if (!options || options.image === undefined) {
+    options = checkOptions('serving', options, [...COMMON_KEYS, 'port', 'healthPath', 'predictPath']);
+    if ( options.image === undefined) {
       throw new ModelDeploymentValidationError('serving.image', options?.image, 'a container image reference, e.g. "123456789012.dkr.ecr.us-east-1.amazonaws.com/my-model:1.0"');
     }
     return ServingContainer.preset(ServingFramework.CUSTOM, options, options.port ?? 8080, options.healthPath ?? '/ping', options.predictPath ?? '/invocations');

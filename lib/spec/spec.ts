@@ -1,6 +1,7 @@
 import { AccessProps, AuthMode, NetworkAccess } from './access';
 import { ModelArtifact } from './artifact';
 import { checkEnum, checkInstance, checkKnownKeys, checkObject, checkString } from './check';
+import { ModelDeploymentValidationError } from './errors';
 import { Compute, ComputeKind } from './compute';
 import { MonitoringProps, ResolvedMonitoring, resolveMonitoring } from './monitoring';
 import { Rollout } from './rollout';
@@ -104,9 +105,14 @@ export function resolveSpec(props: ModelDeploymentSpecProps, extraKeys: readonly
   }
 
   const tags = props.tags === undefined ? {} : checkObject('tags', props.tags) as { [key: string]: string };
+  const tagCount = Object.keys(tags).length;
+  if (tagCount > 50) {
+    throw new ModelDeploymentValidationError('tags', `${tagCount} tags`, 'at most 50 tags (the smallest limit among the clouds: AWS and Azure)');
+  }
   for (const [key, value] of Object.entries(tags)) {
     checkString('tags', key, TAG_KEY, 'tag keys of 1 to 128 letters, digits, spaces and _ . : / = + - @, starting with a letter or digit');
-    checkString(`tags.${key}`, value, /^[A-Za-z0-9 _.:/=+@-]{0,256}$/, 'a value of at most 256 letters, digits, spaces and _ . : / = + - @');
+    if (/^aws:/i.test(key)) throw new ModelDeploymentValidationError('tags', key, 'keys that do not start with "aws:" (AWS reserves that prefix)');
+    checkString(`tags.${key}`, value, /^[A-Za-z0-9 _.:/=+@-]{1,256}$/, 'a value of 1 to 256 letters, digits, spaces and _ . : / = + - @');
   }
 
   return { model, serving, compute, scaling, rollout, auth, network, monitoring, endpointName, tags: { ...tags } };

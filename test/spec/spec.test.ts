@@ -1,31 +1,13 @@
-import {
-  ArtifactLayout,
-  ArtifactScheme,
-  ArtifactSource,
-  AuthMode,
-  CatalogPlatform,
-  Compute,
-  ComputeKind,
-  GPU_FACTS,
-  GpuKind,
-  INSTANCE_CATALOG,
-  ModelArtifact,
-  ModelDeploymentSpecProps,
-  ModelDeploymentValidationError,
-  NetworkAccess,
-  Rollout,
-  RolloutStrategy,
-  ScalingMetric,
-  ScalingTarget,
-  ServingContainer,
-  ServingFramework,
-  findInstance,
-  renderValue,
-  resolveMonitoring,
-  resolveScaling,
-  resolveSpec,
-  selectInstance,
-} from '../../lib/spec';
+import { AuthMode, NetworkAccess } from '../../lib/spec/access';
+import { ArtifactLayout, ArtifactScheme, ArtifactSource, ModelArtifact } from '../../lib/spec/artifact';
+import { Compute, ComputeKind, GpuKind } from '../../lib/spec/compute';
+import { ModelDeploymentValidationError, renderValue } from '../../lib/spec/errors';
+import { CatalogPlatform, GPU_FACTS, INSTANCE_CATALOG, findInstance, selectInstance } from '../../lib/spec/instance-catalog';
+import { resolveMonitoring } from '../../lib/spec/monitoring';
+import { Rollout, RolloutStrategy } from '../../lib/spec/rollout';
+import { ScalingMetric, ScalingTarget, resolveScaling } from '../../lib/spec/scaling';
+import { ServingContainer, ServingFramework } from '../../lib/spec/serving';
+import { ModelDeploymentSpecProps, resolveSpec } from '../../lib/spec/spec';
 
 const ECR_IMAGE = '123456789012.dkr.ecr.us-east-1.amazonaws.com/my-model:1.0';
 
@@ -576,7 +558,7 @@ describe('Access, endpoint name, tags and unknown props', () => {
   });
 
   test('a bad tag value is refused naming its key', () => {
-    expectRefusal(() => resolveSpec(base({ tags: { team: 'a\nb' } })), 'tags.team', { rawValue: 'a\nb', allowed: 'at most 256' });
+    expectRefusal(() => resolveSpec(base({ tags: { team: 'a\nb' } })), 'tags.team', { rawValue: 'a\nb', allowed: '1 to 256' });
     expectRefusal(() => resolveSpec(base({ tags: { team: 'x'.repeat(257) } })), 'tags.team');
     expectRefusal(() => resolveSpec(base({ tags: { team: 7 as unknown as string } })), 'tags.team', { value: '7' });
   });

@@ -14,17 +14,17 @@ import { Construct, IConstruct } from 'constructs';
 import type { IModelEndpoint } from '../../deployment-target';
 import { AuthMode, NetworkAccess } from '../../spec/access';
 import { ArtifactLayout, ArtifactScheme, ArtifactSource } from '../../spec/artifact';
-import { checkInteger } from '../../spec/check';
+import { checkInteger, checkOptions } from '../../spec/check';
 import { ComputeKind } from '../../spec/compute';
 import { ModelDeploymentValidationError } from '../../spec/errors';
 import { CatalogPlatform, InstanceOffer, findInstance, selectInstance } from '../../spec/instance-catalog';
 import { RolloutStrategy } from '../../spec/rollout';
 import { ScalingMetric } from '../../spec/scaling';
 import { ModelDeploymentSpecProps, ResolvedModelDeploymentSpec, resolveSpec } from '../../spec/spec';
-import { packModelArchive } from '../../common/model-archive';
+import { ModelArchiveError, packModelArchive } from '../../common/model-archive';
 import { TARGET, resolveSageMakerImage } from './image';
 import { sageMakerInstanceGpus } from './image-catalog';
-import { SAGEMAKER_OPTION_KEYS, SageMakerTargetOptions } from './options';
+import { SAGEMAKER_OPTION_KEYS, SageMakerAsyncInferenceOptions, SageMakerServerlessOptions, SageMakerTargetOptions } from './options';
 
 /** Props for {@link SageMakerModelEndpoint}: the spec plus the SageMaker options. */
 export interface SageMakerModelEndpointProps extends ModelDeploymentSpecProps, SageMakerTargetOptions {}
@@ -382,7 +382,13 @@ export class SageMakerModelEndpoint extends Construct implements IModelEndpoint 
   private modelData(): Pick<sagemaker.CfnModel.ContainerDefinitionProperty, 'modelDataUrl' | 'modelDataSource'> {
     const model = this.spec.model;
     if (model.source === ArtifactSource.LOCAL_PATH) {
-      const archive = packModelArchive(model.localPath!);
+      let archive;
+      try {
+        archive = packModelArchive(model.localPath!);
+      } catch (e) {
+        if (!(e instanceof ModelArchiveError)) throw e;
+        throw new ModelDeploymentValidationError('model.path', model.localPath, `a readable model file or directory (${e.message})`, TARGET);
+      }
       const asset = new s3assets.Asset(this, 'ModelArtifact', {
         path: archive.archivePath,
         // The content hash does not depend on the zlib build: an unchanged model never redeploys.
@@ -395,6 +401,10 @@ export class SageMakerModelEndpoint extends Construct implements IModelEndpoint 
       throw new ModelDeploymentValidationError('model.uri', model.uri, 's3://BUCKET/KEY: SageMaker reads model artifacts from Amazon S3 only', TARGET);
     }
     const [, bucket, key] = /^s3:\/\/([^/]+)\/?(.*)$/.exec(model.uri!)!;
+    if (/[*?$]/.test(key)) {
+      // They would become IAM wildcards or policy variables in the role's permissions.
+      throw new ModelDeploymentValidationError('model.uri', model.uri, 'an S3 key without "*", "?" or "$"', TARGET);
+    }
     if (key === '') {
       throw new ModelDeploymentValidationError('model.uri', model.uri, 's3://BUCKET/KEY or s3://BUCKET/PREFIX/ (a whole bucket is not a model)', TARGET);
     }
@@ -450,7 +460,7 @@ export class SageMakerModelEndpoint extends Construct implements IModelEndpoint 
   }
 
   private serverlessConfig(props: SageMakerModelEndpointProps): sagemaker.CfnEndpointConfig.ServerlessConfigProperty {
-    const options = props.serverless!;
+    const options = checkOptions<SageMakerServerlessOptions>('serverless', props.serverless, ['memoryGiB', 'maxConcurrency', 'provisionedConcurrency']);
     const memoryGiB = checkInteger('serverless.memoryGiB', options.memoryGiB ?? Math.min(6, Math.max(1, Math.ceil(this.spec.compute.memoryGiB))), 1, 6, TARGET);
     const maxConcurrency = checkInteger('serverless.maxConcurrency', options.maxConcurrency ?? 20, 1, 200, TARGET);
     const provisioned = options.provisionedConcurrency === undefined ? undefined
@@ -497,8 +507,8 @@ export class SageMakerModelEndpoint extends Construct implements IModelEndpoint 
   }
 
   private asyncConfig(props: SageMakerModelEndpointProps): sagemaker.CfnEndpointConfig.AsyncInferenceConfigProperty | undefined {
-    const options = props.asyncInference;
-    if (!options) return undefined;
+    if (!props.asyncInference) return undefined;
+    const options = checkOptions<SageMakerAsyncInferenceOptions>('asyncInference', props.asyncInference, ['maxConcurrentInvocationsPerInstance', 'successTopic', 'errorTopic']);
     const base = `async/${this.endpointName}/`;
     this.allowOnData('ReadAsyncInputs', ['s3:GetObject'], `${base}input/`);
     this.allowOnData('WriteAsyncResults', ['s3:PutObject'], `${base}output/`);
