@@ -361,14 +361,17 @@ function writeTarStream(entries: readonly TarEntry[], sink: ByteSink): void {
   sink.write(ZERO_BLOCKS);
 }
 
-function copyFileInto(entry: TarEntry, sink: ByteSink, buf: Buffer): void {
-  const file = entry.readPath!;
-  let fd: number;
+function openForReading(file: string): number {
   try {
-    fd = fs.openSync(file, 'r');
+    return fs.openSync(file, 'r');
   } catch (e) {
     throw new ModelArchiveError(`Cannot open ${file}: ${(e as Error).message}`);
   }
+}
+
+function copyFileInto(entry: TarEntry, sink: ByteSink, buf: Buffer): void {
+  const file = entry.readPath!;
+  const fd = openForReading(file);
   try {
     let remaining = entry.size;
     let position = 0;
@@ -515,12 +518,7 @@ function hashEntries(entries: readonly TarEntry[]): string {
 function hashFile(file: string): string {
   const hash = crypto.createHash('sha256');
   const buf = Buffer.allocUnsafe(READ_CHUNK);
-  let fd: number;
-  try {
-    fd = fs.openSync(file, 'r');
-  } catch (e) {
-    throw new ModelArchiveError(`Cannot open ${file}: ${(e as Error).message}`);
-  }
+  const fd = openForReading(file);
   try {
     let position = 0;
     for (;;) {
