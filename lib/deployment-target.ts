@@ -1,6 +1,7 @@
 import { Construct } from 'constructs';
 import { IacEngine, assertEngine } from './common/engine';
 import type { ModelDeploymentSpecProps } from './spec/spec';
+import type { OnPremTargetOptions } from './targets/on-prem/options';
 import type { SageMakerTargetOptions } from './targets/sagemaker/options';
 
 /** What every target exposes once it has built its endpoint. */
@@ -30,6 +31,18 @@ export abstract class DeploymentTarget {
     });
   }
 
+  /**
+   * Your own GPU hosts over SSH, built with cdktf and Terraform's built-in `terraform_data` (no
+   * provider to download). Place the ModelDeployment in a cdktf TerraformStack and ship it with
+   * `cdktf apply`.
+   */
+  public static onPrem(options: OnPremTargetOptions): DeploymentTarget {
+    return new LazyTarget('onPrem', IacEngine.CDKTF, options, (scope, id, props) => {
+      const { OnPremModelDeployment } = require('./targets/on-prem/deployment') as typeof import('./targets/on-prem/deployment');
+      return new OnPremModelDeployment(scope, id, { ...props, ...options });
+    });
+  }
+
   /** The target's name, as used in messages: `sageMaker`, `azureMl`, `vertexAi`, `onPrem`. */
   public abstract readonly targetName: string;
 
@@ -42,8 +55,8 @@ export abstract class DeploymentTarget {
 
 type Builder = (scope: Construct, id: string, props: ModelDeploymentSpecProps) => IModelEndpoint;
 
-const TERRAFORM_TARGETS = 'a Terraform (cdktf) target of this library';
-const CDK_TARGETS = 'DeploymentTarget.sageMaker()';
+const TERRAFORM_TARGETS = 'DeploymentTarget.onPrem() (or another Terraform target)';
+const CDK_TARGETS = 'DeploymentTarget.sageMaker() (aws-cdk-lib)';
 
 class LazyTarget extends DeploymentTarget {
   constructor(public readonly targetName: string, private readonly engine: IacEngine, public readonly options: object, private readonly build: Builder) {

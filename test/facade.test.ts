@@ -246,4 +246,11 @@ describe('engine loading', () => {
     expect(loaded.filter(p => p.includes(CDKTF))).toEqual([]);
     expect(loaded.filter(p => p.includes(CDKTF_PROVIDERS))).toEqual([]);
   });
+
+  test('requiring the on-prem target loads cdktf but neither aws-cdk-lib nor any @cdktf provider', () => {
+    const loaded = loadedBy('./lib/targets/on-prem');
+    expect(loaded.some(p => p.includes(CDKTF))).toBe(true);
+    expect(loaded.filter(p => p.includes(AWS_CDK_LIB))).toEqual([]);
+    expect(loaded.filter(p => p.includes(CDKTF_PROVIDERS))).toEqual([]);
+  });
 });

@@ -1,0 +1,221 @@
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { App as CdkApp, Stack as CdkStack } from 'aws-cdk-lib';
+import { App, TerraformStack, Testing } from 'cdktf';
+import {
+  AuthMode, Compute, DeploymentTarget, GpuKind, ModelArtifact, ModelDeployment, ModelDeploymentValidationError, Rollout, ServingContainer,
+} from '../../lib';
+import { readImageArchiveId } from '../../lib/targets/on-prem/host-config';
+import { ContainerRuntime, OnPremModelDeployment, OnPremModelDeploymentProps, OnPremTargetOptions } from '../../lib/targets/on-prem';
+
+const FIXTURE = path.join(__dirname, '..', 'fixtures', 'linear-model');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'onprem-synth-'));
+const PRIVATE_KEY = path.join(tmp, 'id_ed25519');
+const API_KEYS = path.join(tmp, 'api-keys');
+fs.writeFileSync(PRIVATE_KEY, '-----BEGIN OPENSSH PRIVATE KEY-----\nSECRET-PRIVATE-KEY-MATERIAL\n-----END OPENSSH PRIVATE KEY-----\n');
+fs.writeFileSync(API_KEYS, 'SECRET-API-KEY-123\n');
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+const HOST_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOmd7Ze0hR3x6nkd0oEvKVa5Zp7bIkFGU0f0d7bq4bXk';
+const hosts: OnPremTargetOptions['hosts'] = [
+  { name: 'gpu01', address: '10.20.0.11', user: 'deploy', privateKeyPath: PRIVATE_KEY, hostKey: HOST_KEY },
+  { name: 'gpu02', address: '10.20.0.12', user: 'deploy', privateKeyPath: PRIVATE_KEY, hostKey: HOST_KEY },
+];
+
+function synth(props: Partial<OnPremModelDeploymentProps> = {}) {
+  const app = Testing.app();
+  const stack = new TerraformStack(app, 'onprem');
+  const deployment = new OnPremModelDeployment(stack, 'Fraud', {
+    model: ModelArtifact.fromLocalPath(FIXTURE),
+    serving: ServingContainer.custom({ image: 'registry.internal/fraud-scorer:4.2.0', environment: { LOG_LEVEL: 'info' } }),
+    scaling: { minReplicas: 2 },
+    hosts,
+    apiKeyFile: API_KEYS,
+    runtime: ContainerRuntime.PODMAN,
+    ...props,
+  });
+  const text = Testing.synth(stack);
+  return { deployment, text, json: JSON.parse(text) };
+}
+
+/** The terraform_data whose construct id is `name` (cdktf appends a hash to the logical id). */
+const address = (json: any, name: string) => Object.keys(json.resource.terraform_data).find(k => k.includes(`_${name}_`))!;
+const data = (json: any, name: string) => json.resource.terraform_data[address(json, name)];
+const provisioners = (resource: any, type: string) => resource.provisioner.filter((p: any) => p[type]).map((p: any) => p[type]);
+const deployEnv = (json: any, host: string): Record<string, string> => {
+  const content = provisioners(data(json, `${host}-deployment`), 'file').find((f: any) => f.destination.endsWith('/deploy.env')).content;
+  return Object.fromEntries(content.trim().split('\n').map((line: string) => { const m = /^(\w+)='(.*)'$/.exec(line)!; return [m[1], m[2]]; }));
+};
+
+function expectRefusal(fn: () => unknown, field: string, allowed: RegExp) {
+  let error: unknown;
+  try { fn(); } catch (e) { error = e; }
+  expect(error).toBeInstanceOf(ModelDeploymentValidationError);
+  expect((error as ModelDeploymentValidationError).field).toBe(field);
+  expect((error as ModelDeploymentValidationError).allowed).toMatch(allowed);
+}
+
+describe('what each host gets', () => {
+  const { json, deployment } = synth();
+
+  test('four terraform_data per host, and nothing that needs a provider download', () => {
+    expect(Object.keys(json.resource)).toEqual(['terraform_data']);
+    expect(json.provider).toBeUndefined();
+    expect(Object.keys(json.resource.terraform_data)).toHaveLength(8);
+  });
+
+  test('a new version comes up before the old one goes, and hosts update one after another', () => {
+    for (const host of ['gpu01', 'gpu02']) {
+      const d = data(json, `${host}-deployment`);
+      expect(d.lifecycle).toEqual({ create_before_destroy: true });
+      expect(d.triggers_replace).toEqual({ version: deployment.versions[host] });
+      expect(d.input).toMatchObject({ version: deployment.versions[host], dir: `/opt/model-deployments/${deployment.endpointName}`, runtime: 'podman' });
+    }
+    const second = data(json, 'gpu02-deployment');
+    expect(second.depends_on).toContain(`terraform_data.${address(json, 'gpu01-deployment')}`);
+    expect(data(json, 'gpu01-deployment').depends_on).not.toContain(`terraform_data.${address(json, 'gpu02-deployment')}`);
+  });
+
+  test('SSH with a pinned host key, the key file read at apply time, and a connect timeout', () => {
+    const c = data(json, 'gpu01-deployment').connection;
+    expect(c).toMatchObject({ type: 'ssh', host: '10.20.0.11', port: 22, user: 'deploy', host_key: HOST_KEY, timeout: '30s' });
+    expect(c.private_key).toBe(`\${file("${PRIVATE_KEY}")}`);
+  });
+
+  test('no secret in the synthesized configuration: neither the private key nor the API key', () => {
+    const { text } = synth();
+    expect(text).not.toContain('SECRET-PRIVATE-KEY-MATERIAL');
+    expect(text).not.toContain('SECRET-API-KEY-123');
+    const keys = provisioners(data(json, 'gpu01-deployment'), 'file').find((f: any) => f.destination.endsWith('/proxy/api-keys'));
+    expect(keys.content).toBe(`\${sensitive(file("${API_KEYS}"))}`);
+  });
+
+  test('the artifact is uploaded only when its checksum changes, into a versioned path, and removed by its own destroy step', () => {
+    const a = data(json, 'gpu01-artifact');
+    const sha = a.triggers_replace.sha256;
+    expect(sha).toMatch(/^[0-9a-f]{64}$/);
+    expect(provisioners(a, 'file')[0].destination).toBe(`/opt/model-deployments/${deployment.endpointName}/artifacts/${sha}.tar.gz.upload`);
+    expect(provisioners(a, 'file')[0].source).toMatch(/assets\/.*\.tar\.gz$/);
+    const steps = provisioners(a, 'remote-exec');
+    expect(steps.some((s: any) => s.inline.join(' ').includes(`install-artifact /opt/model-deployments/${deployment.endpointName} ${sha}`))).toBe(true);
+    const destroy = steps.find((s: any) => s.when === 'destroy');
+    expect(destroy.inline[0]).toContain('remove-artifact ${self.input.dir} ${self.input.sha256}');
+    expect(deployEnv(json, 'gpu01').MD_ARTIFACT_SHA256).toBe(sha);
+  });
+
+  test('deploy.env carries the serving contract, and the destroy step retires by version', () => {
+    const env = deployEnv(json, 'gpu01');
+    expect(env).toMatchObject({
+      MD_IMAGE: 'registry.internal/fraud-scorer:4.2.0', MD_CONTAINER_PORT: '8080', MD_HEALTH_PATH: '/ping', MD_RUNTIME: 'podman',
+      MD_REPLICAS: '1', MD_PROXY_PORT: '8443', MD_GPUS_PER_REPLICA: '0', MD_CPUS: '2', MD_MEMORY: '4096m', MD_HOST: 'gpu01',
+      MD_VERSION: deployment.versions.gpu01,
+    });
+    const container = provisioners(data(json, 'gpu01-deployment'), 'file').find((f: any) => f.destination.endsWith('/container.env'));
+    expect(container.content).toBe('LOG_LEVEL=info\n');
+    const destroy = provisioners(data(json, 'gpu01-deployment'), 'remote-exec').find((s: any) => s.when === 'destroy');
+    expect(destroy.inline[0]).toContain('retire ${self.input.dir} ${self.input.version}');
+    expect(deployment.hostUrls).toEqual({
+      gpu01: 'http://10.20.0.11:8443/invocations',
+      gpu02: 'http://10.20.0.12:8443/invocations',
+    });
+  });
+});
+
+describe('versions', () => {
+  test('a new model changes every host\'s version; an unrelated host change does not touch the others', () => {
+    const base = synth().deployment.versions;
+    const model = fs.mkdtempSync(path.join(tmp, 'model-'));
+    fs.cpSync(FIXTURE, model, { recursive: true });
+    fs.appendFileSync(path.join(model, 'weights.bin'), 'v2');
+    const changed = synth({ model: ModelArtifact.fromLocalPath(model) }).deployment.versions;
+    expect(changed.gpu01).not.toBe(base.gpu01);
+    expect(changed.gpu02).not.toBe(base.gpu02);
+    const moved = synth({ hosts: [hosts[0], { ...hosts[1], address: '10.20.0.99' }] }).deployment.versions;
+    expect(moved).toEqual(base);
+    expect(synth().deployment.versions).toEqual(base);
+  });
+
+  test('rotating API keys needs a revision bump, which redeploys', () => {
+    const base = synth().deployment.versions.gpu01;
+    expect(synth({ apiKeyRevision: 2 }).deployment.versions.gpu01).not.toBe(base);
+  });
+});
+
+describe('GPUs and replicas', () => {
+  test('GPU compute passes the kind\'s nvidia-smi names, minimum memory and count per replica; replicas spread over hosts', () => {
+    const { json } = synth({ compute: Compute.gpu({ gpu: GpuKind.NVIDIA_A10G, count: 2 }), scaling: { minReplicas: 3 } });
+    expect(deployEnv(json, 'gpu01')).toMatchObject({ MD_GPUS_PER_REPLICA: '2', MD_GPU_NAMES: 'NVIDIA A10G', MD_GPU_MIN_MEMORY_MIB: '22000', MD_REPLICAS: '2', MD_CPUS: '', MD_MEMORY: '' });
+    expect(deployEnv(json, 'gpu02')).toMatchObject({ MD_REPLICAS: '1' });
+  });
+});
+
+describe('refused at synth time', () => {
+  test('autoscaling: SSH hosts have none', () => {
+    expectRefusal(() => synth({ scaling: { minReplicas: 2, maxReplicas: 4 } }), 'scaling.maxReplicas', /no autoscaler/);
+  });
+  test('fewer replicas than hosts', () => {
+    expectRefusal(() => synth({ scaling: { minReplicas: 1 } }), 'scaling.minReplicas', /number of hosts/);
+  });
+  test('a host without a pinned host key, unless explicitly opted out', () => {
+    expectRefusal(() => synth({ hosts: [{ ...hosts[0], hostKey: undefined }, hosts[1]] }), 'hosts[0].hostKey', /insecureSkipHostKeyCheck/);
+    const { json } = synth({ hosts: [{ ...hosts[0], hostKey: undefined, insecureSkipHostKeyCheck: true }, hosts[1]] });
+    expect(data(json, 'gpu01-deployment').connection.host_key).toBeUndefined();
+    expectRefusal(() => synth({ hosts: [{ ...hosts[0], hostKey: 'not a key' }, hosts[1]] }), 'hosts[0].hostKey', /TYPE BASE64/);
+  });
+  test('bad host names, duplicates, unsafe paths and runtime args', () => {
+    expectRefusal(() => synth({ hosts: [{ ...hosts[0], name: 'GPU_01' }, hosts[1]] }), 'hosts[0].name', /lower-case/);
+    expectRefusal(() => synth({ hosts: [hosts[0], { ...hosts[1], name: 'gpu01' }] }), 'hosts[1].name', /no other host/);
+    expectRefusal(() => synth({ hosts: [{ ...hosts[0], deployRoot: '/opt/x; rm -rf /' }, hosts[1]] }), 'hosts[0].deployRoot', /absolute path/);
+    expectRefusal(() => synth({ hosts: [{ ...hosts[0], runtimeArgs: ["--root '/x'"] }, hosts[1]] }), 'hosts[0].runtimeArgs[0]', /argument/);
+  });
+  test('cloud identity, canary, capture, missing image, a model that is not local', () => {
+    expectRefusal(() => synth({ access: { auth: AuthMode.IAM } }), 'access.auth', /API key/);
+    expectRefusal(() => synth({ rollout: Rollout.canary() }), 'rollout', /one host at a time/);
+    expectRefusal(() => synth({ monitoring: { capture: { samplingPercent: 5 } } }), 'monitoring.capture', /not available/);
+    expectRefusal(() => synth({ serving: ServingContainer.triton() }), 'serving.image', /no managed images/);
+    expectRefusal(() => synth({ model: ModelArtifact.fromUri('s3://models/m.tar.gz') }), 'model', /fromLocalPath/);
+  });
+  test('an environment value with a line break (env files are line-based)', () => {
+    expectRefusal(() => synth({ serving: ServingContainer.custom({ image: 'r/x:1', environment: { A: 'x\ny' } }) }), 'serving.environment.A', /line breaks/);
+  });
+});
+
+describe('engines', () => {
+  const spec = {
+    model: ModelArtifact.fromLocalPath(FIXTURE),
+    serving: ServingContainer.custom({ image: 'registry.internal/x:1' }),
+    scaling: { minReplicas: 2 },
+  };
+  test('through ModelDeployment in a cdktf stack', () => {
+    const stack = new TerraformStack(new App({ outdir: fs.mkdtempSync(path.join(tmp, 'out-')) }), 'S');
+    const md = new ModelDeployment(stack, 'M', { ...spec, target: DeploymentTarget.onPrem({ hosts, apiKeyFile: API_KEYS }) });
+    expect(md.targetName).toBe('onPrem');
+    expect(OnPremModelDeployment.of(md).endpointUrl).toBe(md.endpointUrl);
+    expect(md.endpointUrl).toBe('http://10.20.0.11:8443/invocations');
+  });
+  test('in an aws-cdk-lib stack it fails at once and says where it belongs', () => {
+    const stack = new CdkStack(new CdkApp(), 'S');
+    expect(() => new ModelDeployment(stack, 'M', { ...spec, target: DeploymentTarget.onPrem({ hosts, apiKeyFile: API_KEYS }) }))
+      .toThrow(/onPrem must be placed inside a cdktf TerraformStack and is shipped with `cdktf apply`/);
+  });
+});
+
+describe('air-gapped image archives', () => {
+  test('the image id comes from the archive manifest, and the upload is checked against it', () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'image-'));
+    const config = 'a'.repeat(64);
+    fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify([{ Config: `${config}.json`, RepoTags: ['localhost/m:1'], Layers: [] }]));
+    fs.writeFileSync(path.join(dir, `${config}.json`), '{}');
+    const archive = path.join(tmp, 'image.tar');
+    execFileSync('tar', ['-cf', archive, '-C', dir, `${config}.json`, 'manifest.json']);
+    expect(readImageArchiveId(archive)).toBe(`sha256:${config}`);
+    const { json } = synth({ imageArchive: archive });
+    const image = data(json, 'gpu01-image');
+    const install = provisioners(image, 'remote-exec').map((s: any) => s.inline.join(' ')).join('\n');
+    expect(install).toContain(`'sha256:${config}'`);
+    expect(provisioners(image, 'file')[0].destination).toMatch(/\/images\/[0-9a-f]{64}\.tar\.upload$/);
+    expectRefusal(() => readImageArchiveId(path.join(dir, 'manifest.json')), 'imageArchive', /docker-archive/);
+  });
+});
