@@ -123,6 +123,16 @@ describe('what each host gets', () => {
   });
 });
 
+test('environment values stay literal: Terraform template sequences are escaped', () => {
+  const { json } = synth({ serving: ServingContainer.custom({ image: 'r/x:1', environment: { PATTERN: '${HOME}/%{x}' } }) });
+  const container = provisioners(data(json, 'gpu01-deployment'), 'file').find((f: any) => f.destination.endsWith('/container.env'));
+  expect(container.content).toBe('PATTERN=$${HOME}/%%{x}\n');
+  // The host script travels as a file, not as inline text that Terraform would template.
+  const tool = provisioners(data(json, 'gpu01-tool'), 'file')[0];
+  expect(tool.source).toMatch(/assets\/.*modeldeploy\.sh$/);
+  expect(tool.content).toBeUndefined();
+});
+
 describe('versions', () => {
   test('a new model changes every host\'s version; an unrelated host change does not touch the others', () => {
     const base = synth().deployment.versions;

@@ -61,6 +61,7 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
     const artifact = new TerraformAsset(this, 'ModelArtifact', { path: archive.archivePath, type: AssetType.FILE, assetHash: archive.contentHash });
     const image = props.imageArchive === undefined ? undefined : this.imageAsset(props.imageArchive);
     const script = readHostScript();
+    const scriptAsset = new TerraformAsset(this, 'HostScript', { path: HOST_SCRIPT, type: AssetType.FILE, assetHash: sha256(script) });
     const containerEnv = renderContainerEnv(spec.serving.environment);
     const apiKeyRevision = checkInteger('apiKeyRevision', props.apiKeyRevision ?? 1, 1, 1_000_000, TARGET);
     const connectTimeout = checkInteger('connectTimeoutSeconds', props.connectTimeoutSeconds ?? 30, 1, 3600, TARGET);
@@ -74,7 +75,7 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
       const values = hostDeployValues(spec, props, plan, this.endpointName, archive.sha256);
       const version = versionId(values, containerEnv, apiKeyRevision);
       const connection = sshConnection(plan, connectTimeout);
-      const deployed = this.hostResources(plan, connection, { values, version, containerEnv, script, artifact, artifactSha256: archive.sha256, image, apiKeyFile: props.apiKeyFile, previous });
+      const deployed = this.hostResources(plan, connection, { values, version, containerEnv, script, scriptAsset, artifact, artifactSha256: archive.sha256, image, apiKeyFile: props.apiKeyFile, previous });
       previous = deployed;
       this.versions[plan.host.name] = version;
       this.hostDeployments[plan.host.name] = deployed;
@@ -88,7 +89,7 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
 
   /** The four resources of one host: the script, the artifact, the image, and the deployment that uses them. */
   private hostResources(plan: HostPlan, connection: SSHProvisionerConnection, p: {
-    values: { [key: string]: string }; version: string; containerEnv: string; script: string; artifact: TerraformAsset; artifactSha256: string;
+    values: { [key: string]: string }; version: string; containerEnv: string; script: string; scriptAsset: TerraformAsset; artifact: TerraformAsset; artifactSha256: string;
     image?: { asset: TerraformAsset; sha256: string; id: string }; apiKeyFile: string; previous?: ITerraformDependable;
   }): DataResource {
     const name = plan.host.name;
@@ -105,13 +106,13 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
       connection,
       provisioners: [
         remoteExec([`mkdir -p ${dir}/tool ${dir}/proxy ${dir}/versions ${dir}/artifacts ${dir}/images`, `echo '[model-deploy host=${name}] uploading host script'`]),
-        { type: 'file', content: p.script, destination: `${dir}/tool/modeldeploy.sh` },
+        { type: 'file', source: p.scriptAsset.path, destination: `${dir}/tool/modeldeploy.sh` },
       ],
     });
 
     const artifactResource = new DataResource(this, `${name}-artifact`, {
       triggersReplace: { sha256: p.artifactSha256, dir },
-      input: { dir, sha256: p.artifactSha256, runtime, runtimeArgs },
+      input: { dir, sha256: p.artifactSha256, runtime, runtimeArgs, host: name },
       connection,
       dependsOn: [toolResource],
       lifecycle: replaceFirst,
@@ -119,14 +120,14 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
         remoteExec([`echo '[model-deploy host=${name}] uploading model artifact ${p.artifactSha256.slice(0, 12)}'`]),
         { type: 'file', source: p.artifact.path, destination: `${dir}/artifacts/${p.artifactSha256}.tar.gz.upload` },
         remoteExec([`${tool} install-artifact ${dir} ${p.artifactSha256}`]),
-        destroyExec([onHost(`bash \${self.input.dir}/tool/modeldeploy.sh remove-artifact \${self.input.dir} \${self.input.sha256} \${self.input.runtime} '\${self.input.runtimeArgs}'`)]),
+        destroyExec([onHost(`MD_HOST=\${self.input.host} bash \${self.input.dir}/tool/modeldeploy.sh remove-artifact \${self.input.dir} \${self.input.sha256} \${self.input.runtime} '\${self.input.runtimeArgs}'`)]),
       ],
     });
 
     const imageRef = p.values.MD_IMAGE;
     const imageResource = new DataResource(this, `${name}-image`, {
       triggersReplace: { image: imageRef, archive: p.image?.sha256 ?? '', dir },
-      input: { dir, image: imageRef, runtime, runtimeArgs },
+      input: { dir, image: imageRef, runtime, runtimeArgs, host: name },
       connection,
       dependsOn: [toolResource],
       lifecycle: replaceFirst,
@@ -136,7 +137,7 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
           { type: 'file' as const, source: p.image.asset.path, destination: `${dir}/images/${p.image.sha256}.tar.upload` },
         ] : []),
         remoteExec([`${tool} install-image ${dir} ${runtime} '${runtimeArgs}' ${imageRef} '${p.image?.sha256 ?? ''}' '${p.image?.id ?? ''}'`]),
-        destroyExec([onHost(`bash \${self.input.dir}/tool/modeldeploy.sh remove-image \${self.input.dir} \${self.input.runtime} '\${self.input.runtimeArgs}' \${self.input.image}`)]),
+        destroyExec([onHost(`MD_HOST=\${self.input.host} bash \${self.input.dir}/tool/modeldeploy.sh remove-image \${self.input.dir} \${self.input.runtime} '\${self.input.runtimeArgs}' \${self.input.image}`)]),
       ],
     });
 
@@ -150,12 +151,12 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
       lifecycle: replaceFirst,
       provisioners: [
         remoteExec([`mkdir -p ${versionDir}`]),
-        { type: 'file', content: renderDeployEnv({ ...p.values, MD_VERSION: p.version }), destination: `${versionDir}/deploy.env` },
-        { type: 'file', content: p.containerEnv, destination: `${versionDir}/container.env` },
+        { type: 'file', content: literal(renderDeployEnv({ ...p.values, MD_VERSION: p.version })), destination: `${versionDir}/deploy.env` },
+        { type: 'file', content: literal(p.containerEnv), destination: `${versionDir}/container.env` },
         // Read at apply time and marked sensitive: the keys are in neither cdktf.out nor the state.
         { type: 'file', content: Fn.sensitive(Fn.file(p.apiKeyFile)), destination: `${dir}/proxy/api-keys` },
         remoteExec([`${tool} deploy ${versionDir}/deploy.env`]),
-        destroyExec([onHost(`bash \${self.input.dir}/tool/modeldeploy.sh retire \${self.input.dir} \${self.input.version} \${self.input.runtime} '\${self.input.runtimeArgs}'`)]),
+        destroyExec([onHost(`MD_HOST=\${self.input.host} bash \${self.input.dir}/tool/modeldeploy.sh retire \${self.input.dir} \${self.input.version} \${self.input.runtime} '\${self.input.runtimeArgs}'`)]),
       ],
     });
   }
@@ -178,6 +179,11 @@ function destroyExec(inline: string[]): Provisioner {
   return { type: 'remote-exec', inline, when: 'destroy' };
 }
 
+/** Terraform reads `${` and `%{` in any string as template syntax; generated file contents must stay literal. */
+function literal(text: string): string {
+  return text.replace(/\$\{/g, () => '$${').replace(/%\{/g, () => '%%{');
+}
+
 function sshConnection(plan: HostPlan, timeoutSeconds: number): SSHProvisionerConnection {
   const host = plan.host;
   return {
@@ -190,6 +196,7 @@ function sshConnection(plan: HostPlan, timeoutSeconds: number): SSHProvisionerCo
     agent: host.privateKeyPath === undefined ? 'true' : undefined,
     hostKey: host.hostKey?.trim(),
     timeout: `${timeoutSeconds}s`,
+    scriptPath: host.scriptPath,
   };
 }
 

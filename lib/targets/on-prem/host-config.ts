@@ -64,6 +64,9 @@ export function planHosts(deployment: string, replicas: number, options: OnPremT
     if (host.hostKey !== undefined && (typeof host.hostKey !== 'string' || !HOST_KEY.test(host.hostKey.trim()))) {
       throw new ModelDeploymentValidationError(`${field}.hostKey`, host.hostKey, 'a public key line "TYPE BASE64", e.g. "ssh-ed25519 AAAA..."', TARGET);
     }
+    if (host.scriptPath !== undefined && (!/^\/[A-Za-z0-9._\/%-]*$/.test(host.scriptPath) || host.scriptPath.includes('..'))) {
+      throw new ModelDeploymentValidationError(`${field}.scriptPath`, host.scriptPath, 'an absolute path of letters, digits and . _ - / %', TARGET);
+    }
     const root = host.deployRoot ?? '/opt/model-deployments';
     if (!SAFE_PATH.test(root) || root.includes('..')) {
       throw new ModelDeploymentValidationError(`${field}.deployRoot`, root, 'an absolute path of letters, digits, ".", "_", "-" and "/"', TARGET);

@@ -47,6 +47,12 @@ export interface OnPremHost {
    */
   readonly deployRoot?: string;
   /**
+   * Where Terraform writes the scripts it runs on this host (`connection.script_path`;
+   * `%RAND%` is replaced by a random number). The directory must exist.
+   * @default - Terraform's default, /tmp/terraform_%RAND%.sh
+   */
+  readonly scriptPath?: string;
+  /**
    * Extra global arguments for the container runtime on this host (for example
    * `['--root', '/data/containers']` for podman storage on a bigger disk).
    * @default - none

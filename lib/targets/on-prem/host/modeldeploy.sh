@@ -1,0 +1,1661 @@
+#!/usr/bin/env bash
+# modeldeploy.sh: the part of cdk-model-deployment's on-prem target that runs ON a host.
+#
+# The on-prem target (lib/targets/on-prem) uploads this file to $MD_DIR/tool/ with
+# Terraform's file provisioner and runs its subcommands with remote-exec. It runs a
+# model in containers pinned to GPUs by UUID, behind an nginx reverse proxy that
+# checks an API key, and switches versions blue/green.
+#
+#   bash modeldeploy.sh install-artifact MD_DIR SHA256
+#   bash modeldeploy.sh remove-artifact  MD_DIR SHA256 RUNTIME 'RUNTIME_ARGS'
+#   bash modeldeploy.sh install-image    MD_DIR RUNTIME 'RUNTIME_ARGS' IMAGE ARCHIVE_SHA256|'' EXPECTED_ID|''
+#   bash modeldeploy.sh remove-image     MD_DIR RUNTIME 'RUNTIME_ARGS' IMAGE
+#   bash modeldeploy.sh preflight        CONFIG
+#   bash modeldeploy.sh plan             CONFIG
+#   bash modeldeploy.sh deploy           CONFIG
+#   bash modeldeploy.sh retire           MD_DIR VERSION RUNTIME 'RUNTIME_ARGS'
+#   bash modeldeploy.sh update-keys      CONFIG
+#
+# CONFIG is the shell-sourceable file the construct writes (MD_*='value' lines);
+# container.env lies beside it. Every line printed starts with
+# "[model-deploy host=H deployment=D] "; a failure prints one line
+# "ERROR host=H deployment=D: ..." on stderr, last, and exits 1.
+# Subcommands without CONFIG name the host by $MD_HOST if set, else by uname -n.
+#
+# Needs only bash >= 4.2, coreutils, tar, gzip, curl, the container runtime
+# (podman or docker) and nginx. Test hook: MD_CDI_SPEC_DIRS (space-separated
+# directories) replaces the CDI spec directories /etc/cdi and /var/run/cdi.
+
+set -Eeuo pipefail
+umask 077
+export LC_ALL=C
+# Non-interactive SSH sessions often lack the sbin directories (nginx lives there).
+PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+
+readonly CONFIG_KEYS=(MD_DEPLOYMENT MD_VERSION MD_HOST MD_DIR MD_RUNTIME MD_RUNTIME_ARGS MD_IMAGE
+  MD_ARTIFACT_SHA256 MD_MODEL_MOUNT MD_CONTAINER_PORT MD_HEALTH_PATH MD_STARTUP_TIMEOUT MD_REPLICAS
+  MD_SLOT_PORT_BASE MD_PROXY_PORT MD_PROXY_BIND MD_TLS_CERT MD_TLS_KEY MD_GPUS_PER_REPLICA
+  MD_GPU_NAMES MD_GPU_MIN_MEMORY_MIB MD_CPUS MD_MEMORY MD_MIN_FREE_DISK_MIB)
+readonly PROXY_FILES=(nginx.conf upstreams.conf version.conf api-keys.map bearer.map)
+readonly NGINX_TMP_DIRS=(client_body proxy fastcgi uwsgi scgi)
+readonly PROXY_VERIFY_TIMEOUT=30
+readonly GPU_LOCK_TIMEOUT=300
+
+# ---------------------------------------------------------------- output, errors, traps
+
+MSG_HOST="?"
+MSG_DEP="?"
+SUBCMD=""
+FAIL_MSG=""
+SIGNAL=""
+ERR_LINE=""
+ERR_CMD=""
+ROLLBACK_ARMED=0
+HELD_LOCKS=()
+KEYS=()
+
+say() { printf '[model-deploy host=%s deployment=%s] %s\n' "$MSG_HOST" "$MSG_DEP" "$*"; }
+warn() { say "WARNING: $*" >&2; }
+
+# Records the message and exits 1; on_exit rolls back (deploy) and prints the ERROR line last.
+# Never call it inside $(...): the message would be lost with the subshell.
+die() {
+  FAIL_MSG=$*
+  exit 1
+}
+
+# Prints a child command's output, line by line, with our prefix and with every API key masked.
+relay() {
+  local line k
+  while IFS= read -r line || [[ -n $line ]]; do
+    line=${line%$'\r'}
+    for k in ${KEYS[@]+"${KEYS[@]}"}; do line=${line//"$k"/***}; done
+    say "  $line"
+  done
+}
+
+# Runs a command, relays its combined output, returns its status.
+run_relay() {
+  local out rc=0
+  out=$("$@" 2>&1) || rc=$?
+  if [[ -n $out ]]; then relay <<<"$out"; fi
+  return "$rc"
+}
+
+# Last non-empty line of a text, for error messages.
+last_line() {
+  local text=$1 line out=""
+  while IFS= read -r line; do
+    line=${line%$'\r'}
+    if [[ -n ${line//[[:space:]]/} ]]; then out=$line; fi
+  done <<<"$text"
+  printf '%s' "$out"
+}
+
+on_err() {
+  ERR_LINE=$1
+  ERR_CMD=$2
+}
+
+on_signal() {
+  SIGNAL=$1
+  case $1 in
+    INT) exit 130 ;;
+    HUP) exit 129 ;;
+    PIPE) exit 141 ;;
+    *) exit 143 ;;
+  esac
+}
+
+on_exit() {
+  local rc=$?
+  trap - EXIT ERR
+  trap '' INT TERM HUP PIPE
+  set +e
+  if ((rc != 0)); then
+    if [[ -z $FAIL_MSG ]]; then
+      if [[ -n $SIGNAL ]]; then
+        FAIL_MSG="${SUBCMD:-modeldeploy.sh} was interrupted by SIG$SIGNAL"
+      else
+        FAIL_MSG="${SUBCMD:-modeldeploy.sh} failed unexpectedly (exit $rc) at line ${ERR_LINE:-?} of modeldeploy.sh: ${ERR_CMD:-?}"
+      fi
+    fi
+    if ((ROLLBACK_ARMED)); then
+      ROLLBACK_ARMED=0
+      if deploy_rollback; then
+        FAIL_MSG="$FAIL_MSG (rolled back: the previously active version, if any, keeps serving)"
+      else
+        FAIL_MSG="$FAIL_MSG (after the switch: version $MD_VERSION is active)"
+      fi
+    fi
+  fi
+  release_locks
+  if ((rc != 0)); then
+    printf 'ERROR host=%s deployment=%s: %s\n' "$MSG_HOST" "$MSG_DEP" "$FAIL_MSG" >&2
+    exit 1
+  fi
+  exit 0
+}
+
+trap 'on_err "$LINENO" "$BASH_COMMAND"' ERR
+trap on_exit EXIT
+trap 'on_signal INT' INT
+trap 'on_signal TERM' TERM
+trap 'on_signal HUP' HUP
+trap 'on_signal PIPE' PIPE
+
+# ---------------------------------------------------------------- small helpers
+
+is_uint() { [[ $1 =~ ^(0|[1-9][0-9]{0,8})$ ]]; }
+is_port() { is_uint "$1" && (($1 >= 1 && $1 <= 65535)); }
+is_sha256() { [[ $1 =~ ^[0-9a-f]{64}$ ]]; }
+is_version() { [[ $1 =~ ^v[0-9a-f]{12}$ ]]; }
+is_deployment() { [[ $1 =~ ^[a-z0-9][a-z0-9-]{0,39}$ ]]; }
+is_gpu_uuid() { [[ $1 =~ ^GPU-[0-9A-Fa-f][0-9A-Fa-f-]{7,}$ ]]; }
+
+# Absolute path of safe characters, without . or .. components, not /.
+is_safe_abs_path() {
+  local p=$1 part
+  [[ $p =~ ^(/[A-Za-z0-9._+-]+)+$ ]] || return 1
+  IFS=/ read -r -a parts <<<"${p#/}"
+  for part in "${parts[@]}"; do
+    if [[ $part == "." || $part == ".." ]]; then return 1; fi
+  done
+  return 0
+}
+
+trim() {
+  local s=$1
+  s=${s#"${s%%[![:space:]]*}"}
+  s=${s%"${s##*[![:space:]]}"}
+  printf '%s' "$s"
+}
+
+# Writes stdin to FILE atomically (temporary file in the same directory, then rename).
+write_atomic() {
+  local file=$1 tmp
+  tmp="$file.tmp.$$"
+  cat >"$tmp"
+  mv -f "$tmp" "$file"
+}
+
+# Shell-quotes one word for display: bare when it holds only safe characters.
+shell_quote() {
+  local w=$1
+  if [[ $w =~ ^[A-Za-z0-9_./:=@,+%-]+$ ]]; then
+    printf '%s' "$w"
+  else
+    printf "'%s'" "${w//\'/\'\\\'\'}"
+  fi
+}
+
+# Joins whitespace-separated words with single spaces.
+words() {
+  local -a w
+  read -r -d '' -a w <<<"$1" || true
+  printf '%s' "${w[*]}"
+}
+
+join_quoted() {
+  local out="" w
+  for w in "$@"; do out+="${out:+ }$(shell_quote "$w")"; done
+  printf '%s' "$out"
+}
+
+# Sets MSG_HOST for subcommands that get no CONFIG.
+host_from_env() {
+  local h=${MD_HOST:-}
+  if [[ -z $h || ! $h =~ ^[A-Za-z0-9._:@-]{1,253}$ ]]; then h=$(uname -n 2>/dev/null || echo unknown); fi
+  if [[ ! $h =~ ^[A-Za-z0-9._:@-]{1,253}$ ]]; then h=unknown; fi
+  MSG_HOST=$h
+}
+
+# Validates an MD_DIR argument and sets MD_DIR and MSG_DEP (= its basename).
+set_md_dir() {
+  local d=$1 what=$2
+  if ! is_safe_abs_path "$d"; then
+    MSG_DEP=$(basename -- "$d" 2>/dev/null | tr -cd 'a-z0-9-' | cut -c1-40)
+    die "$what '$d' is not an absolute path of letters, digits and ._+- without spaces; the construct passes /<root>/<deployment>"
+  fi
+  local base=${d##*/} parent=${d%/*}
+  MSG_DEP=$base
+  is_deployment "$base" || die "$what $d must end in the deployment name ([a-z0-9-], 1-40 characters, starting with a letter or digit)"
+  [[ -n $parent ]] || die "$what $d must not be directly under /; use a parent directory such as /opt/model-deployments"
+  MD_DIR=$d
+  MD_DEPLOYMENT=$base
+}
+
+# Parses a RUNTIME and 'RUNTIME_ARGS' pair into MD_RUNTIME and RT_ARGS.
+set_runtime() {
+  local rt=$1 args=$2 a
+  [[ $rt == podman || $rt == docker ]] || die "container runtime '$rt' is not supported; use podman or docker"
+  MD_RUNTIME=$rt
+  MD_RUNTIME_ARGS=$args
+  RT_ARGS=()
+  if [[ -n ${args//[[:space:]]/} ]]; then read -r -a RT_ARGS <<<"$args"; fi
+  for a in ${RT_ARGS[@]+"${RT_ARGS[@]}"}; do
+    [[ $a =~ ^[A-Za-z0-9._/=:,@+-]+$ ]] || die "runtime argument '$a' has characters other than letters, digits and ._/=:,@+-; runtimeArgs are split on spaces and passed as global $rt options"
+  done
+}
+
+rt() { "$MD_RUNTIME" ${RT_ARGS[@]+"${RT_ARGS[@]}"} "$@"; }
+
+# Removes containers at once (they never served, or are leftovers): stop -t 0, then rm -f.
+# Plain "podman rm -f" waits 10 s for a PID 1 that ignores SIGTERM (node, python).
+rt_remove_now() {
+  rt stop -t 0 "$@" >/dev/null 2>&1 || true
+  rt rm -f "$@"
+}
+rt_display() { join_quoted "$MD_RUNTIME" ${RT_ARGS[@]+"${RT_ARGS[@]}"}; }
+
+acquire_lock() {
+  local lock=$1 timeout=$2 waited=0 pid
+  while ! mkdir "$lock" 2>/dev/null; do
+    pid=""
+    if [[ -f $lock/pid ]]; then read -r pid <"$lock/pid" || true; fi
+    if [[ $pid =~ ^[0-9]+$ ]] && ! kill -0 "$pid" 2>/dev/null; then
+      warn "removing the stale lock $lock of process $pid, which is gone"
+      rm -rf -- "$lock"
+      continue
+    fi
+    if ((waited >= timeout)); then
+      die "could not take the lock $lock within ${timeout}s (held by process ${pid:-unknown}); another deployment is starting containers on this host. If no modeldeploy.sh runs, remove the directory $lock"
+    fi
+    if ((waited % 15 == 0)); then say "waiting for the lock $lock (held by process ${pid:-unknown})"; fi
+    sleep 1
+    waited=$((waited + 1))
+  done
+  printf '%s\n' "$$" >"$lock/pid"
+  HELD_LOCKS+=("$lock")
+}
+
+release_locks() {
+  local l
+  for l in ${HELD_LOCKS[@]+"${HELD_LOCKS[@]}"}; do rm -rf -- "$l" 2>/dev/null || true; done
+  HELD_LOCKS=()
+}
+
+release_lock() {
+  local lock=$1 l keep=()
+  rm -rf -- "$lock"
+  for l in ${HELD_LOCKS[@]+"${HELD_LOCKS[@]}"}; do
+    if [[ $l != "$lock" ]]; then keep+=("$l"); fi
+  done
+  HELD_LOCKS=(${keep[@]+"${keep[@]}"})
+}
+
+sha256_of() {
+  local out
+  out=$(sha256sum -- "$1") || return 1
+  printf '%s' "${out%% *}"
+}
+
+# Available MiB on the file system holding PATH (or its nearest existing parent).
+disk_free_mib() {
+  local dir=$1 out _a _b _c avail
+  while [[ ! -e $dir && $dir != / ]]; do dir=${dir%/*}; dir=${dir:-/}; done
+  out=$(df -Pm -- "$dir") || return 1
+  { read -r _a && read -r _a _b _c avail _; } <<<"$out"
+  [[ $avail =~ ^[0-9]+$ ]] || return 1
+  printf '%s' "$avail"
+}
+
+# Child PIDs of PID, from /proc (no fork per process).
+child_pids() {
+  local parent=$1 d stat rest _s ppid
+  for d in /proc/[0-9]*; do
+    stat=""
+    read -r stat <"$d/stat" 2>/dev/null || continue
+    rest=${stat##*) }
+    read -r _s ppid _ <<<"$rest"
+    if [[ $ppid == "$parent" ]]; then printf '%s\n' "${d#/proc/}"; fi
+  done
+}
+
+# The process title of PID ('' when gone or a zombie).
+proc_title() {
+  local t=""
+  if [[ -r /proc/$1/cmdline ]]; then t=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null) || t=""; fi
+  printf '%s' "$t"
+}
+
+# ---------------------------------------------------------------- configuration
+
+load_config() {
+  local file=$1 n=0 line key k
+  local -A seen=()
+  local -A known=()
+  for k in "${CONFIG_KEYS[@]}"; do known[$k]=1; done
+  [[ -f $file && -r $file ]] || die "config file $file is missing or unreadable; the construct uploads it to \$MD_DIR/versions/<version>/deploy.env before running deploy"
+  while IFS= read -r line || [[ -n $line ]]; do
+    n=$((n + 1))
+    if [[ $line =~ ^[[:space:]]*(#.*)?$ ]]; then continue; fi
+    if [[ $line =~ ^(MD_[A-Z0-9_]+)=\'[^\']*\'([[:space:]]+#.*)?$ ]]; then
+      key=${BASH_REMATCH[1]}
+      [[ -n ${known[$key]:-} ]] || die "config $file line $n sets unknown key $key; the host script and the construct that wrote the config must come from the same release"
+      [[ -z ${seen[$key]:-} ]] || die "config $file line $n sets $key a second time"
+      seen[$key]=1
+    else
+      die "config $file line $n is not of the form MD_NAME='value' (single-quoted, no quote inside); refusing to source it"
+    fi
+  done <"$file"
+  for k in "${CONFIG_KEYS[@]}"; do unset "$k"; done
+  # shellcheck disable=SC1090 # generated by the construct, checked line by line above
+  . "$file"
+  for k in "${CONFIG_KEYS[@]}"; do
+    [[ -n ${!k+x} ]] || die "config $file does not set $k"
+  done
+  validate_config "$file"
+}
+
+validate_config() {
+  local file=$1 v
+  # Identify ourselves first, so that every later message names the right host and deployment.
+  if [[ $MD_HOST =~ ^[A-Za-z0-9._:@-]{1,253}$ ]]; then MSG_HOST=$MD_HOST; else
+    host_from_env
+    die "config $file: MD_HOST '$MD_HOST' is not a host name ([A-Za-z0-9._:@-], 1-253 characters)"
+  fi
+  if is_deployment "$MD_DEPLOYMENT"; then MSG_DEP=$MD_DEPLOYMENT; else
+    MSG_DEP=invalid
+    die "config $file: MD_DEPLOYMENT '$MD_DEPLOYMENT' must be 1-40 characters of a-z, 0-9 and -, starting with a letter or digit"
+  fi
+  is_version "$MD_VERSION" || die "config $file: MD_VERSION '$MD_VERSION' must be v followed by 12 lowercase hex digits"
+  is_safe_abs_path "$MD_DIR" || die "config $file: MD_DIR '$MD_DIR' must be an absolute path of letters, digits and ._+- (no spaces, no . or .. parts)"
+  [[ ${MD_DIR##*/} == "$MD_DEPLOYMENT" ]] || die "config $file: MD_DIR $MD_DIR must end in the deployment name $MD_DEPLOYMENT (retire derives the deployment from it)"
+  [[ -n ${MD_DIR%/*} ]] || die "config $file: MD_DIR $MD_DIR must not be directly under /"
+  set_runtime "$MD_RUNTIME" "$MD_RUNTIME_ARGS"
+  [[ $MD_IMAGE =~ ^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$ ]] || die "config $file: MD_IMAGE '$MD_IMAGE' is not an image reference"
+  is_sha256 "$MD_ARTIFACT_SHA256" || die "config $file: MD_ARTIFACT_SHA256 must be 64 lowercase hex digits"
+  is_safe_abs_path "$MD_MODEL_MOUNT" || die "config $file: MD_MODEL_MOUNT '$MD_MODEL_MOUNT' must be an absolute path of letters, digits and ._+-"
+  is_port "$MD_CONTAINER_PORT" || die "config $file: MD_CONTAINER_PORT '$MD_CONTAINER_PORT' is not a port number (1-65535)"
+  [[ $MD_HEALTH_PATH =~ ^/[A-Za-z0-9._~/%?\&=+:-]*$ ]] || die "config $file: MD_HEALTH_PATH '$MD_HEALTH_PATH' must start with / and hold only URL-safe characters"
+  { is_uint "$MD_STARTUP_TIMEOUT" && ((MD_STARTUP_TIMEOUT >= 1 && MD_STARTUP_TIMEOUT <= 86400)); } ||
+    die "config $file: MD_STARTUP_TIMEOUT '$MD_STARTUP_TIMEOUT' must be a number of seconds between 1 and 86400"
+  { is_uint "$MD_REPLICAS" && ((MD_REPLICAS >= 1 && MD_REPLICAS <= 64)); } ||
+    die "config $file: MD_REPLICAS '$MD_REPLICAS' must be a whole number between 1 and 64"
+  is_port "$MD_SLOT_PORT_BASE" || die "config $file: MD_SLOT_PORT_BASE '$MD_SLOT_PORT_BASE' is not a port number (1-65535)"
+  ((MD_SLOT_PORT_BASE + 2 * MD_REPLICAS - 1 <= 65535)) || die "config $file: MD_SLOT_PORT_BASE $MD_SLOT_PORT_BASE leaves no room for 2 x $MD_REPLICAS slot ports below 65536"
+  is_port "$MD_PROXY_PORT" || die "config $file: MD_PROXY_PORT '$MD_PROXY_PORT' is not a port number (1-65535)"
+  if ((MD_PROXY_PORT >= MD_SLOT_PORT_BASE && MD_PROXY_PORT < MD_SLOT_PORT_BASE + 2 * MD_REPLICAS)); then
+    die "config $file: MD_PROXY_PORT $MD_PROXY_PORT collides with the slot ports $MD_SLOT_PORT_BASE-$((MD_SLOT_PORT_BASE + 2 * MD_REPLICAS - 1))"
+  fi
+  v=${MD_PROXY_BIND#[}
+  v=${v%]}
+  if [[ $v =~ ^([0-9]{1,3}\.){3}[0-9]{1,3}$ ]]; then
+    BIND_ADDR=$v
+    BIND_V6=0
+  elif [[ $v =~ ^[0-9A-Fa-f:.]+$ && $v == *:* ]]; then
+    BIND_ADDR=$v
+    BIND_V6=1
+  else
+    die "config $file: MD_PROXY_BIND '$MD_PROXY_BIND' must be an IPv4 or IPv6 address (0.0.0.0 for all IPv4 interfaces)"
+  fi
+  if [[ -n $MD_TLS_CERT || -n $MD_TLS_KEY ]]; then
+    [[ -n $MD_TLS_CERT && -n $MD_TLS_KEY ]] || die "config $file: set both MD_TLS_CERT and MD_TLS_KEY (TLS) or neither (plain HTTP)"
+    is_safe_abs_path "$MD_TLS_CERT" || die "config $file: MD_TLS_CERT '$MD_TLS_CERT' must be an absolute path of letters, digits and ._+-"
+    is_safe_abs_path "$MD_TLS_KEY" || die "config $file: MD_TLS_KEY '$MD_TLS_KEY' must be an absolute path of letters, digits and ._+-"
+  fi
+  { is_uint "$MD_GPUS_PER_REPLICA" && ((MD_GPUS_PER_REPLICA <= 16)); } ||
+    die "config $file: MD_GPUS_PER_REPLICA '$MD_GPUS_PER_REPLICA' must be a whole number between 0 and 16"
+  if ((MD_GPUS_PER_REPLICA > 0)); then
+    [[ $MD_GPU_NAMES =~ ^[A-Za-z0-9\ ._()/+-]+(\|[A-Za-z0-9\ ._()/+-]+)*$ ]] ||
+      die "config $file: MD_GPU_NAMES '$MD_GPU_NAMES' must be GPU names as nvidia-smi prints them, separated by |"
+  elif [[ -n $MD_GPU_NAMES && ! $MD_GPU_NAMES =~ ^[A-Za-z0-9\ ._()/+|-]+$ ]]; then
+    die "config $file: MD_GPU_NAMES '$MD_GPU_NAMES' must be GPU names as nvidia-smi prints them, separated by |"
+  fi
+  is_uint "$MD_GPU_MIN_MEMORY_MIB" || die "config $file: MD_GPU_MIN_MEMORY_MIB '$MD_GPU_MIN_MEMORY_MIB' must be a whole number of MiB"
+  [[ -z $MD_CPUS || $MD_CPUS =~ ^[0-9]{1,4}(\.[0-9]{1,3})?$ ]] || die "config $file: MD_CPUS '$MD_CPUS' must be empty or a number of CPUs such as 2 or 0.5"
+  [[ -z $MD_MEMORY || $MD_MEMORY =~ ^[1-9][0-9]{0,12}[bkmgBKMG]?$ ]] || die "config $file: MD_MEMORY '$MD_MEMORY' must be empty or a size such as 4g or 512m"
+  is_uint "$MD_MIN_FREE_DISK_MIB" || die "config $file: MD_MIN_FREE_DISK_MIB '$MD_MIN_FREE_DISK_MIB' must be a whole number of MiB"
+
+  if ((BIND_V6)); then PROXY_LISTEN="[$BIND_ADDR]:$MD_PROXY_PORT"; else PROXY_LISTEN="$BIND_ADDR:$MD_PROXY_PORT"; fi
+  PROXY_DIR=$MD_DIR/proxy
+  VERSION_DIR=$MD_DIR/versions/$MD_VERSION
+  GPU_PARENT=${MD_DIR%/*}
+  GPU_DIR=$GPU_PARENT/.gpus
+}
+
+# Checks container.env: docker env-file lines NAME=value (values are never printed).
+check_env_file() {
+  local file=$1 n=0 line
+  [[ -f $file && -r $file ]] || die "container environment file $file is missing; the construct uploads container.env beside the config"
+  while IFS= read -r line || [[ -n $line ]]; do
+    n=$((n + 1))
+    if [[ $line =~ ^[[:space:]]*(#.*)?$ ]]; then continue; fi
+    [[ $line =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || die "container environment file $file line $n is not NAME=value"
+  done <"$file"
+}
+
+# ---------------------------------------------------------------- API keys
+
+# Reads proxy/api-keys into KEYS (deduplicated, in file order). Never prints a key.
+read_api_keys() {
+  local file=$PROXY_DIR/api-keys n=0 line k dup
+  KEYS=()
+  [[ -f $file && -r $file ]] || die "API key file $file is missing; the construct uploads it (one key per line) before deploy"
+  while IFS= read -r line || [[ -n $line ]]; do
+    n=$((n + 1))
+    line=${line%$'\r'}
+    if [[ -z $line || $line == \#* ]]; then continue; fi
+    if [[ ! $line =~ ^[!-~]+$ ]]; then
+      die "API key on line $n of $file has whitespace or non-ASCII characters; use letters, digits and -._~+/= only"
+    fi
+    if [[ $line == *[\"\'\\\;\{\}\$\#\`]* ]]; then
+      die "API key on line $n of $file has a quote, backslash, ;, {, }, \$, # or backtick; these cannot be matched safely by nginx. Use letters, digits and -._~+/= only"
+    fi
+    if [[ $line == \~* ]]; then
+      die "API key on line $n of $file starts with ~, which nginx would read as a regular expression; generate another key"
+    fi
+    if ((${#line} < 16 || ${#line} > 1024)); then
+      die "API key on line $n of $file is ${#line} characters long; keys must be 16 to 1024 characters"
+    fi
+    dup=0
+    for k in ${KEYS[@]+"${KEYS[@]}"}; do
+      if [[ $k == "$line" ]]; then dup=1; fi
+    done
+    if ((dup == 0)); then KEYS+=("$line"); fi
+  done <"$file"
+  ((${#KEYS[@]} > 0)) || die "API key file $file holds no key; the proxy would refuse every request"
+}
+
+# Writes api-keys.map and bearer.map (mode 0600) from KEYS; makes api-keys 0600.
+write_key_maps() {
+  local k
+  chmod 600 "$PROXY_DIR/api-keys"
+  for k in "${KEYS[@]}"; do printf '"%s" 1;\n' "$k"; done | write_atomic "$PROXY_DIR/api-keys.map"
+  for k in "${KEYS[@]}"; do printf '"Bearer %s" 1;\n' "$k"; done | write_atomic "$PROXY_DIR/bearer.map"
+  chmod 600 "$PROXY_DIR/api-keys.map" "$PROXY_DIR/bearer.map"
+}
+
+# ---------------------------------------------------------------- GPUs
+
+# Reads nvidia-smi into GPU_IDX, GPU_UUID ('' when not reported), GPU_NAME, GPU_MEM (-1 when
+# not reported, e.g. [N/A] on GB10), GPU_DRV.
+read_gpu_inventory() {
+  local out rc=0 line nf name i
+  local -a f
+  GPU_IDX=() GPU_UUID=() GPU_NAME=() GPU_MEM=() GPU_DRV=() GPU_MEM_TEXT=()
+  command -v nvidia-smi >/dev/null 2>&1 ||
+    die "nvidia-smi not found on PATH, but the deployment asks for $MD_GPUS_PER_REPLICA GPU(s) per replica; install the NVIDIA driver on this host, or deploy with CPU compute"
+  out=$(nvidia-smi --query-gpu=index,uuid,name,memory.total,driver_version --format=csv,noheader 2>&1) || rc=$?
+  if ((rc != 0)); then
+    if [[ $out == *"No devices were found"* ]]; then return 0; fi
+    die "nvidia-smi failed (exit $rc): $(last_line "$out"); check that the NVIDIA driver is loaded (a reboot after a driver update, or 'Failed to initialize NVML' after systemctl daemon-reload, are common causes)"
+  fi
+  while IFS= read -r line || [[ -n $line ]]; do
+    line=${line%$'\r'}
+    if [[ -z ${line//[[:space:]]/} ]]; then continue; fi
+    if [[ $line == *"No devices were found"* ]]; then continue; fi
+    IFS=',' read -r -a f <<<"$line"
+    nf=${#f[@]}
+    if ((nf < 5)); then
+      warn "ignoring an nvidia-smi line with $nf fields instead of 5: $line"
+      continue
+    fi
+    name=""
+    for ((i = 2; i < nf - 2; i++)); do name+="${name:+,}${f[i]}"; done
+    GPU_IDX+=("$(trim "${f[0]}")")
+    local uuid mem
+    uuid=$(trim "${f[1]}")
+    if ! is_gpu_uuid "$uuid"; then uuid=""; fi
+    GPU_UUID+=("$uuid")
+    GPU_NAME+=("$(trim "$name")")
+    mem=$(trim "${f[nf - 2]}")
+    GPU_MEM_TEXT+=("$mem")
+    if [[ $mem =~ ^([0-9]+)[[:space:]]*MiB$ ]]; then
+      GPU_MEM+=("${BASH_REMATCH[1]}")
+    else
+      GPU_MEM+=(-1)
+    fi
+    GPU_DRV+=("$(trim "${f[nf - 1]}")")
+  done <<<"$out"
+}
+
+gpu_name_matches() {
+  local name=$1 want
+  local -a wants
+  IFS='|' read -r -a wants <<<"$MD_GPU_NAMES"
+  for want in "${wants[@]}"; do
+    want=$(trim "$want")
+    if [[ ${name,,} == "${want,,}" ]]; then return 0; fi
+  done
+  return 1
+}
+
+# Reads MD_RUNTIME and MD_RUNTIME_ARGS from another deployment's deploy.env without sourcing it.
+# Sets OTHER_RT and OTHER_RT_ARGS; returns 1 when they cannot be read safely.
+read_other_runtime() {
+  local file=$1 line
+  OTHER_RT=""
+  OTHER_RT_ARGS=()
+  local args=""
+  while IFS= read -r line || [[ -n $line ]]; do
+    if [[ $line =~ ^MD_RUNTIME=\'(podman|docker)\' ]]; then OTHER_RT=${BASH_REMATCH[1]}; fi
+    if [[ $line =~ ^MD_RUNTIME_ARGS=\'([A-Za-z0-9._/=:,@+\ -]*)\' ]]; then args=${BASH_REMATCH[1]}; fi
+  done <"$file"
+  [[ -n $OTHER_RT ]] || return 1
+  if [[ -n ${args// /} ]]; then read -r -a OTHER_RT_ARGS <<<"$args"; fi
+  return 0
+}
+
+# Is the assignment of GPU UUID to (DEP, VERSION, REPLICA) backed by a container that still
+# exists? Conservative: when the runtime cannot be asked, the assignment counts as live.
+assignment_live() {
+  local dep=$1 ver=$2 rep=$3 uuid=$4 ids id gpus
+  local -a q
+  if [[ $dep == "$MD_DEPLOYMENT" ]]; then
+    q=("$MD_RUNTIME" ${RT_ARGS[@]+"${RT_ARGS[@]}"})
+  else
+    local envf=$GPU_PARENT/$dep/versions/$ver/deploy.env
+    [[ -f $envf ]] || return 1
+    read_other_runtime "$envf" || return 0
+    q=("$OTHER_RT" ${OTHER_RT_ARGS[@]+"${OTHER_RT_ARGS[@]}"})
+  fi
+  ids=$("${q[@]}" ps -a -q --filter "label=md.deployment=$dep" --filter "label=md.version=$ver" \
+    --filter "label=md.replica=$rep" 2>/dev/null) || return 0
+  for id in $ids; do
+    gpus=$("${q[@]}" inspect --format '{{index .Config.Labels "md.gpus"}}' "$id" 2>/dev/null) || return 0
+    if [[ ",$gpus," == *",$uuid,"* ]]; then return 0; fi
+  done
+  return 1
+}
+
+# Classifies GPU UUID for this deployment. Sets A_STATE: free | own (ours, this version: reused)
+# | stale (assignment without container) | inuse; A_OWNER: "dep version" when assigned.
+gpu_assignment_state() {
+  local uuid=$1 file=$GPU_DIR/$1 a_dep="" a_ver="" a_rep=""
+  A_OWNER=""
+  if [[ ! -f $file ]]; then
+    A_STATE=free
+    return 0
+  fi
+  read -r a_dep a_ver a_rep _ <"$file" || true
+  if ! is_deployment "$a_dep" || ! is_version "$a_ver" || ! is_uint "$a_rep"; then
+    A_STATE=inuse
+    A_OWNER="an unreadable assignment ($file)"
+    return 0
+  fi
+  A_OWNER="$a_dep $a_ver"
+  if [[ $a_dep == "$MD_DEPLOYMENT" && $a_ver == "$MD_VERSION" ]]; then
+    A_STATE=own
+  elif assignment_live "$a_dep" "$a_ver" "$a_rep" "$uuid"; then
+    A_STATE=inuse
+  else
+    A_STATE=stale
+  fi
+}
+
+# Selects MD_REPLICAS * MD_GPUS_PER_REPLICA GPUs into SELECTED_GPUS (nvidia-smi order) or dies
+# with an inventory summary. With VERBOSE=1 prints the inventory.
+select_gpus() {
+  local verbose=$1 i n need status mem_txt kind
+  local -a free=() owners=() owner_counts=() other_names=()
+  local nother=0 nsmall=0 nnouuid=0 j found
+  need=$((MD_REPLICAS * MD_GPUS_PER_REPLICA))
+  read_gpu_inventory
+  n=${#GPU_IDX[@]}
+  if ((verbose)); then say "GPU inventory from nvidia-smi: $n GPU(s)"; fi
+  for ((i = 0; i < n; i++)); do
+    if ! gpu_name_matches "${GPU_NAME[i]}"; then
+      status="other kind"
+      nother=$((nother + 1))
+      found=0
+      for ((j = 0; j < ${#other_names[@]}; j++)); do
+        if [[ ${other_names[j]} == "${GPU_NAME[i]}" ]]; then found=1; fi
+      done
+      if ((found == 0)); then other_names+=("${GPU_NAME[i]}"); fi
+    elif [[ -z ${GPU_UUID[i]} ]]; then
+      status="no UUID reported, cannot be pinned"
+      nnouuid=$((nnouuid + 1))
+    elif ((GPU_MEM[i] >= 0 && GPU_MEM[i] < MD_GPU_MIN_MEMORY_MIB)); then
+      status="too small (< $MD_GPU_MIN_MEMORY_MIB MiB)"
+      nsmall=$((nsmall + 1))
+    else
+      gpu_assignment_state "${GPU_UUID[i]}"
+      case $A_STATE in
+        free) status=free ;;
+        own) status="free (assigned to this version by an earlier attempt)" ;;
+        stale) status="free (stale assignment to $A_OWNER, no such container)" ;;
+        *) status="in use by $A_OWNER" ;;
+      esac
+      if [[ $A_STATE == inuse ]]; then
+        found=0
+        for ((j = 0; j < ${#owners[@]}; j++)); do
+          if [[ ${owners[j]} == "$A_OWNER" ]]; then
+            owner_counts[j]=$((owner_counts[j] + 1))
+            found=1
+          fi
+        done
+        if ((found == 0)); then
+          owners+=("$A_OWNER")
+          owner_counts+=(1)
+        fi
+      else
+        free+=("${GPU_UUID[i]}")
+      fi
+      if ((GPU_MEM[i] < 0 && MD_GPU_MIN_MEMORY_MIB > 0)); then
+        warn "GPU ${GPU_IDX[i]} (${GPU_NAME[i]}) reports memory.total '${GPU_MEM_TEXT[i]}'; could not check it against $MD_GPU_MIN_MEMORY_MIB MiB, accepted by its name"
+      fi
+    fi
+    if ((verbose)); then
+      mem_txt=${GPU_MEM_TEXT[i]}
+      say "  GPU ${GPU_IDX[i]} ${GPU_UUID[i]:-(no UUID)} ${GPU_NAME[i]}, $mem_txt, driver ${GPU_DRV[i]}: $status"
+    fi
+  done
+  if ((${#free[@]} < need)); then
+    kind=${MD_GPU_NAMES//|/ or }
+    local msg="needs $need x $kind"
+    if ((MD_GPU_MIN_MEMORY_MIB > 0)); then msg+=" (>= $MD_GPU_MIN_MEMORY_MIB MiB)"; fi
+    msg+=" free"
+    if [[ -n ${ACTIVE_VERSION:-} && ${ACTIVE_VERSION:-} != "$MD_VERSION" ]]; then msg+=" beside the running version $ACTIVE_VERSION"; fi
+    msg+=" ($MD_REPLICAS replica(s) x $MD_GPUS_PER_REPLICA GPU); found: "
+    if ((n == 0)); then
+      msg+="no NVIDIA GPU (nvidia-smi lists none)"
+    else
+      msg+="${#free[@]} free"
+      for ((j = 0; j < ${#owners[@]}; j++)); do msg+=", ${owner_counts[j]} in use by ${owners[j]}"; done
+      if ((nsmall > 0)); then msg+=", $nsmall $kind with less than $MD_GPU_MIN_MEMORY_MIB MiB"; fi
+      if ((nnouuid > 0)); then msg+=", $nnouuid $kind without a UUID"; fi
+      if ((nother > 0)); then
+        local names=""
+        for j in "${other_names[@]}"; do names+="${names:+, }$j"; done
+        msg+=", $nother of other kinds ($names)"
+      fi
+    fi
+    msg+=". Free GPUs on this host, lower replicas or GPUs per replica, ask for a kind this host has, or use another host"
+    if [[ -n ${ACTIVE_VERSION:-} && ${ACTIVE_VERSION:-} != "$MD_VERSION" ]]; then msg+=" (a blue/green update needs the new version's GPUs free while the old version runs)"; fi
+    die "$msg"
+  fi
+  SELECTED_GPUS=("${free[@]:0:need}")
+}
+
+# GPUs of replica R among SELECTED_GPUS.
+replica_gpus() {
+  local r=$1
+  REPLICA_GPUS=()
+  if ((MD_GPUS_PER_REPLICA > 0)); then
+    REPLICA_GPUS=("${SELECTED_GPUS[@]:r*MD_GPUS_PER_REPLICA:MD_GPUS_PER_REPLICA}")
+  fi
+}
+
+# Removes GPU assignment files owned by DEP (and VERSION, when given). Prints what it released.
+release_gpu_files() {
+  local dep=$1 ver=${2:-} f a_dep a_ver a_rep
+  [[ -d $GPU_DIR ]] || return 0
+  for f in "$GPU_DIR"/GPU-*; do
+    [[ -f $f ]] || continue
+    a_dep="" a_ver="" a_rep=""
+    read -r a_dep a_ver a_rep _ <"$f" || true
+    if [[ $a_dep == "$dep" && (-z $ver || $a_ver == "$ver") ]]; then
+      rm -f -- "$f"
+      say "released GPU ${f##*/} (was assigned to $a_dep $a_ver replica $a_rep)"
+    fi
+  done
+}
+
+# Podman: CDI spec naming every selected GPU. Docker: NVIDIA container toolkit.
+check_gpu_runtime_support() {
+  local uuid f content missing="" specs=() d
+  if [[ $MD_RUNTIME == podman ]]; then
+    local dirs=${MD_CDI_SPEC_DIRS:-/etc/cdi /var/run/cdi}
+    for d in $dirs; do
+      for f in "$d"/*.yaml "$d"/*.yml "$d"/*.json; do
+        if [[ -f $f && -r $f ]]; then specs+=("$f"); fi
+      done
+    done
+    if ((${#specs[@]} > 0)); then
+      content=""
+      for f in "${specs[@]}"; do content+=$(<"$f"); done
+      for uuid in "${SELECTED_GPUS[@]}"; do
+        if [[ $content != *"$uuid"* ]]; then missing+="${missing:+, }$uuid"; fi
+      done
+      [[ -z $missing ]] || die "podman needs CDI devices named by GPU UUID, and the CDI spec(s) ${specs[*]} do not name $missing; regenerate them with: sudo nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml --device-name-strategy=uuid (newer toolkits accept index and uuid together)"
+      say "CDI spec(s) ${specs[*]} name the selected GPU(s)"
+      return 0
+    fi
+    if command -v nvidia-ctk >/dev/null 2>&1; then
+      local list rc=0
+      list=$(nvidia-ctk cdi list 2>&1) || rc=$?
+      if ((rc == 0)); then
+        for uuid in "${SELECTED_GPUS[@]}"; do
+          if [[ $list != *"nvidia.com/gpu=$uuid"* ]]; then missing+="${missing:+, }$uuid"; fi
+        done
+        if [[ -z $missing ]]; then
+          say "nvidia-ctk cdi list names the selected GPU(s)"
+          return 0
+        fi
+      fi
+    fi
+    die "podman needs a CDI spec to give GPUs to containers, and none names ${missing:-the selected GPUs} (looked in ${dirs// /, } and nvidia-ctk cdi list); install the NVIDIA container toolkit and run: sudo nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml --device-name-strategy=uuid"
+  fi
+  if command -v nvidia-container-runtime >/dev/null 2>&1 || command -v nvidia-ctk >/dev/null 2>&1; then
+    say "NVIDIA container toolkit found for docker"
+    return 0
+  fi
+  local runtimes
+  # shellcheck disable=SC2016 # a Go template, not shell
+  runtimes=$(rt info --format '{{range $k, $v := .Runtimes}}{{$k}} {{end}}' 2>/dev/null) || runtimes=""
+  if [[ " $runtimes " == *" nvidia "* ]]; then
+    say "docker has the nvidia runtime"
+    return 0
+  fi
+  die "docker cannot give GPUs to containers: neither nvidia-container-runtime nor nvidia-ctk is on PATH and docker info lists no nvidia runtime; install the NVIDIA container toolkit and run: sudo nvidia-ctk runtime configure --runtime=docker && sudo systemctl restart docker"
+}
+
+# ---------------------------------------------------------------- versions and slots
+
+read_active() {
+  local v="" c=""
+  ACTIVE_VERSION=""
+  ACTIVE_COLOR=""
+  if [[ -f $MD_DIR/active ]]; then
+    read -r v <"$MD_DIR/active" || true
+    if is_version "$v"; then ACTIVE_VERSION=$v; else warn "ignoring $MD_DIR/active, which does not hold a version"; fi
+  fi
+  if [[ -n $ACTIVE_VERSION ]]; then
+    if [[ -f $MD_DIR/versions/$ACTIVE_VERSION/color ]]; then read -r c <"$MD_DIR/versions/$ACTIVE_VERSION/color" || true; fi
+    if [[ $c != 0 && $c != 1 ]]; then
+      warn "active version $ACTIVE_VERSION has no color file; assuming color 0"
+      c=0
+    fi
+    ACTIVE_COLOR=$c
+    NEW_COLOR=$((1 - c))
+  else
+    NEW_COLOR=0
+  fi
+}
+
+slot_port() { printf '%s' $((MD_SLOT_PORT_BASE + $1 * MD_REPLICAS + $2)); }
+container_name() { printf '%s' "$MD_DEPLOYMENT-$MD_VERSION-r$1"; }
+
+# The one place that builds the run command; plan prints it, deploy executes it.
+# Args: COLOR REPLICA [GPU_UUID...]. Sets RUN_ARGV.
+build_run_argv() {
+  local c=$1 r=$2 port csv="" g
+  shift 2
+  port=$(slot_port "$c" "$r")
+  RUN_ARGV=("$MD_RUNTIME" ${RT_ARGS[@]+"${RT_ARGS[@]}"} run -d
+    --name "$(container_name "$r")"
+    --label "md.deployment=$MD_DEPLOYMENT"
+    --label "md.version=$MD_VERSION"
+    --label "md.replica=$r"
+    --label "md.artifact=$MD_ARTIFACT_SHA256")
+  if (($# > 0)); then
+    for g in "$@"; do csv+="${csv:+,}$g"; done
+    RUN_ARGV+=(--label "md.gpus=$csv")
+  fi
+  RUN_ARGV+=(--restart unless-stopped
+    -p "127.0.0.1:$port:$MD_CONTAINER_PORT"
+    -v "$MD_DIR/artifacts/$MD_ARTIFACT_SHA256:$MD_MODEL_MOUNT:ro"
+    --env-file "$VERSION_DIR/container.env")
+  if [[ -n $MD_CPUS ]]; then RUN_ARGV+=(--cpus "$MD_CPUS"); fi
+  if [[ -n $MD_MEMORY ]]; then RUN_ARGV+=(--memory "$MD_MEMORY"); fi
+  if (($# > 0)); then
+    if [[ $MD_RUNTIME == docker ]]; then
+      # docker parses --gpus as CSV: a list of devices must be quoted inside the value,
+      # or "device=A,B" fails with: invalid count (B).
+      RUN_ARGV+=(--gpus "\"device=$csv\"")
+    else
+      for g in "$@"; do RUN_ARGV+=(--device "nvidia.com/gpu=$g"); done
+    fi
+  fi
+  RUN_ARGV+=("$MD_IMAGE")
+}
+
+# ---------------------------------------------------------------- preflight
+
+preflight_checks() {
+  local out rc=0 avail
+  say "preflight: version $MD_VERSION, $MD_REPLICAS replica(s), $MD_GPUS_PER_REPLICA GPU(s) per replica, runtime $MD_RUNTIME"
+  command -v "$MD_RUNTIME" >/dev/null 2>&1 ||
+    die "container runtime $MD_RUNTIME not found on PATH; install $MD_RUNTIME on this host or choose the runtime it has in the on-prem target"
+  out=$(rt version 2>&1) || rc=$?
+  if ((rc != 0)); then
+    die "container runtime does not answer: '$(rt_display) version' failed (exit $rc): $(last_line "$out"); start it (for docker: systemctl start docker) or fix runtimeArgs"
+  fi
+  say "runtime answers: $(rt_display) version"
+  command -v curl >/dev/null 2>&1 || die "curl not found on PATH; install curl (health checks use it)"
+  command -v nginx >/dev/null 2>&1 || die "nginx not found on PATH; install nginx (the proxy that checks API keys), e.g. apt-get install nginx-light or dnf install nginx"
+  avail=$(disk_free_mib "$MD_DIR") || die "could not read free disk space under $MD_DIR with df -Pm"
+  ((avail >= MD_MIN_FREE_DISK_MIB)) ||
+    die "only $avail MiB free on the file system of $MD_DIR, needs at least $MD_MIN_FREE_DISK_MIB MiB; free disk space (old images: $MD_RUNTIME image prune) or lower minFreeDiskMiB"
+  say "disk: $avail MiB free under $MD_DIR (>= $MD_MIN_FREE_DISK_MIB MiB)"
+  [[ -d $MD_DIR/artifacts/$MD_ARTIFACT_SHA256 && -f $MD_DIR/artifacts/$MD_ARTIFACT_SHA256.complete ]] ||
+    die "model artifact $MD_ARTIFACT_SHA256 is not installed under $MD_DIR/artifacts; run install-artifact first (the construct does this before deploy)"
+  say "artifact ${MD_ARTIFACT_SHA256:0:12} present"
+  out=$(rt image inspect --format '{{.Id}}' "$MD_IMAGE" 2>&1) ||
+    die "image $MD_IMAGE is not present in $(rt_display); run install-image first (the construct does this before deploy)"
+  say "image $MD_IMAGE present"
+  read_api_keys
+  say "${#KEYS[@]} API key(s) well formed"
+  if [[ -n $MD_TLS_CERT ]]; then
+    [[ -r $MD_TLS_CERT ]] || die "TLS certificate $MD_TLS_CERT is missing or unreadable"
+    [[ -r $MD_TLS_KEY ]] || die "TLS key $MD_TLS_KEY is missing or unreadable"
+    local pem
+    pem=$(<"$MD_TLS_CERT")
+    [[ $pem == *"-----BEGIN CERTIFICATE-----"* ]] || die "TLS certificate $MD_TLS_CERT holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+    pem=$(<"$MD_TLS_KEY")
+    [[ $pem == *"-----BEGIN "*"PRIVATE KEY-----"* ]] || die "TLS key $MD_TLS_KEY holds no PEM private key"
+    pem=""
+    say "TLS certificate and key readable"
+  fi
+  if ((EUID != 0 && MD_PROXY_PORT < 1024)); then
+    die "proxy port $MD_PROXY_PORT is below 1024 and this user (uid $EUID) is not root, so nginx cannot bind it; choose a port >= 1024"
+  fi
+  if ((MD_GPUS_PER_REPLICA > 0)); then
+    select_gpus 1
+    say "selected $((MD_REPLICAS * MD_GPUS_PER_REPLICA)) GPU(s): ${SELECTED_GPUS[*]}"
+    check_gpu_runtime_support
+  else
+    say "CPU only: no GPU checks"
+  fi
+}
+
+cmd_preflight() {
+  [[ $# -eq 1 ]] || usage_die "preflight CONFIG"
+  load_config "$1"
+  read_active
+  preflight_checks
+  say "preflight passed"
+}
+
+cmd_plan() {
+  [[ $# -eq 1 ]] || usage_die "plan CONFIG"
+  load_config "$1"
+  read_active
+  SELECTED_GPUS=()
+  if ((MD_GPUS_PER_REPLICA > 0)); then select_gpus 0; fi
+  local r
+  for ((r = 0; r < MD_REPLICAS; r++)); do
+    replica_gpus "$r"
+    build_run_argv "$NEW_COLOR" "$r" ${REPLICA_GPUS[@]+"${REPLICA_GPUS[@]}"}
+    say "$(join_quoted "${RUN_ARGV[@]}")"
+  done
+}
+
+# ---------------------------------------------------------------- nginx
+
+nginx_master_pid() {
+  local pid="" cmd
+  [[ -f $PROXY_DIR/nginx.pid ]] || return 1
+  read -r pid <"$PROXY_DIR/nginx.pid" || return 1
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  kill -0 "$pid" 2>/dev/null || return 1
+  if [[ -d /proc/$pid ]]; then
+    cmd=$(proc_title "$pid")
+    [[ $cmd == *nginx* ]] || return 1
+  fi
+  printf '%s' "$pid"
+}
+
+nginx_cmd() {
+  NGINX_ARGV=(nginx -p "$PROXY_DIR/" -c "$PROXY_DIR/nginx.conf")
+  local help
+  help=$(nginx -h 2>&1) || true
+  # nginx >= 1.19.5 takes -e: the error log used before the configuration is read.
+  if [[ $help == *"-e filename"* ]]; then NGINX_ARGV+=(-e "$PROXY_DIR/logs/error.log"); fi
+}
+
+nginx_user_directive() {
+  NGINX_USER=""
+  NGINX_GROUP=""
+  if ((EUID == 0)); then
+    NGINX_USER=nobody
+    local line
+    while IFS= read -r line; do
+      if [[ $line == nogroup:* ]]; then NGINX_GROUP=nogroup; fi
+    done </etc/group
+  fi
+}
+
+render_nginx_conf() {
+  local p=$PROXY_DIR ssl="" tmp
+  if [[ -n $MD_TLS_CERT ]]; then ssl=" ssl"; fi
+  echo "# Generated by modeldeploy.sh for deployment $MD_DEPLOYMENT; rewritten by deploy."
+  if [[ -n $NGINX_USER ]]; then echo "user $NGINX_USER${NGINX_GROUP:+ $NGINX_GROUP};"; fi
+  cat <<EOF
+daemon on;
+pid $p/nginx.pid;
+error_log $p/logs/error.log warn;
+worker_processes 1;
+events { worker_connections 1024; }
+http {
+  access_log $p/logs/access.log;
+EOF
+  for tmp in "${NGINX_TMP_DIRS[@]}"; do
+    echo "  ${tmp}_temp_path $p/tmp/$tmp;"
+  done
+  cat <<EOF
+  server_tokens off;
+  map \$http_x_api_key \$md_key_ok { default 0; include $p/api-keys.map; }
+  map \$http_authorization \$md_bearer_ok { default 0; include $p/bearer.map; }
+  # nginx's if takes one variable, not "\$a\$b": combine the two checks in a map.
+  map "\$md_key_ok\$md_bearer_ok" \$md_authorized { default 1; "00" 0; }
+  include $p/version.conf;
+  upstream md_model { include $p/upstreams.conf; keepalive 16; }
+  server {
+    listen $PROXY_LISTEN$ssl;
+EOF
+  if [[ -n $MD_TLS_CERT ]]; then
+    cat <<EOF
+    ssl_certificate $MD_TLS_CERT;
+    ssl_certificate_key $MD_TLS_KEY;
+    ssl_protocols TLSv1.2 TLSv1.3;
+EOF
+  fi
+  cat <<'EOF'
+    client_max_body_size 100m;
+    location / {
+      if ($md_authorized = 0) { return 401; }
+      proxy_pass http://md_model;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Api-Key "";
+      proxy_set_header Authorization "";
+      proxy_next_upstream error timeout http_502 http_503;
+      proxy_read_timeout 300s;
+      add_header X-Model-Deploy-Version $md_version;
+    }
+  }
+}
+EOF
+}
+
+# Writes the proxy files for this version and starts or reloads nginx. Backs up what it replaces.
+proxy_switch() {
+  local r port d f conf
+  mkdir -p "$PROXY_DIR" "$PROXY_DIR/logs" "$PROXY_DIR/tmp"
+  for d in "${NGINX_TMP_DIRS[@]}"; do mkdir -p "$PROXY_DIR/tmp/$d"; done
+  PROXY_BACKUP=$(mktemp -d "$PROXY_DIR/.backup.XXXXXX")
+  for f in "${PROXY_FILES[@]}"; do
+    if [[ -f $PROXY_DIR/$f ]]; then cp -p "$PROXY_DIR/$f" "$PROXY_BACKUP/$f"; fi
+  done
+  PROXY_CHANGED=1
+  write_key_maps
+  for ((r = 0; r < MD_REPLICAS; r++)); do
+    port=$(slot_port "$NEW_COLOR" "$r")
+    printf 'server 127.0.0.1:%s max_fails=2 fail_timeout=5s;\n' "$port"
+  done | write_atomic "$PROXY_DIR/upstreams.conf"
+  # shellcheck disable=SC2016 # nginx variables, not shell ones
+  printf 'map $host $md_version { default "%s"; }\n' "$MD_VERSION" | write_atomic "$PROXY_DIR/version.conf"
+  nginx_user_directive
+  conf=$(render_nginx_conf)
+  if [[ ! -f $PROXY_DIR/nginx.conf || $(<"$PROXY_DIR/nginx.conf") != "$conf" ]]; then
+    printf '%s\n' "$conf" | write_atomic "$PROXY_DIR/nginx.conf"
+    say "wrote $PROXY_DIR/nginx.conf"
+  fi
+  if [[ -n $NGINX_USER ]]; then
+    chmod 711 "$PROXY_DIR" "$PROXY_DIR/tmp"
+    chown -R "$NGINX_USER${NGINX_GROUP:+:$NGINX_GROUP}" "$PROXY_DIR/tmp"
+  fi
+  nginx_cmd
+  local pid
+  if pid=$(nginx_master_pid); then
+    run_relay "${NGINX_ARGV[@]}" -t || die "nginx -t refused the new configuration (see above); the running proxy keeps the old one"
+    local old_workers
+    old_workers=$(child_pids "$pid")
+    run_relay "${NGINX_ARGV[@]}" -s reload || die "nginx -s reload failed (see above)"
+    wait_workers_stop_accepting "$old_workers"
+    say "proxy (nginx pid $pid) reloaded gracefully: upstreams now $(upstream_list)"
+  else
+    run_relay "${NGINX_ARGV[@]}" -t || die "nginx -t refused the configuration (see above)"
+    run_relay "${NGINX_ARGV[@]}" ||
+      die "nginx could not start (see above; is another process listening on $PROXY_LISTEN?); logs in $PROXY_DIR/logs/error.log"
+    NGINX_STARTED=1
+    say "proxy started on $PROXY_LISTEN: upstreams $(upstream_list)"
+  fi
+}
+
+upstream_list() {
+  local r out=""
+  for ((r = 0; r < MD_REPLICAS; r++)); do out+="${out:+ }127.0.0.1:$(slot_port "$NEW_COLOR" "$r")"; done
+  printf '%s' "$out"
+}
+
+proxy_url() {
+  local host scheme=http
+  if [[ -n $MD_TLS_CERT ]]; then scheme=https; fi
+  if ((BIND_V6)); then
+    if [[ $BIND_ADDR == "::" ]]; then host="[::1]"; else host="[$BIND_ADDR]"; fi
+  elif [[ $BIND_ADDR == 0.0.0.0 ]]; then
+    host=127.0.0.1
+  else
+    host=$BIND_ADDR
+  fi
+  printf '%s' "$scheme://$host:$MD_PROXY_PORT$MD_HEALTH_PATH"
+}
+
+# One request through the proxy; KEY may be empty. Sets PROXY_CODE and PROXY_VERSION.
+proxy_probe() {
+  local url=$1 key=$2 resp line
+  local -a opts=(-sS -o /dev/null -D - -w '\n%{http_code}' --max-time 5)
+  if [[ -n $MD_TLS_CERT ]]; then opts+=(-k); fi
+  # The key goes to curl on stdin (a config file), never on its command line.
+  if [[ -n $key ]]; then
+    resp=$(printf 'header = "X-Api-Key: %s"\n' "$key" | curl "${opts[@]}" -K - "$url" 2>/dev/null) || true
+  else
+    resp=$(curl "${opts[@]}" "$url" 2>/dev/null) || true
+  fi
+  PROXY_CODE=000
+  PROXY_VERSION=""
+  while IFS= read -r line; do
+    line=${line%$'\r'}
+    if [[ $line =~ ^[0-9]{3}$ ]]; then PROXY_CODE=$line; fi
+    if [[ ${line,,} =~ ^x-model-deploy-version:[[:space:]]*(v[0-9a-f]{12}) ]]; then PROXY_VERSION=${BASH_REMATCH[1]}; fi
+  done <<<"$resp"
+}
+
+verify_through_proxy() {
+  local url deadline
+  url=$(proxy_url)
+  deadline=$((SECONDS + PROXY_VERIFY_TIMEOUT))
+  while :; do
+    proxy_probe "$url" "${KEYS[0]}"
+    if [[ $PROXY_CODE == 200 && $PROXY_VERSION == "$MD_VERSION" ]]; then break; fi
+    if ((SECONDS >= deadline)); then
+      die "the proxy at $url did not answer 200 from version $MD_VERSION within ${PROXY_VERIFY_TIMEOUT}s with the first API key (last answer: HTTP $PROXY_CODE${PROXY_VERSION:+ from $PROXY_VERSION}); see $PROXY_DIR/logs/error.log"
+    fi
+    sleep 1
+  done
+  say "proxy answers $url with HTTP 200 from version $MD_VERSION (API key accepted)"
+  proxy_probe "$url" ""
+  [[ $PROXY_CODE == 401 ]] ||
+    die "the proxy at $url answered HTTP $PROXY_CODE to a request without an API key; expected 401. Refusing to switch to a proxy that does not check keys"
+  say "proxy refuses a request without an API key (HTTP 401)"
+}
+
+# After a reload, old workers accept new connections until they handle the master's QUIT
+# (measured: a few requests, tens of ms). A worker that did retitles itself "worker process is
+# shutting down" and has closed its listeners. Waits (up to 10 s) until every old worker has.
+wait_workers_stop_accepting() {
+  local pids=$1 k t i pending
+  for ((i = 0; i < 100; i++)); do
+    pending=0
+    for k in $pids; do
+      t=$(proc_title "$k")
+      if [[ -n $t && $t != *"shutting down"* ]]; then pending=1; fi
+    done
+    ((pending)) || return 0
+    sleep 0.1
+  done
+  warn "old nginx workers still accept connections 10s after the reload; going on"
+}
+
+# Stops the nginx of this deployment: QUIT (graceful), then TERM, then KILL with its workers.
+stop_nginx() {
+  local pid i kids
+  if ! pid=$(nginx_master_pid); then
+    say "proxy not running"
+    return 0
+  fi
+  kids=$(child_pids "$pid" || true)
+  kill -QUIT "$pid" 2>/dev/null || true
+  for ((i = 0; i < 60; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.5
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    warn "nginx $pid did not quit within 30s; terminating it"
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 10; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.5
+    done
+  fi
+  if kill -0 "$pid" 2>/dev/null; then
+    warn "killing nginx $pid and its workers"
+    # shellcheck disable=SC2086 # a list of PIDs
+    kill -KILL "$pid" $kids 2>/dev/null || true
+  fi
+  say "stopped the proxy (nginx pid $pid)"
+}
+
+# Waits (up to LIMIT seconds) until no nginx worker of this deployment is still draining
+# requests from before the last reload; those may still be sending to an old version.
+wait_draining_workers() {
+  local limit=$1 pid waited=0 k draining cmd
+  pid=$(nginx_master_pid) || return 0
+  while ((waited < limit)); do
+    draining=0
+    for k in $(child_pids "$pid"); do
+      cmd=$(proc_title "$k")
+      if [[ $cmd == *"shutting down"* ]]; then draining=$((draining + 1)); fi
+    done
+    ((draining > 0)) || return 0
+    if ((waited % 10 == 0)); then say "waiting for $draining nginx worker(s) to finish requests from before the switch"; fi
+    sleep 1
+    waited=$((waited + 1))
+  done
+  warn "nginx workers still draining after ${limit}s; going on"
+}
+
+# ---------------------------------------------------------------- deploy
+
+# Retires every other version of this deployment once MD_VERSION is active: its containers, GPU
+# assignments and version dir, and the artifact and image it used when MD_VERSION uses others.
+# This runs here, in the new version's create step, because Terraform runs no destroy-time
+# provisioner for an object that create_before_destroy replaced (the deposed object): the old
+# version's own retire step only runs on a real destroy.
+retire_superseded() {
+  local d v old_sha old_image
+  [[ -d $MD_DIR/versions ]] || return 0
+  for d in "$MD_DIR"/versions/v*; do
+    [[ -d $d ]] || continue
+    v=${d##*/}
+    [[ $v != "$MD_VERSION" ]] || continue
+    is_version "$v" || continue
+    old_sha="" old_image=""
+    if [[ -f $d/deploy.env ]]; then
+      old_sha=$(sed -n "s/^MD_ARTIFACT_SHA256='\([0-9a-f]\{64\}\)'.*/\1/p" "$d/deploy.env" | head -n 1)
+      old_image=$(sed -n "s/^MD_IMAGE='\([A-Za-z0-9][A-Za-z0-9._\/:@-]*\)'.*/\1/p" "$d/deploy.env" | head -n 1)
+    fi
+    say "retiring the superseded version $v"
+    wait_draining_workers 60
+    remove_containers "$v"
+    release_gpu_files "$MD_DEPLOYMENT" "$v"
+    rm -rf -- "$d"
+    if [[ -n $old_sha && $old_sha != "$MD_ARTIFACT_SHA256" ]]; then
+      (cmd_remove_artifact "$MD_DIR" "$old_sha" "$MD_RUNTIME" "$MD_RUNTIME_ARGS")
+    fi
+    if [[ -n $old_image && $old_image != "$MD_IMAGE" ]]; then
+      (cmd_remove_image "$MD_DIR" "$MD_RUNTIME" "$MD_RUNTIME_ARGS" "$old_image")
+    fi
+  done
+}
+
+# Copies CONFIG and container.env to versions/<version>/ unless they are already there.
+ensure_version_files() {
+  local config=$1 src_dir src_real dst_real
+  mkdir -p "$VERSION_DIR"
+  src_dir=$(cd "$(dirname -- "$config")" && pwd -P)
+  src_real="$src_dir/$(basename -- "$config")"
+  dst_real="$(cd "$VERSION_DIR" && pwd -P)/deploy.env"
+  if [[ $src_real != "$dst_real" ]]; then
+    write_atomic "$VERSION_DIR/deploy.env" <"$config"
+    if [[ -f $src_dir/container.env ]]; then
+      write_atomic "$VERSION_DIR/container.env" <"$src_dir/container.env"
+    fi
+    say "copied the config to $VERSION_DIR"
+  fi
+  check_env_file "$VERSION_DIR/container.env"
+}
+
+# Removes the containers of this deployment and version left by an earlier attempt, and any
+# container that holds one of our names (only if it is ours).
+remove_leftovers() {
+  local ids id r name dep
+  ids=$(rt ps -a -q --filter "label=md.deployment=$MD_DEPLOYMENT" --filter "label=md.version=$MD_VERSION") ||
+    die "could not list containers with '$(rt_display) ps'"
+  for id in $ids; do
+    run_relay rt_remove_now "$id" >/dev/null || die "could not remove the leftover container $id of version $MD_VERSION"
+    say "removed leftover container $id of version $MD_VERSION (an earlier attempt)"
+  done
+  for ((r = 0; r < MD_REPLICAS; r++)); do
+    name=$(container_name "$r")
+    if dep=$(rt container inspect --format '{{index .Config.Labels "md.deployment"}}' "$name" 2>/dev/null); then
+      [[ $dep == "$MD_DEPLOYMENT" ]] || die "a container named $name exists and does not belong to deployment $MD_DEPLOYMENT; remove or rename it"
+      run_relay rt_remove_now "$name" >/dev/null || die "could not remove the leftover container $name"
+      say "removed leftover container $name"
+    fi
+  done
+}
+
+start_replicas() {
+  local r out rc name port f
+  for ((r = 0; r < MD_REPLICAS; r++)); do
+    replica_gpus "$r"
+    name=$(container_name "$r")
+    port=$(slot_port "$NEW_COLOR" "$r")
+    for f in ${REPLICA_GPUS[@]+"${REPLICA_GPUS[@]}"}; do
+      printf '%s %s %s\n' "$MD_DEPLOYMENT" "$MD_VERSION" "$r" | write_atomic "$GPU_DIR/$f"
+      GPU_FILES_WRITTEN+=("$GPU_DIR/$f")
+    done
+    build_run_argv "$NEW_COLOR" "$r" ${REPLICA_GPUS[@]+"${REPLICA_GPUS[@]}"}
+    STARTED+=("$name")
+    rc=0
+    out=$("${RUN_ARGV[@]}" 2>&1) || rc=$?
+    if ((rc != 0)); then
+      relay <<<"$out"
+      die "starting replica $r failed: $(join_quoted "${RUN_ARGV[@]}") exited $rc: $(last_line "$out"). If a port is in use, an older version may not have been retired ('$(rt_display) ps -a --filter label=md.deployment=$MD_DEPLOYMENT')"
+    fi
+    say "started $name ($(last_line "$out" | cut -c1-12)) on 127.0.0.1:$port${REPLICA_GPUS[0]:+ with GPU(s) ${REPLICA_GPUS[*]}}"
+  done
+}
+
+show_logs() {
+  local name=$1 out
+  out=$(rt logs --tail 20 "$name" 2>&1) || true
+  say "last 20 log lines of $name:"
+  relay <<<"$out"
+}
+
+wait_healthy() {
+  local start=$SECONDS deadline r port name state status restarts last_note=$SECONDS
+  local -a pending=()
+  deadline=$((SECONDS + MD_STARTUP_TIMEOUT))
+  for ((r = 0; r < MD_REPLICAS; r++)); do pending+=("$r"); done
+  say "waiting up to ${MD_STARTUP_TIMEOUT}s for $MD_REPLICAS replica(s) to answer $MD_HEALTH_PATH"
+  while ((${#pending[@]} > 0)); do
+    local -a still=()
+    for r in "${pending[@]}"; do
+      port=$(slot_port "$NEW_COLOR" "$r")
+      name=$(container_name "$r")
+      if curl -fsS -o /dev/null --max-time 5 "http://127.0.0.1:$port$MD_HEALTH_PATH" >/dev/null 2>&1; then
+        say "replica $r healthy on 127.0.0.1:$port after $((SECONDS - start))s"
+        continue
+      fi
+      state=$(rt inspect --format '{{.State.Status}} {{.RestartCount}}' "$name" 2>/dev/null) || state="missing 0"
+      read -r status restarts <<<"$state"
+      if [[ $status != running && $status != created ]] || [[ ${restarts:-0} != 0 ]]; then
+        show_logs "$name"
+        die "replica $r ($name) stopped while starting (state $status, restarts ${restarts:-0}); see its last log lines above"
+      fi
+      still+=("$r")
+    done
+    pending=(${still[@]+"${still[@]}"})
+    ((${#pending[@]} > 0)) || break
+    if ((SECONDS >= deadline)); then
+      for r in "${pending[@]}"; do show_logs "$(container_name "$r")"; done
+      local urls=""
+      for r in "${pending[@]}"; do urls+="${urls:+, }http://127.0.0.1:$(slot_port "$NEW_COLOR" "$r")$MD_HEALTH_PATH"; done
+      die "replica(s) ${pending[*]} did not answer $urls within ${MD_STARTUP_TIMEOUT}s; raise startupTimeout if the model loads slowly, or check the health path and container port"
+    fi
+    if ((SECONDS - last_note >= 15)); then
+      say "still waiting for replica(s) ${pending[*]} ($((SECONDS - start))s of ${MD_STARTUP_TIMEOUT}s)"
+      last_note=$SECONDS
+    fi
+    sleep 1
+  done
+}
+
+deploy_rollback() {
+  local f name pid cur=""
+  # Interrupted after the switch was committed: nothing to undo.
+  if [[ -f $MD_DIR/active ]]; then read -r cur <"$MD_DIR/active" || true; fi
+  if [[ $cur == "$MD_VERSION" && $MD_VERSION != "${ACTIVE_VERSION:-}" ]]; then
+    say "version $MD_VERSION was already active; nothing to roll back"
+    return 1
+  fi
+  say "rolling back version $MD_VERSION"
+  if ((PROXY_CHANGED)) && [[ -n ${PROXY_BACKUP:-} && -d ${PROXY_BACKUP:-} ]]; then
+    for f in "${PROXY_FILES[@]}"; do
+      if [[ -f $PROXY_BACKUP/$f ]]; then
+        cp -p "$PROXY_BACKUP/$f" "$PROXY_DIR/$f.tmp.$$" && mv -f "$PROXY_DIR/$f.tmp.$$" "$PROXY_DIR/$f"
+      else
+        rm -f -- "$PROXY_DIR/$f"
+      fi
+    done
+    if pid=$(nginx_master_pid); then
+      if ((NGINX_STARTED)) && [[ -z $ACTIVE_VERSION ]]; then
+        stop_nginx
+      else
+        nginx_cmd
+        if run_relay "${NGINX_ARGV[@]}" -s reload; then
+          say "restored the previous proxy configuration (nginx pid $pid reloaded)"
+        else
+          warn "could not reload nginx with the restored configuration"
+        fi
+      fi
+    fi
+    rm -rf -- "$PROXY_BACKUP"
+  fi
+  for name in ${STARTED[@]+"${STARTED[@]}"}; do
+    if rt_remove_now "$name" >/dev/null 2>&1; then say "removed container $name"; fi
+  done
+  for f in ${GPU_FILES_WRITTEN[@]+"${GPU_FILES_WRITTEN[@]}"}; do
+    rm -f -- "$f" && say "released GPU ${f##*/}"
+  done
+  # Terraform runs no destroy step for a tainted resource: leave nothing of this version behind.
+  if [[ $MD_VERSION != "${ACTIVE_VERSION:-}" && -d $VERSION_DIR ]]; then
+    rm -rf -- "$VERSION_DIR"
+    say "removed $VERSION_DIR"
+  fi
+  return 0
+}
+
+cmd_deploy() {
+  [[ $# -eq 1 ]] || usage_die "deploy CONFIG"
+  local config=$1
+  STARTED=()
+  GPU_FILES_WRITTEN=()
+  PROXY_CHANGED=0
+  NGINX_STARTED=0
+  PROXY_BACKUP=""
+  load_config "$config"
+  ensure_version_files "$config"
+  read_active
+  preflight_checks
+  say "deploying version $MD_VERSION (image $MD_IMAGE, artifact ${MD_ARTIFACT_SHA256:0:12}) on color $NEW_COLOR${ACTIVE_VERSION:+ beside the active version $ACTIVE_VERSION (color $ACTIVE_COLOR)}"
+  ROLLBACK_ARMED=1
+  remove_leftovers
+  SELECTED_GPUS=()
+  if ((MD_GPUS_PER_REPLICA > 0)); then
+    mkdir -p "$GPU_DIR"
+    acquire_lock "$GPU_DIR/.lock" "$GPU_LOCK_TIMEOUT"
+    release_gpu_files "$MD_DEPLOYMENT" "$MD_VERSION"
+    select_gpus 0
+  fi
+  start_replicas
+  if ((MD_GPUS_PER_REPLICA > 0)); then release_lock "$GPU_DIR/.lock"; fi
+  wait_healthy
+  proxy_switch
+  verify_through_proxy
+  printf '%s\n' "$NEW_COLOR" | write_atomic "$VERSION_DIR/color"
+  printf '%s\n' "$MD_VERSION" | write_atomic "$MD_DIR/active"
+  ROLLBACK_ARMED=0
+  rm -rf -- "$PROXY_BACKUP"
+  say "version $MD_VERSION is active on color $NEW_COLOR behind the proxy on $PROXY_LISTEN"
+  retire_superseded
+}
+
+# ---------------------------------------------------------------- artifacts and images
+
+cmd_install_artifact() {
+  [[ $# -eq 2 ]] || usage_die "install-artifact MD_DIR SHA256"
+  host_from_env
+  set_md_dir "$1" MD_DIR
+  local sha=$2 art upload tmp actual
+  is_sha256 "$sha" || die "artifact checksum '$sha' must be 64 lowercase hex digits"
+  art=$MD_DIR/artifacts
+  upload=$art/$sha.tar.gz.upload
+  if [[ -f $art/$sha.complete && -d $art/$sha ]]; then
+    if [[ -f $upload ]]; then rm -f -- "$upload"; fi
+    say "artifact $sha already present"
+    return 0
+  fi
+  [[ -f $upload ]] || die "artifact upload $upload not found; the construct uploads the model archive there before install-artifact"
+  say "verifying the artifact upload ($(du -h -- "$upload" | cut -f1))"
+  actual=$(sha256_of "$upload") || die "could not read $upload"
+  if [[ $actual != "$sha" ]]; then
+    rm -f -- "$upload"
+    die "artifact upload $upload has sha256 $actual, expected $sha (corrupted or changed in transfer); removed it, run apply again to upload it again"
+  fi
+  chmod 700 "$art"
+  tmp=$(mktemp -d "$art/.$sha.tmp.XXXXXX")
+  if ! run_relay tar -xzf "$upload" -C "$tmp" --no-same-owner --no-same-permissions; then
+    chmod -R u+w "$tmp" 2>/dev/null || true
+    rm -rf -- "$tmp"
+    die "could not extract $upload (see tar's message above; disk full?)"
+  fi
+  chmod -R a=rX "$tmp"
+  if [[ -e $art/$sha ]]; then
+    chmod -R u+w "$art/$sha"
+    rm -rf -- "${art:?}/$sha"
+  fi
+  mv -T -- "$tmp" "$art/$sha"
+  : | write_atomic "$art/$sha.complete"
+  rm -f -- "$upload"
+  say "artifact $sha installed read-only in $art/$sha"
+}
+
+cmd_remove_artifact() {
+  [[ $# -eq 4 ]] || usage_die "remove-artifact MD_DIR SHA256 RUNTIME 'RUNTIME_ARGS'"
+  host_from_env
+  set_md_dir "$1" MD_DIR
+  local sha=$2 art ids t
+  is_sha256 "$sha" || die "artifact checksum '$sha' must be 64 lowercase hex digits"
+  set_runtime "$3" "$4"
+  art=$MD_DIR/artifacts
+  if command -v "$MD_RUNTIME" >/dev/null 2>&1; then
+    if ! ids=$(rt ps -a -q --filter "label=md.deployment=$MD_DEPLOYMENT" --filter "label=md.artifact=$sha" 2>/dev/null); then
+      warn "could not ask $(rt_display) which containers use artifact $sha; keeping it"
+      return 0
+    fi
+    if [[ -n ${ids//[[:space:]]/} ]]; then
+      say "artifact $sha kept: container(s) $(words "$ids") still use it"
+      return 0
+    fi
+  fi
+  if [[ ! -e $art/$sha && ! -e $art/$sha.complete && ! -e $art/$sha.tar.gz.upload ]]; then
+    say "artifact $sha not present; nothing to remove"
+    return 0
+  fi
+  for t in "$art/$sha" "$art"/."$sha".tmp.*; do
+    if [[ -e $t ]]; then
+      chmod -R u+w "$t"
+      rm -rf -- "$t"
+    fi
+  done
+  rm -f -- "$art/$sha.complete" "$art/$sha.tar.gz.upload"
+  say "removed artifact $sha"
+}
+
+image_id() {
+  rt image inspect --format '{{.Id}}' "$1" 2>/dev/null
+}
+
+cmd_install_image() {
+  (($# >= 4 && $# <= 6)) || usage_die "install-image MD_DIR RUNTIME 'RUNTIME_ARGS' IMAGE ARCHIVE_SHA256|'' EXPECTED_ID|''"
+  host_from_env
+  set_md_dir "$1" MD_DIR
+  set_runtime "$2" "$3"
+  local image=$4 archive_sha=${5:-} expected=${6:-} upload actual id out rc=0
+  [[ $image =~ ^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$ ]] || die "image '$image' is not an image reference"
+  [[ -z $archive_sha ]] || is_sha256 "$archive_sha" || die "image archive checksum '$archive_sha' must be 64 lowercase hex digits or empty"
+  [[ -z $expected || $expected =~ ^(sha256:)?[0-9a-f]{64}$ ]] || die "expected image id '$expected' must be sha256:<64 hex>, <64 hex> or empty"
+  expected=${expected#sha256:}
+  command -v "$MD_RUNTIME" >/dev/null 2>&1 || die "container runtime $MD_RUNTIME not found on PATH; install it on this host"
+  if [[ -n $archive_sha ]]; then
+    upload=$MD_DIR/images/$archive_sha.tar.upload
+    if [[ ! -f $upload ]]; then
+      # Idempotent: a second run finds the archive consumed and the image loaded.
+      if id=$(image_id "$image") && [[ -z $expected || ${id#sha256:} == "$expected" ]]; then
+        id=${id#sha256:}
+        say "image $image already present with id ${id:0:12}"
+        return 0
+      fi
+      die "image archive $upload not found; the construct uploads it before install-image"
+    fi
+    say "verifying the image archive ($(du -h -- "$upload" | cut -f1))"
+    actual=$(sha256_of "$upload") || die "could not read $upload"
+    if [[ $actual != "$archive_sha" ]]; then
+      rm -f -- "$upload"
+      die "image archive $upload has sha256 $actual, expected $archive_sha (corrupted or changed in transfer); removed it, run apply again to upload it again"
+    fi
+    out=$(rt load -i "$upload" 2>&1) || rc=$?
+    relay <<<"$out"
+    ((rc == 0)) || die "'$(rt_display) load -i $upload' failed (exit $rc): $(last_line "$out")"
+    id=$(image_id "$image") || die "the image archive did not provide $image; it loaded: $(last_line "$out"). Tag the image as $image before saving it"
+    id=${id#sha256:}
+    if [[ -n $expected && $id != "$expected" ]]; then
+      die "image $image loaded from the archive has id sha256:$id, expected sha256:$expected; the archive holds another build, or another image of that name was loaded"
+    fi
+    rm -f -- "$upload"
+    say "image $image loaded (id ${id:0:12})"
+    return 0
+  fi
+  if id=$(image_id "$image"); then
+    id=${id#sha256:}
+    if [[ -n $expected && $id != "$expected" ]]; then
+      die "image $image on this host has id sha256:$id, expected sha256:$expected; remove it ($(rt_display) rmi $image) or pin the image by digest"
+    fi
+    say "image $image already present (id ${id:0:12})"
+    return 0
+  fi
+  say "pulling $image"
+  rc=0
+  out=$(rt pull "$image" 2>&1) || rc=$?
+  relay <<<"$out"
+  ((rc == 0)) || die "could not pull $image (exit $rc): $(last_line "$out"); check registry access and credentials on this host, or ship the image as an archive (air-gapped hosts)"
+  id=$(image_id "$image") || die "pulled $image but cannot inspect it"
+  id=${id#sha256:}
+  if [[ -n $expected && $id != "$expected" ]]; then
+    die "image $image pulled with id sha256:$id, expected sha256:$expected; pin the image by digest"
+  fi
+  say "image $image pulled (id ${id:0:12})"
+}
+
+cmd_remove_image() {
+  [[ $# -eq 4 ]] || usage_die "remove-image MD_DIR RUNTIME 'RUNTIME_ARGS' IMAGE"
+  host_from_env
+  set_md_dir "$1" MD_DIR
+  set_runtime "$2" "$3"
+  local image=$4 ids out
+  [[ $image =~ ^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$ ]] || die "image '$image' is not an image reference"
+  # From here on, never fail the destroy: warn and go on.
+  if ! command -v "$MD_RUNTIME" >/dev/null 2>&1; then
+    warn "container runtime $MD_RUNTIME not found; image $image not removed"
+    return 0
+  fi
+  if ! image_id "$image" >/dev/null; then
+    say "image $image not present; nothing to remove"
+    return 0
+  fi
+  if ! ids=$(rt ps -a -q --filter "ancestor=$image" 2>/dev/null); then
+    warn "could not list the containers using $image; image kept"
+    return 0
+  fi
+  if [[ -n ${ids//[[:space:]]/} ]]; then
+    say "image $image kept: container(s) $(words "$ids") still use it"
+    return 0
+  fi
+  if out=$(rt rmi "$image" 2>&1); then
+    say "removed image $image"
+  else
+    warn "could not remove image $image: $(last_line "$out"); left in place"
+  fi
+}
+
+# ---------------------------------------------------------------- retire
+
+# Removes the containers of this deployment (and VERSION, if given), stopping them first.
+remove_containers() {
+  local ver=${1:-} ids id names=() name
+  local -a filters=(--filter "label=md.deployment=$MD_DEPLOYMENT")
+  if [[ -n $ver ]]; then filters+=(--filter "label=md.version=$ver"); fi
+  if ! command -v "$MD_RUNTIME" >/dev/null 2>&1; then
+    warn "container runtime $MD_RUNTIME not found; no container to remove"
+    return 0
+  fi
+  ids=$(rt ps -a -q "${filters[@]}") || die "could not list the containers of $MD_DEPLOYMENT with '$(rt_display) ps'"
+  if [[ -z ${ids//[[:space:]]/} ]]; then
+    say "no container of ${ver:-deployment $MD_DEPLOYMENT} left"
+    return 0
+  fi
+  for id in $ids; do
+    name=$(rt inspect --format '{{.Name}}' "$id" 2>/dev/null) || name=$id
+    names+=("${name#/}")
+  done
+  # shellcheck disable=SC2086 # a list of container ids
+  rt stop -t 10 $ids >/dev/null 2>&1 || true
+  # shellcheck disable=SC2086
+  run_relay rt rm -f $ids >/dev/null || die "could not remove container(s) ${names[*]}; run '$(rt_display) rm -f ${names[*]}' and retire again"
+  for name in "${names[@]}"; do say "removed container $name"; done
+}
+
+cmd_retire() {
+  [[ $# -eq 4 ]] || usage_die "retire MD_DIR VERSION RUNTIME 'RUNTIME_ARGS'"
+  host_from_env
+  set_md_dir "$1" MD_DIR
+  local version=$2 active="" full=0 d others=0
+  is_version "$version" || die "version '$version' must be v followed by 12 lowercase hex digits"
+  set_runtime "$3" "$4"
+  PROXY_DIR=$MD_DIR/proxy
+  GPU_PARENT=${MD_DIR%/*}
+  GPU_DIR=$GPU_PARENT/.gpus
+  if [[ -f $MD_DIR/active ]]; then read -r active <"$MD_DIR/active" || true; fi
+  if [[ -d $MD_DIR/versions ]]; then
+    for d in "$MD_DIR"/versions/v*; do
+      if [[ -d $d && ${d##*/} != "$version" ]]; then others=$((others + 1)); fi
+    done
+  fi
+  if [[ $active == "$version" ]]; then
+    full=1
+  elif [[ -d $MD_DIR && -z $active && $others -eq 0 ]]; then
+    full=1
+  fi
+  if ((full)); then
+    say "retiring version $version, the active one: tearing down deployment $MD_DEPLOYMENT on this host"
+    stop_nginx
+    remove_containers ""
+    release_gpu_files "$MD_DEPLOYMENT"
+    if [[ -d $MD_DIR ]]; then
+      chmod -R u+w "$MD_DIR" 2>/dev/null || true
+      rm -rf -- "$MD_DIR"
+      say "removed $MD_DIR"
+    fi
+    say "deployment $MD_DEPLOYMENT removed from this host"
+  else
+    say "retiring version $version${active:+ (replaced by $active)}"
+    if [[ -d $PROXY_DIR ]]; then wait_draining_workers 60; fi
+    remove_containers "$version"
+    release_gpu_files "$MD_DEPLOYMENT" "$version"
+    if [[ -d $MD_DIR/versions/$version ]]; then
+      rm -rf -- "$MD_DIR/versions/$version"
+      say "removed $MD_DIR/versions/$version"
+    fi
+    say "version $version retired"
+  fi
+}
+
+# ---------------------------------------------------------------- key rotation
+
+# Regenerates the key maps from proxy/api-keys and reloads a running proxy (no redeploy).
+cmd_update_keys() {
+  [[ $# -eq 1 ]] || usage_die "update-keys CONFIG"
+  load_config "$1"
+  read_api_keys
+  mkdir -p "$PROXY_DIR"
+  write_key_maps
+  say "key maps written for ${#KEYS[@]} API key(s)"
+  local pid
+  if pid=$(nginx_master_pid); then
+    nginx_cmd
+    run_relay "${NGINX_ARGV[@]}" -t || die "nginx -t refused the configuration with the new key maps (see above)"
+    run_relay "${NGINX_ARGV[@]}" -s reload || die "nginx -s reload failed (see above)"
+    say "proxy (nginx pid $pid) reloaded with the new keys"
+  else
+    say "proxy not running; the next deploy uses the new keys"
+  fi
+}
+
+# ---------------------------------------------------------------- main
+
+usage_text() {
+  cat <<'EOF'
+Usage: bash modeldeploy.sh SUBCOMMAND ARGS...
+  install-artifact MD_DIR SHA256
+  remove-artifact  MD_DIR SHA256 RUNTIME 'RUNTIME_ARGS'
+  install-image    MD_DIR RUNTIME 'RUNTIME_ARGS' IMAGE ARCHIVE_SHA256|'' EXPECTED_ID|''
+  remove-image     MD_DIR RUNTIME 'RUNTIME_ARGS' IMAGE
+  preflight        CONFIG
+  plan             CONFIG
+  deploy           CONFIG
+  retire           MD_DIR VERSION RUNTIME 'RUNTIME_ARGS'
+  update-keys      CONFIG
+EOF
+}
+
+usage_die() {
+  if [[ $MSG_HOST == "?" ]]; then host_from_env; fi
+  die "usage: bash modeldeploy.sh $1"
+}
+
+main() {
+  if (($# == 0)); then
+    host_from_env
+    usage_text >&2
+    die "no subcommand given"
+  fi
+  SUBCMD=$1
+  shift
+  case $SUBCMD in
+    install-artifact) cmd_install_artifact "$@" ;;
+    remove-artifact) cmd_remove_artifact "$@" ;;
+    install-image) cmd_install_image "$@" ;;
+    remove-image) cmd_remove_image "$@" ;;
+    preflight) cmd_preflight "$@" ;;
+    plan) cmd_plan "$@" ;;
+    deploy) cmd_deploy "$@" ;;
+    retire) cmd_retire "$@" ;;
+    update-keys) cmd_update_keys "$@" ;;
+    -h | --help | help) usage_text ;;
+    *)
+      host_from_env
+      usage_text >&2
+      die "unknown subcommand '$SUBCMD'"
+      ;;
+  esac
+}
+
+main "$@"

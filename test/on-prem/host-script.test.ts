@@ -1,0 +1,909 @@
+/**
+ * Unit tests of the host script lib/targets/on-prem/host/modeldeploy.sh.
+ *
+ * The real script runs under bash with a sandboxed PATH: fake `podman`/`docker` (state in files,
+ * argv recorded), a fake `nvidia-smi` that prints recorded fixtures, an optional fake `df`,
+ * and the real coreutils, tar, gzip and curl. Nothing here starts a container or a proxy;
+ * the real run (podman, nginx, sshd, terraform) is the end-to-end suite's job.
+ */
+import { spawnSync } from 'child_process';
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+const SCRIPT = path.resolve(__dirname, '../../lib/targets/on-prem/host/modeldeploy.sh');
+const SMI_FIXTURES = path.join(__dirname, 'fixtures', 'nvidia-smi');
+
+const HOST = 'gpu01';
+const DEP = 'fraud-scorer';
+const VERSION = 'v1a2b3c4d5e6f';
+const OLD_VERSION = 'v0000aaaa1111';
+const SHA = 'ab'.repeat(32);
+const IMAGE = 'localhost/onnx-server:1';
+const IMAGE_ID = 'cd'.repeat(32);
+const PREFIX = `[model-deploy host=${HOST} deployment=${DEP}] `;
+
+const A10G = [0, 1, 2, 3].map((i) => `GPU-5c2f8e41-7b1d-4a3e-9f6c-0d8e2b4a6c1${i}`);
+const H100 = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => `GPU-a1b2c3d4-0000-4e5f-8a9b-0c1d2e3f4a5${i}`);
+const L4 = [0, 1].map((i) => `GPU-0b7e1c52-9d4a-4f31-b6e8-3a5c7d9e1f2${i}`);
+const T4 = [0, 1].map((i) => `GPU-d3f6a9c2-1e4b-4c7d-8a0f-5b2e8c1d4a3${i}`);
+const GB10 = 'GPU-7e9d2b64-3c1a-4f8e-a5d0-6b4c2e8f1a90';
+
+/** A fake podman/docker: containers and images are files under $FAKE_RT_STATE. */
+const FAKE_RUNTIME = String.raw`#!/bin/bash
+S=${'$'}{FAKE_RT_STATE:?}
+me=${'$'}{0##*/}
+{ printf '%s' "$me"; for a in "$@"; do printf ' %q' "$a"; done; printf '\n'; } >>"$S/calls.log"
+args=("$@")
+i=0
+while ((i < ${'$'}{#args[@]})); do
+  case ${'$'}{args[i]} in version | info | ps | image | inspect | container | run | rm | stop | logs | load | pull | rmi) break ;; esac
+  i=$((i + 1))
+done
+cmd=${'$'}{args[i]:-}
+rest=("${'$'}{args[@]:i+1}")
+if [[ $cmd == image || $cmd == container ]]; then cmd="$cmd-${'$'}{rest[0]}"; rest=("${'$'}{rest[@]:1}"); fi
+if [[ -f $S/fail-$cmd ]]; then cat "$S/fail-$cmd" >&2; exit 125; fi
+safe() { local r=${'$'}{1//\//_}; printf '%s' "${'$'}{r//:/_}"; }
+has_line() { local l; while IFS= read -r l; do [[ $l == "$2" ]] && return 0; done <"$1"; return 1; }
+field() { local l; while IFS= read -r l; do if [[ $l == "$2 "* ]]; then printf '%s' "${'$'}{l#"$2 "}"; return 0; fi; done <"$S/containers/$1"; return 0; }
+opt() { local j; for ((j = 0; j < ${'$'}{#rest[@]}; j++)); do if [[ ${'$'}{rest[j]} == "$1" ]]; then printf '%s' "${'$'}{rest[j+1]}"; return 0; fi; done; return 0; }
+last=${'$'}{rest[${'$'}{#rest[@]}-1]:-}
+mkdir -p "$S/containers" "$S/images"
+case $cmd in
+  version) echo "Version: 4.3.1" ;;
+  info) cat "$S/runtimes" 2>/dev/null || echo "runc " ;;
+  ps)
+    filters=()
+    for ((j = 0; j < ${'$'}{#rest[@]}; j++)); do if [[ ${'$'}{rest[j]} == --filter ]]; then filters+=("${'$'}{rest[j+1]}"); fi; done
+    for f in "$S"/containers/*; do
+      [[ -f $f ]] || continue
+      ok=1
+      for flt in "${'$'}{filters[@]}"; do
+        case $flt in
+          label=*) has_line "$f" "label ${'$'}{flt#label=}" || ok=0 ;;
+          ancestor=*) has_line "$f" "image ${'$'}{flt#ancestor=}" || ok=0 ;;
+        esac
+      done
+      if ((ok)); then echo "${'$'}{f##*/}"; fi
+    done
+    ;;
+  inspect | container-inspect)
+    [[ -f $S/containers/$last ]] || { echo "Error: no such container $last" >&2; exit 125; }
+    fmt=$(opt --format)
+    case $fmt in
+      *'.Config.Labels "'*) key=${'$'}{fmt#*Labels \"}; key=${'$'}{key%%\"*}; v=""; while IFS= read -r l; do if [[ $l == "label $key="* ]]; then v=${'$'}{l#"label $key="}; fi; done <"$S/containers/$last"; echo "$v" ;;
+      *State.Status*) echo "$(field "$last" status) $(field "$last" restarts)" ;;
+      *.Name*) echo "/$last" ;;
+      *) echo "{}" ;;
+    esac
+    ;;
+  image-inspect)
+    [[ -f $S/images/$(safe "$last") ]] || { echo "Error: $last: image not known" >&2; exit 125; }
+    cat "$S/images/$(safe "$last")"
+    ;;
+  run)
+    name=$(opt --name)
+    [[ ! -e $S/containers/$name ]] || { echo "Error: the container name $name is already in use" >&2; exit 125; }
+    {
+      for ((j = 0; j < ${'$'}{#rest[@]}; j++)); do if [[ ${'$'}{rest[j]} == --label ]]; then echo "label ${'$'}{rest[j+1]}"; fi; done
+      echo "image $last"
+      echo "status $(cat "$S/new-status" 2>/dev/null || echo running)"
+      echo "restarts 0"
+    } >"$S/containers/$name"
+    echo "${'$'}{name}0123456789abcdef"
+    ;;
+  rm) for a in "${'$'}{rest[@]}"; do [[ $a == -* ]] || rm -f "$S/containers/$a"; done ;;
+  stop) : ;;
+  logs) echo "fake log: model failed to load" ;;
+  load)
+    read -r ref id <"$(opt -i)"
+    echo "$id" >"$S/images/$(safe "$ref")"
+    echo "Loaded image: $ref"
+    ;;
+  pull)
+    [[ -f $S/pullable-$(safe "$last") ]] || { echo "Error: initializing source docker://$last: pinging container registry: no such host" >&2; exit 125; }
+    cp "$S/pullable-$(safe "$last")" "$S/images/$(safe "$last")"
+    ;;
+  rmi) rm -f "$S/images/$(safe "$last")" ;;
+  *) echo "fake runtime: unsupported: $*" >&2; exit 125 ;;
+esac
+`;
+
+const FAKE_NVIDIA_SMI = `#!/bin/bash
+echo "nvidia-smi $*" >>"$FAKE_RT_STATE/nvidia-smi.log"
+cat "$FAKE_NVIDIA_SMI_FIXTURE"
+`;
+
+/** Real tools the script (and the fakes) use; linked into the sandbox PATH. */
+const SYSTEM_TOOLS = ['bash', 'cat', 'mkdir', 'rm', 'mv', 'cp', 'chmod', 'chown', 'ls', 'df', 'du', 'cut', 'tr',
+  'sha256sum', 'tar', 'gzip', 'mktemp', 'dirname', 'basename', 'uname', 'sleep', 'curl', 'env', 'head', 'tail'];
+const toolPaths: Record<string, string> = {};
+for (const t of SYSTEM_TOOLS) {
+  const r = spawnSync('bash', ['-c', `command -v ${t}`], { encoding: 'utf8' });
+  if (r.status === 0) toolPaths[t] = r.stdout.trim();
+}
+
+type Config = Record<string, string>;
+
+interface RunResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  lines: string[];
+}
+
+class Sandbox {
+  readonly root: string;
+  readonly bin: string;
+  readonly sysbin: string;
+  readonly state: string;
+  readonly mdRoot: string;
+  readonly mdDir: string;
+  readonly env: NodeJS.ProcessEnv;
+
+  constructor(opts: { runtimes?: Array<'podman' | 'docker'>; smi?: string } = {}) {
+    this.root = fs.mkdtempSync(path.join(os.tmpdir(), 'md-host-'));
+    this.bin = path.join(this.root, 'bin');
+    this.sysbin = path.join(this.root, 'sysbin');
+    this.state = path.join(this.root, 'state');
+    this.mdRoot = path.join(this.root, 'opt', 'model-deployments');
+    this.mdDir = path.join(this.mdRoot, DEP);
+    for (const d of [this.bin, this.sysbin, this.state, path.join(this.state, 'containers'),
+      path.join(this.state, 'images'), path.join(this.root, 'cdi'), this.mdDir]) {
+      fs.mkdirSync(d, { recursive: true });
+    }
+    for (const [t, p] of Object.entries(toolPaths)) fs.symlinkSync(p, path.join(this.sysbin, t));
+    for (const rt of opts.runtimes ?? ['podman', 'docker']) this.tool(rt, FAKE_RUNTIME);
+    this.tool('nvidia-smi', FAKE_NVIDIA_SMI);
+    this.tool('nginx', '#!/bin/bash\necho "nginx version: fake"\nexit 0\n');
+    this.env = {
+      PATH: `${this.bin}:${this.sysbin}`,
+      FAKE_RT_STATE: this.state,
+      FAKE_NVIDIA_SMI_FIXTURE: path.join(SMI_FIXTURES, opts.smi ?? 'g5-12xlarge-4x-a10g.csv'),
+      MD_CDI_SPEC_DIRS: path.join(this.root, 'cdi'),
+      HOME: this.root,
+    };
+  }
+
+  tool(name: string, body: string): void {
+    fs.writeFileSync(path.join(this.bin, name), body, { mode: 0o755 });
+  }
+
+  removeTool(name: string): void {
+    fs.rmSync(path.join(this.bin, name), { force: true });
+  }
+
+  config(overrides: Config = {}): Config {
+    return {
+      MD_DEPLOYMENT: DEP,
+      MD_VERSION: VERSION,
+      MD_HOST: HOST,
+      MD_DIR: this.mdDir,
+      MD_RUNTIME: 'podman',
+      MD_RUNTIME_ARGS: '',
+      MD_IMAGE: IMAGE,
+      MD_ARTIFACT_SHA256: SHA,
+      MD_MODEL_MOUNT: '/opt/ml/model',
+      MD_CONTAINER_PORT: '8080',
+      MD_HEALTH_PATH: '/ping',
+      MD_STARTUP_TIMEOUT: '600',
+      MD_REPLICAS: '1',
+      MD_SLOT_PORT_BASE: '18000',
+      MD_PROXY_PORT: '8443',
+      MD_PROXY_BIND: '0.0.0.0',
+      MD_TLS_CERT: '',
+      MD_TLS_KEY: '',
+      MD_GPUS_PER_REPLICA: '0',
+      MD_GPU_NAMES: 'NVIDIA A10G',
+      MD_GPU_MIN_MEMORY_MIB: '22000',
+      MD_CPUS: '',
+      MD_MEMORY: '',
+      MD_MIN_FREE_DISK_MIB: '1',
+      ...overrides,
+    };
+  }
+
+  /** Writes deploy.env and container.env where the construct uploads them; returns the config path. */
+  writeConfig(cfg: Config, raw?: string): string {
+    const dir = path.join(this.mdDir, 'versions', cfg.MD_VERSION);
+    fs.mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, 'deploy.env');
+    const text = raw ?? Object.entries(cfg).map(([k, v]) => `${k}='${v}'`).join('\n') + '\n';
+    fs.writeFileSync(file, text);
+    fs.writeFileSync(path.join(dir, 'container.env'), 'MODEL_NAME=fraud\nOMP_NUM_THREADS=2\n');
+    return file;
+  }
+
+  /** The state deploy leaves behind before preflight: artifact, image, keys. */
+  readyForPreflight(keys = ['k3y-0123456789abcdef']): void {
+    const art = path.join(this.mdDir, 'artifacts');
+    fs.mkdirSync(path.join(art, SHA), { recursive: true });
+    fs.writeFileSync(path.join(art, `${SHA}.complete`), '');
+    this.addImage(IMAGE, IMAGE_ID);
+    this.writeKeys(keys);
+  }
+
+  writeKeys(keys: string[]): void {
+    fs.mkdirSync(path.join(this.mdDir, 'proxy'), { recursive: true });
+    fs.writeFileSync(path.join(this.mdDir, 'proxy', 'api-keys'), keys.join('\n') + '\n');
+  }
+
+  addImage(ref: string, id: string): void {
+    fs.writeFileSync(path.join(this.state, 'images', ref.replace(/[/:]/g, '_')), `${id}\n`);
+  }
+
+  /** A container as the runtime would list it. */
+  addContainer(name: string, labels: Record<string, string>, status = 'running'): void {
+    const lines = Object.entries(labels).map(([k, v]) => `label ${k}=${v}`);
+    lines.push(`image ${IMAGE}`, `status ${status}`, 'restarts 0');
+    fs.writeFileSync(path.join(this.state, 'containers', name), lines.join('\n') + '\n');
+  }
+
+  containers(): string[] {
+    return fs.readdirSync(path.join(this.state, 'containers')).sort();
+  }
+
+  /** A GPU assignment file as deploy writes it. */
+  assign(uuid: string, dep: string, version: string, replica = 0): void {
+    fs.mkdirSync(path.join(this.mdRoot, '.gpus'), { recursive: true });
+    fs.writeFileSync(path.join(this.mdRoot, '.gpus', uuid), `${dep} ${version} ${replica}\n`);
+  }
+
+  gpuFiles(): string[] {
+    const d = path.join(this.mdRoot, '.gpus');
+    return fs.existsSync(d) ? fs.readdirSync(d).filter((f) => f.startsWith('GPU-')).sort() : [];
+  }
+
+  /** Another deployment on the same host with a live replica on UUIDS. */
+  otherDeployment(dep: string, version: string, uuids: string[], replica = 0): void {
+    const vdir = path.join(this.mdRoot, dep, 'versions', version);
+    fs.mkdirSync(vdir, { recursive: true });
+    fs.writeFileSync(path.join(vdir, 'deploy.env'), `MD_RUNTIME='podman'\nMD_RUNTIME_ARGS=''\n`);
+    for (const u of uuids) this.assign(u, dep, version, replica);
+    this.addContainer(`${dep}-${version}-r${replica}`, {
+      'md.deployment': dep, 'md.version': version, 'md.replica': String(replica), 'md.gpus': uuids.join(','),
+    });
+  }
+
+  /** An active version of our own deployment, on COLOR, with a live replica on UUIDS. */
+  activeVersion(version: string, color: 0 | 1, uuids: string[]): void {
+    const vdir = path.join(this.mdDir, 'versions', version);
+    fs.mkdirSync(vdir, { recursive: true });
+    fs.writeFileSync(path.join(vdir, 'deploy.env'), `MD_RUNTIME='podman'\nMD_RUNTIME_ARGS=''\n`);
+    fs.writeFileSync(path.join(vdir, 'color'), `${color}\n`);
+    fs.writeFileSync(path.join(this.mdDir, 'active'), `${version}\n`);
+    uuids.forEach((u) => this.assign(u, DEP, version, 0));
+    this.addContainer(`${DEP}-${version}-r0`, {
+      'md.deployment': DEP, 'md.version': version, 'md.replica': '0', 'md.artifact': SHA,
+      ...(uuids.length ? { 'md.gpus': uuids.join(',') } : {}),
+    });
+  }
+
+  calls(): string[] {
+    const f = path.join(this.state, 'calls.log');
+    return fs.existsSync(f) ? fs.readFileSync(f, 'utf8').trim().split('\n') : [];
+  }
+
+  run(args: string[], extraEnv: NodeJS.ProcessEnv = {}): RunResult {
+    const r = spawnSync(toolPaths.bash ?? 'bash', [SCRIPT, ...args], {
+      env: { ...this.env, ...extraEnv }, encoding: 'utf8', timeout: 30000,
+    });
+    const lines = (r.stdout + r.stderr).split('\n').filter((l) => l.length > 0);
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr, lines };
+  }
+
+  cleanup(): void {
+    spawnSync('chmod', ['-R', 'u+w', this.root]);
+    fs.rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+/** Splits one shell-quoted command line exactly as bash would. */
+function shellSplit(line: string): string[] {
+  const r = spawnSync('bash', ['-c', 'eval "set -- $1"; printf "%s\\0" "$@"', '_', line], { encoding: 'utf8' });
+  expect(r.status).toBe(0);
+  return r.stdout.split('\0').slice(0, -1);
+}
+
+/** The run commands `plan` printed, as argv arrays. */
+function planArgv(r: RunResult): string[][] {
+  expect(r.stderr).not.toMatch(/^ERROR/m);
+  expect(r.status).toBe(0);
+  const out = r.stdout.split('\n').filter((l) => l.length > 0);
+  for (const l of out) expect(l.startsWith(PREFIX)).toBe(true);
+  return out.map((l) => shellSplit(l.slice(PREFIX.length)));
+}
+
+/** Values following each occurrence of FLAG. */
+function flagValues(argv: string[], flag: string): string[] {
+  const out: string[] = [];
+  argv.forEach((a, i) => {
+    if (a === flag) out.push(argv[i + 1]);
+  });
+  return out;
+}
+
+function errorLine(r: RunResult): string {
+  const errs = r.stderr.split('\n').filter((l) => l.startsWith('ERROR '));
+  expect(errs).toHaveLength(1);
+  // The ERROR line is the last thing printed.
+  expect(r.stderr.trimEnd().split('\n').pop()).toBe(errs[0]);
+  return errs[0];
+}
+
+/** path -> mode/size/mtime of everything under DIR. */
+function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string): void => {
+    for (const e of fs.readdirSync(d)) {
+      const p = path.join(d, e);
+      const st = fs.lstatSync(p);
+      out[path.relative(dir, p)] = `${st.mode.toString(8)} ${st.size} ${st.mtimeMs}`;
+      if (st.isDirectory()) walk(p);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+let sb: Sandbox;
+afterEach(() => sb?.cleanup());
+
+describe('plan: the run command deploy executes', () => {
+  test('docker, 2 replicas x 1 A10G: exact argv, UUID pinning with --gpus "device=...", ports, mount, labels', () => {
+    sb = new Sandbox({ smi: 'g5-12xlarge-4x-a10g.csv' });
+    const cfg = sb.config({ MD_RUNTIME: 'docker', MD_RUNTIME_ARGS: '-H unix:///run/md-docker.sock', MD_REPLICAS: '2', MD_GPUS_PER_REPLICA: '1' });
+    const argv = planArgv(sb.run(['plan', sb.writeConfig(cfg)]));
+    expect(argv).toHaveLength(2);
+    expect(argv[0]).toEqual([
+      'docker', '-H', 'unix:///run/md-docker.sock', 'run', '-d',
+      '--name', `${DEP}-${VERSION}-r0`,
+      '--label', `md.deployment=${DEP}`, '--label', `md.version=${VERSION}`, '--label', 'md.replica=0',
+      '--label', `md.artifact=${SHA}`, '--label', `md.gpus=${A10G[0]}`,
+      '--restart', 'unless-stopped',
+      '-p', '127.0.0.1:18000:8080',
+      '-v', `${sb.mdDir}/artifacts/${SHA}:/opt/ml/model:ro`,
+      '--env-file', `${sb.mdDir}/versions/${VERSION}/container.env`,
+      // docker reads --gpus as CSV: the device list is quoted inside the value.
+      '--gpus', `"device=${A10G[0]}"`,
+      IMAGE,
+    ]);
+    expect(flagValues(argv[1], '--gpus')).toEqual([`"device=${A10G[1]}"`]);
+    expect(flagValues(argv[1], '-p')).toEqual(['127.0.0.1:18001:8080']);
+    expect(flagValues(argv[1], '--name')).toEqual([`${DEP}-${VERSION}-r1`]);
+    // plan runs nothing: no container was created, nothing was written.
+    expect(sb.containers()).toEqual([]);
+    expect(sb.gpuFiles()).toEqual([]);
+    expect(sb.calls().filter((c) => / run | rm | load | pull /.test(` ${c} `))).toEqual([]);
+  });
+
+  test('docker with 2 GPUs per replica puts both UUIDs in one quoted device list', () => {
+    sb = new Sandbox({ smi: 'p5-8x-h100-80gb-hbm3.csv' });
+    const cfg = sb.config({ MD_RUNTIME: 'docker', MD_REPLICAS: '2', MD_GPUS_PER_REPLICA: '2', MD_GPU_NAMES: 'NVIDIA H100 80GB HBM3', MD_GPU_MIN_MEMORY_MIB: '80000' });
+    const argv = planArgv(sb.run(['plan', sb.writeConfig(cfg)]));
+    expect(flagValues(argv[0], '--gpus')).toEqual([`"device=${H100[0]},${H100[1]}"`]);
+    expect(flagValues(argv[1], '--gpus')).toEqual([`"device=${H100[2]},${H100[3]}"`]);
+    expect(flagValues(argv[1], '--label')).toContain(`md.gpus=${H100[2]},${H100[3]}`);
+    expect(argv[0]).not.toContain('--device');
+  });
+
+  test('podman, 2 replicas x 2 H100: one CDI --device per GPU, md.gpus label, runtime args first', () => {
+    sb = new Sandbox({ smi: 'p5-8x-h100-80gb-hbm3.csv' });
+    const cfg = sb.config({
+      MD_RUNTIME_ARGS: '--root /srv/md/storage --runroot /run/md', MD_REPLICAS: '2', MD_GPUS_PER_REPLICA: '2',
+      MD_GPU_NAMES: 'NVIDIA H100 80GB HBM3', MD_GPU_MIN_MEMORY_MIB: '80000',
+    });
+    const argv = planArgv(sb.run(['plan', sb.writeConfig(cfg)]));
+    expect(argv[0].slice(0, 6)).toEqual(['podman', '--root', '/srv/md/storage', '--runroot', '/run/md', 'run']);
+    expect(flagValues(argv[0], '--device')).toEqual([`nvidia.com/gpu=${H100[0]}`, `nvidia.com/gpu=${H100[1]}`]);
+    expect(flagValues(argv[1], '--device')).toEqual([`nvidia.com/gpu=${H100[2]}`, `nvidia.com/gpu=${H100[3]}`]);
+    expect(flagValues(argv[0], '--label')).toContain(`md.gpus=${H100[0]},${H100[1]}`);
+    expect(argv[0]).not.toContain('--gpus');
+    expect(argv[0][argv[0].length - 1]).toBe(IMAGE);
+  });
+
+  test('kind and memory threshold: only matching names with enough memory, in nvidia-smi order', () => {
+    sb = new Sandbox({ smi: 'mixed-2x-l4-2x-t4.csv' });
+    // Either kind is acceptable, but T4 (15360 MiB) is below the threshold.
+    let cfg = sb.config({ MD_REPLICAS: '2', MD_GPUS_PER_REPLICA: '1', MD_GPU_NAMES: 'Tesla T4|NVIDIA L4', MD_GPU_MIN_MEMORY_MIB: '16000' });
+    let argv = planArgv(sb.run(['plan', sb.writeConfig(cfg)]));
+    expect(argv.map((a) => flagValues(a, '--device'))).toEqual([[`nvidia.com/gpu=${L4[0]}`], [`nvidia.com/gpu=${L4[1]}`]]);
+    // Without the threshold the third replica takes the first T4.
+    cfg = sb.config({ MD_REPLICAS: '3', MD_GPUS_PER_REPLICA: '1', MD_GPU_NAMES: 'Tesla T4|NVIDIA L4', MD_GPU_MIN_MEMORY_MIB: '0' });
+    argv = planArgv(sb.run(['plan', sb.writeConfig(cfg)]));
+    expect(argv.map((a) => flagValues(a, '--device')[0])).toEqual([L4[0], L4[1], T4[0]].map((u) => `nvidia.com/gpu=${u}`));
+    // Asking for T4 only never picks an L4.
+    cfg = sb.config({ MD_REPLICAS: '1', MD_GPUS_PER_REPLICA: '2', MD_GPU_NAMES: 'Tesla T4', MD_GPU_MIN_MEMORY_MIB: '15000' });
+    argv = planArgv(sb.run(['plan', sb.writeConfig(cfg)]));
+    expect(flagValues(argv[0], '--device')).toEqual(T4.map((u) => `nvidia.com/gpu=${u}`));
+  });
+
+  test('skips GPUs held by another deployment, reuses stale assignments', () => {
+    sb = new Sandbox({ smi: 'g5-12xlarge-4x-a10g.csv' });
+    sb.otherDeployment('churn-model', 'v9999bbbb2222', [A10G[0]]);
+    // GPU 1 is assigned to a deployment whose container is gone: stale, so free.
+    sb.otherDeployment('gone-model', 'v8888cccc3333', [A10G[1]]);
+    fs.rmSync(path.join(sb.state, 'containers', 'gone-model-v8888cccc3333-r0'));
+    const cfg = sb.config({ MD_REPLICAS: '2', MD_GPUS_PER_REPLICA: '1' });
+    const argv = planArgv(sb.run(['plan', sb.writeConfig(cfg)]));
+    expect(argv.map((a) => flagValues(a, '--device')[0])).toEqual([`nvidia.com/gpu=${A10G[1]}`, `nvidia.com/gpu=${A10G[2]}`]);
+    // The assignment files are not touched by plan.
+    expect(fs.readFileSync(path.join(sb.mdRoot, '.gpus', A10G[1]), 'utf8')).toBe('gone-model v8888cccc3333 0\n');
+  });
+
+  test('an assignment whose container holds other GPUs does not block this GPU', () => {
+    sb = new Sandbox({ smi: 'g5-12xlarge-4x-a10g.csv' });
+    sb.otherDeployment('churn-model', 'v9999bbbb2222', [A10G[1]]);
+    // A leftover file names GPU 0 for the same replica, whose container runs on GPU 1 only.
+    sb.assign(A10G[0], 'churn-model', 'v9999bbbb2222', 0);
+    const cfg = sb.config({ MD_REPLICAS: '1', MD_GPUS_PER_REPLICA: '1' });
+    const argv = planArgv(sb.run(['plan', sb.writeConfig(cfg)]));
+    expect(flagValues(argv[0], '--device')).toEqual([`nvidia.com/gpu=${A10G[0]}`]);
+  });
+
+  test('blue/green: the new version takes the other color ports and spare GPUs beside the running one', () => {
+    sb = new Sandbox({ smi: 'g5-12xlarge-4x-a10g.csv' });
+    sb.activeVersion(OLD_VERSION, 0, [A10G[0], A10G[1]]);
+    const cfg = sb.config({ MD_REPLICAS: '2', MD_GPUS_PER_REPLICA: '1' });
+    const argv = planArgv(sb.run(['plan', sb.writeConfig(cfg)]));
+    // color 1: BASE + 1 * REPLICAS + replica
+    expect(argv.map((a) => flagValues(a, '-p')[0])).toEqual(['127.0.0.1:18002:8080', '127.0.0.1:18003:8080']);
+    expect(argv.map((a) => flagValues(a, '--device')[0])).toEqual([`nvidia.com/gpu=${A10G[2]}`, `nvidia.com/gpu=${A10G[3]}`]);
+
+    // The next switch goes back to color 0.
+    fs.writeFileSync(path.join(sb.mdDir, 'versions', OLD_VERSION, 'color'), '1\n');
+    const argv2 = planArgv(sb.run(['plan', sb.writeConfig(cfg)]));
+    expect(argv2.map((a) => flagValues(a, '-p')[0])).toEqual(['127.0.0.1:18000:8080', '127.0.0.1:18001:8080']);
+  });
+
+  test('GPUs assigned to this very version by an earlier failed attempt are reused', () => {
+    sb = new Sandbox({ smi: 'g5-12xlarge-4x-a10g.csv' });
+    sb.otherDeployment('churn-model', 'v9999bbbb2222', [A10G[0]]);
+    sb.assign(A10G[3], DEP, VERSION, 0);
+    sb.addContainer(`${DEP}-${VERSION}-r0`, { 'md.deployment': DEP, 'md.version': VERSION, 'md.replica': '0', 'md.gpus': A10G[3] });
+    const cfg = sb.config({ MD_REPLICAS: '3', MD_GPUS_PER_REPLICA: '1' });
+    const argv = planArgv(sb.run(['plan', sb.writeConfig(cfg)]));
+    expect(argv.map((a) => flagValues(a, '--device')[0])).toEqual([A10G[1], A10G[2], A10G[3]].map((u) => `nvidia.com/gpu=${u}`));
+  });
+
+  test('CPU only with limits: --cpus and --memory, no GPU flags, nvidia-smi never called', () => {
+    sb = new Sandbox();
+    sb.removeTool('nvidia-smi');
+    const cfg = sb.config({ MD_CPUS: '2', MD_MEMORY: '4g', MD_CONTAINER_PORT: '8501', MD_MODEL_MOUNT: '/models/fraud', MD_SLOT_PORT_BASE: '19100' });
+    const argv = planArgv(sb.run(['plan', sb.writeConfig(cfg)]));
+    expect(argv).toHaveLength(1);
+    expect(flagValues(argv[0], '--cpus')).toEqual(['2']);
+    expect(flagValues(argv[0], '--memory')).toEqual(['4g']);
+    expect(flagValues(argv[0], '-p')).toEqual(['127.0.0.1:19100:8501']);
+    expect(flagValues(argv[0], '-v')).toEqual([`${sb.mdDir}/artifacts/${SHA}:/models/fraud:ro`]);
+    expect(argv[0]).not.toContain('--gpus');
+    expect(argv[0]).not.toContain('--device');
+    expect(flagValues(argv[0], '--label').some((l) => l.startsWith('md.gpus='))).toBe(false);
+    // Options come before the image; nothing follows the image.
+    expect(argv[0].indexOf('--memory')).toBeLessThan(argv[0].indexOf(IMAGE));
+    expect(argv[0][argv[0].length - 1]).toBe(IMAGE);
+  });
+
+  test('plan fails like preflight when the GPUs are not there', () => {
+    sb = new Sandbox({ smi: 'gb10-na-memory.csv' });
+    const cfg = sb.config({ MD_REPLICAS: '2', MD_GPUS_PER_REPLICA: '1', MD_GPU_NAMES: 'NVIDIA GB10', MD_GPU_MIN_MEMORY_MIB: '0' });
+    const r = sb.run(['plan', sb.writeConfig(cfg)]);
+    expect(r.status).toBe(1);
+    expect(errorLine(r)).toMatch(/needs 2 x NVIDIA GB10 free .*found: 1 free/);
+    expect(r.stdout).toBe('');
+  });
+});
+
+describe('preflight', () => {
+  test('passes on a GPU host, prints the inventory it saw, and changes nothing', () => {
+    sb = new Sandbox({ smi: 'g5-12xlarge-4x-a10g.csv' });
+    sb.readyForPreflight();
+    sb.otherDeployment('churn-model', 'v9999bbbb2222', [A10G[0]]);
+    fs.writeFileSync(path.join(sb.root, 'cdi', 'nvidia.yaml'), A10G.map((u) => `  - name: ${u}\n`).join(''));
+    const cfg = sb.config({ MD_REPLICAS: '2', MD_GPUS_PER_REPLICA: '1' });
+    const file = sb.writeConfig(cfg);
+    const before = snapshot(path.join(sb.root, 'opt'));
+    const r = sb.run(['preflight', file]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    for (const l of r.lines) expect(l.startsWith(PREFIX)).toBe(true);
+    expect(r.stdout).toContain(`GPU 0 ${A10G[0]} NVIDIA A10G, 23028 MiB, driver 550.54.15: in use by churn-model v9999bbbb2222`);
+    expect(r.stdout).toContain(`GPU 1 ${A10G[1]} NVIDIA A10G, 23028 MiB, driver 550.54.15: free`);
+    expect(r.stdout).toContain('preflight passed');
+    expect(snapshot(path.join(sb.root, 'opt'))).toEqual(before);
+    const verbs = sb.calls().map((c) => c.split(' ')[1]);
+    expect(new Set(verbs)).toEqual(new Set(['version', 'image', 'ps', 'inspect']));
+    expect(fs.readFileSync(path.join(sb.state, 'nvidia-smi.log'), 'utf8')).toContain(
+      '--query-gpu=index,uuid,name,memory.total,driver_version --format=csv,noheader');
+  });
+
+  test('not enough GPUs: names host, kind, counts and who holds them', () => {
+    sb = new Sandbox({ smi: 'g5-12xlarge-4x-a10g.csv' });
+    sb.readyForPreflight();
+    sb.otherDeployment('churn-model', 'v9999bbbb2222', [A10G[0], A10G[1]]);
+    sb.activeVersion(OLD_VERSION, 0, [A10G[2]]);
+    const cfg = sb.config({ MD_REPLICAS: '2', MD_GPUS_PER_REPLICA: '1' });
+    const r = sb.run(['preflight', sb.writeConfig(cfg)]);
+    expect(r.status).toBe(1);
+    expect(errorLine(r)).toBe(
+      `ERROR host=${HOST} deployment=${DEP}: needs 2 x NVIDIA A10G (>= 22000 MiB) free beside the running version ${OLD_VERSION} ` +
+      `(2 replica(s) x 1 GPU); found: 1 free, 2 in use by churn-model v9999bbbb2222, 1 in use by ${DEP} ${OLD_VERSION}. ` +
+      'Free GPUs on this host, lower replicas or GPUs per replica, ask for a kind this host has, or use another host ' +
+      "(a blue/green update needs the new version's GPUs free while the old version runs)");
+  });
+
+  test('wrong kind: lists the kinds the host has', () => {
+    sb = new Sandbox({ smi: 'mixed-2x-l4-2x-t4.csv' });
+    sb.readyForPreflight();
+    const cfg = sb.config({ MD_GPUS_PER_REPLICA: '1', MD_GPU_NAMES: 'NVIDIA H100 80GB HBM3|NVIDIA H100 PCIe', MD_GPU_MIN_MEMORY_MIB: '80000' });
+    const r = sb.run(['preflight', sb.writeConfig(cfg)]);
+    expect(r.status).toBe(1);
+    expect(errorLine(r)).toMatch(new RegExp(
+      `^ERROR host=${HOST} deployment=${DEP}: needs 1 x NVIDIA H100 80GB HBM3 or NVIDIA H100 PCIe \\(>= 80000 MiB\\) free ` +
+      '\\(1 replica\\(s\\) x 1 GPU\\); found: 0 free, 4 of other kinds \\(NVIDIA L4, Tesla T4\\)\\.'));
+  });
+
+  test('too little memory is counted apart from other kinds', () => {
+    sb = new Sandbox({ smi: 'mixed-2x-l4-2x-t4.csv' });
+    sb.readyForPreflight();
+    const cfg = sb.config({ MD_GPUS_PER_REPLICA: '1', MD_GPU_NAMES: 'Tesla T4', MD_GPU_MIN_MEMORY_MIB: '16000' });
+    const r = sb.run(['preflight', sb.writeConfig(cfg)]);
+    expect(errorLine(r)).toContain('found: 0 free, 2 Tesla T4 with less than 16000 MiB, 2 of other kinds (NVIDIA L4)');
+  });
+
+  test('tolerates [N/A] memory and driver (GB10): accepted by name with a warning', () => {
+    sb = new Sandbox({ smi: 'gb10-na-memory.csv' });
+    sb.readyForPreflight();
+    fs.writeFileSync(path.join(sb.root, 'cdi', 'nvidia.json'), JSON.stringify({ devices: [{ name: GB10 }] }));
+    const cfg = sb.config({ MD_GPUS_PER_REPLICA: '1', MD_GPU_NAMES: 'NVIDIA GB10', MD_GPU_MIN_MEMORY_MIB: '100000' });
+    const r = sb.run(['preflight', sb.writeConfig(cfg)]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(`GPU 0 ${GB10} NVIDIA GB10, [N/A], driver [N/A]: free`);
+    expect(r.stderr).toContain(`${PREFIX}WARNING: GPU 0 (NVIDIA GB10) reports memory.total '[N/A]'; could not check it against 100000 MiB, accepted by its name`);
+    const argv = planArgv(sb.run(['plan', sb.writeConfig(cfg)]));
+    expect(flagValues(argv[0], '--device')).toEqual([`nvidia.com/gpu=${GB10}`]);
+  });
+
+  test('podman without a CDI spec naming the GPUs fails with the command that fixes it', () => {
+    sb = new Sandbox({ smi: 'g5-12xlarge-4x-a10g.csv' });
+    sb.readyForPreflight();
+    const cfg = sb.config({ MD_GPUS_PER_REPLICA: '1' });
+    const file = sb.writeConfig(cfg);
+    let r = sb.run(['preflight', file]);
+    expect(r.status).toBe(1);
+    let e = errorLine(r);
+    expect(e).toMatch(new RegExp(`^ERROR host=${HOST} deployment=${DEP}: podman needs a CDI spec`));
+    expect(e).toContain('nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml');
+    // A spec with index names only does not name the UUID the replica is pinned to.
+    fs.writeFileSync(path.join(sb.root, 'cdi', 'nvidia.yaml'), 'devices:\n  - name: "0"\n  - name: all\n');
+    r = sb.run(['preflight', file]);
+    e = errorLine(r);
+    expect(e).toContain(`do not name ${A10G[0]}`);
+    expect(e).toContain('--device-name-strategy=uuid');
+    // nvidia-ctk cdi list naming the UUID is enough.
+    fs.rmSync(path.join(sb.root, 'cdi', 'nvidia.yaml'));
+    sb.tool('nvidia-ctk', `#!/bin/bash\necho "INFO Found 3 CDI devices" >&2\necho nvidia.com/gpu=0\necho nvidia.com/gpu=${A10G[0]}\necho nvidia.com/gpu=all\n`);
+    r = sb.run(['preflight', file]);
+    expect(r.status).toBe(0);
+  });
+
+  test('docker with GPUs needs the NVIDIA container toolkit', () => {
+    sb = new Sandbox({ smi: 'g5-12xlarge-4x-a10g.csv' });
+    sb.readyForPreflight();
+    const file = sb.writeConfig(sb.config({ MD_RUNTIME: 'docker', MD_GPUS_PER_REPLICA: '1' }));
+    let r = sb.run(['preflight', file]);
+    expect(errorLine(r)).toContain('docker cannot give GPUs to containers');
+    fs.writeFileSync(path.join(sb.state, 'runtimes'), 'io.containerd.runc.v2 nvidia runc \n');
+    r = sb.run(['preflight', file]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('docker has the nvidia runtime');
+  });
+
+  test('missing runtime, runtime not answering, missing nvidia-smi', () => {
+    sb = new Sandbox({ runtimes: ['podman'] });
+    sb.readyForPreflight();
+    let r = sb.run(['preflight', sb.writeConfig(sb.config({ MD_RUNTIME: 'docker' }))]);
+    expect(errorLine(r)).toBe(`ERROR host=${HOST} deployment=${DEP}: container runtime docker not found on PATH; install docker on this host or choose the runtime it has in the on-prem target`);
+    fs.writeFileSync(path.join(sb.state, 'fail-version'), 'Cannot connect to the Podman socket, is the service running?\n');
+    r = sb.run(['preflight', sb.writeConfig(sb.config({ MD_RUNTIME_ARGS: '--url unix:///run/x.sock' }))]);
+    expect(errorLine(r)).toContain("container runtime does not answer: 'podman --url unix:///run/x.sock version' failed (exit 125): Cannot connect to the Podman socket");
+    fs.rmSync(path.join(sb.state, 'fail-version'));
+    sb.removeTool('nvidia-smi');
+    r = sb.run(['preflight', sb.writeConfig(sb.config({ MD_GPUS_PER_REPLICA: '1' }))]);
+    expect(errorLine(r)).toContain('nvidia-smi not found on PATH');
+  });
+
+  test('low disk space (df -Pm) fails with what is free and what is needed', () => {
+    sb = new Sandbox();
+    sb.readyForPreflight();
+    sb.tool('df', '#!/bin/bash\necho "Filesystem 1048576-blocks Used Available Capacity Mounted on"\necho "/dev/vda 258020 257520 500 100% /"\n');
+    const r = sb.run(['preflight', sb.writeConfig(sb.config({ MD_MIN_FREE_DISK_MIB: '1024' }))]);
+    expect(errorLine(r)).toMatch(new RegExp(`^ERROR host=${HOST} deployment=${DEP}: only 500 MiB free on the file system of ${sb.mdDir}, needs at least 1024 MiB`));
+  });
+
+  test('missing artifact and missing image point to the step that installs them', () => {
+    sb = new Sandbox();
+    sb.writeKeys(['k3y-0123456789abcdef']);
+    const file = sb.writeConfig(sb.config());
+    expect(errorLine(sb.run(['preflight', file]))).toContain(`model artifact ${SHA} is not installed`);
+    fs.mkdirSync(path.join(sb.mdDir, 'artifacts', SHA), { recursive: true });
+    fs.writeFileSync(path.join(sb.mdDir, 'artifacts', `${SHA}.complete`), '');
+    expect(errorLine(sb.run(['preflight', file]))).toContain(`image ${IMAGE} is not present in podman; run install-image first`);
+  });
+});
+
+describe('config validation', () => {
+  const cases: Array<[string, Config, RegExp]> = [
+    ['deployment name with capitals', { MD_DEPLOYMENT: 'Fraud_Scorer' }, /deployment=invalid: .*MD_DEPLOYMENT 'Fraud_Scorer' must be 1-40 characters/],
+    ['MD_DIR with a space', { MD_DIR: '/opt/model deployments/fraud-scorer' }, /MD_DIR '\/opt\/model deployments\/fraud-scorer' must be an absolute path/],
+    ['relative MD_DIR', { MD_DIR: 'opt/fraud-scorer' }, /MD_DIR 'opt\/fraud-scorer' must be an absolute path/],
+    ['MD_DIR with ..', { MD_DIR: '/opt/../etc/fraud-scorer' }, /must be an absolute path of letters, digits and \._\+- \(no spaces, no \. or \.\. parts\)/],
+    ['MD_DIR not named after the deployment', { MD_DIR: '/opt/model-deployments/other' }, /must end in the deployment name fraud-scorer/],
+    ['non-numeric port', { MD_CONTAINER_PORT: '80a' }, /MD_CONTAINER_PORT '80a' is not a port number/],
+    ['port out of range', { MD_PROXY_PORT: '70000' }, /MD_PROXY_PORT '70000' is not a port number/],
+    ['bad version', { MD_VERSION: 'v1.2.3' }, /MD_VERSION 'v1.2.3' must be v followed by 12 lowercase hex digits/],
+    ['unknown runtime', { MD_RUNTIME: 'nerdctl' }, /container runtime 'nerdctl' is not supported/],
+    ['runtime args with a glob', { MD_RUNTIME_ARGS: '--root /srv/*' }, /runtime argument '\/srv\/\*' has characters/],
+    ['only one TLS file', { MD_TLS_CERT: '/etc/md/tls.crt' }, /set both MD_TLS_CERT and MD_TLS_KEY/],
+    ['proxy port among the slot ports', { MD_PROXY_PORT: '18001' }, /collides with the slot ports 18000-18001/],
+    ['bad memory limit', { MD_MEMORY: '4 gigs' }, /MD_MEMORY '4 gigs' must be empty or a size/],
+  ];
+  test.each(cases)('refuses %s', (_name, overrides, message) => {
+    sb = new Sandbox();
+    const cfg = sb.config(overrides);
+    const r = sb.run(['plan', sb.writeConfig({ ...cfg, MD_VERSION: /^v[0-9a-f]{12}$/.test(cfg.MD_VERSION) ? cfg.MD_VERSION : VERSION }, Object.entries(cfg).map(([k, v]) => `${k}='${v}'`).join('\n'))]);
+    expect(r.status).toBe(1);
+    expect(errorLine(r)).toMatch(message);
+    expect(r.stdout).toBe('');
+  });
+
+  test('refuses a line that is not NAME=\'value\' without running it', () => {
+    sb = new Sandbox();
+    const marker = path.join(sb.root, 'pwned');
+    const cfg = sb.config();
+    const raw = Object.entries(cfg).map(([k, v]) => `${k}='${v}'`).join('\n') + `\nMD_CPUS=$(touch ${marker})\n`;
+    const r = sb.run(['plan', sb.writeConfig(cfg, raw)]);
+    expect(errorLine(r)).toMatch(/line 25 is not of the form MD_NAME='value'/);
+    expect(fs.existsSync(marker)).toBe(false);
+  });
+
+  test('refuses a missing key and an unknown key', () => {
+    sb = new Sandbox();
+    const cfg = sb.config();
+    const { MD_PROXY_BIND: _drop, ...rest } = cfg;
+    let r = sb.run(['plan', sb.writeConfig(cfg, Object.entries(rest).map(([k, v]) => `${k}='${v}'`).join('\n'))]);
+    expect(errorLine(r)).toMatch(/does not set MD_PROXY_BIND/);
+    r = sb.run(['plan', sb.writeConfig(cfg, Object.entries({ ...cfg, MD_GPU_COUNT: '2' }).map(([k, v]) => `${k}='${v}'`).join('\n'))]);
+    expect(errorLine(r)).toMatch(/sets unknown key MD_GPU_COUNT/);
+  });
+});
+
+describe('API keys', () => {
+  const GOOD = ['Zm9vYmFyLWtleS0wMDAx+/=', 'second.key_with-chars~0123'];
+
+  test('update-keys writes escaped nginx maps, mode 0600, and never prints a key', () => {
+    sb = new Sandbox();
+    sb.writeKeys([GOOD[0], '', '# a comment line', GOOD[1], GOOD[0]]);
+    const r = sb.run(['update-keys', sb.writeConfig(sb.config())]);
+    expect(r.status).toBe(0);
+    const proxy = path.join(sb.mdDir, 'proxy');
+    expect(fs.readFileSync(path.join(proxy, 'api-keys.map'), 'utf8')).toBe(`"${GOOD[0]}" 1;\n"${GOOD[1]}" 1;\n`);
+    expect(fs.readFileSync(path.join(proxy, 'bearer.map'), 'utf8')).toBe(`"Bearer ${GOOD[0]}" 1;\n"Bearer ${GOOD[1]}" 1;\n`);
+    for (const f of ['api-keys', 'api-keys.map', 'bearer.map']) {
+      expect(fs.statSync(path.join(proxy, f)).mode & 0o777).toBe(0o600);
+    }
+    expect(r.stdout).toContain('key maps written for 2 API key(s)');
+    for (const k of GOOD) expect(r.stdout + r.stderr).not.toContain(k);
+  });
+
+  const BAD: Array<[string, string, RegExp]> = [
+    ['a double quote', 'abc"def0123456789xyz', /has a quote, backslash/],
+    ['a single quote', "abc'def0123456789xyz", /has a quote, backslash/],
+    ['a backslash', 'abc\\def0123456789xyz', /has a quote, backslash/],
+    ['a semicolon', 'abc;def0123456789xyz', /has a quote, backslash/],
+    ['a space', 'abc def0123456789xyz', /has whitespace or non-ASCII/],
+    ['a tab', 'abc\tdef0123456789xyz', /has whitespace or non-ASCII/],
+    ['a leading ~ (nginx regex)', '~abcdef0123456789xyz', /starts with ~/],
+    ['too short', 'default', /is 7 characters long; keys must be 16 to 1024/],
+  ];
+  test.each(BAD)('refuses a key with %s, names its line, does not print it, keeps the old maps', (_n, bad, message) => {
+    sb = new Sandbox();
+    const proxy = path.join(sb.mdDir, 'proxy');
+    sb.writeKeys([GOOD[0]]);
+    const file = sb.writeConfig(sb.config());
+    expect(sb.run(['update-keys', file]).status).toBe(0);
+    const before = fs.readFileSync(path.join(proxy, 'api-keys.map'), 'utf8');
+    sb.writeKeys([GOOD[0], bad]);
+    const r = sb.run(['update-keys', file]);
+    expect(r.status).toBe(1);
+    const e = errorLine(r);
+    expect(e).toMatch(message);
+    expect(e).toContain('line 2 of');
+    expect(r.stdout + r.stderr).not.toContain(bad);
+    expect(r.stdout + r.stderr).not.toContain(GOOD[0]);
+    expect(fs.readFileSync(path.join(proxy, 'api-keys.map'), 'utf8')).toBe(before);
+  });
+
+  test('preflight refuses a bad key too, and an empty key file', () => {
+    sb = new Sandbox();
+    sb.readyForPreflight(['ok-key-0123456789abcdef', 'bad;key;0123456789abcdef']);
+    const file = sb.writeConfig(sb.config());
+    let r = sb.run(['preflight', file]);
+    expect(errorLine(r)).toMatch(/API key on line 2 of .*has a quote, backslash, ;/);
+    expect(r.stdout + r.stderr).not.toContain('bad;key');
+    expect(r.stdout + r.stderr).not.toContain('ok-key-0123456789abcdef');
+    sb.writeKeys(['# no keys yet']);
+    r = sb.run(['preflight', file]);
+    expect(errorLine(r)).toMatch(/holds no key/);
+  });
+});
+
+describe('install-artifact', () => {
+  function upload(sb: Sandbox, files: Record<string, string>): string {
+    const src = path.join(sb.root, 'model-src');
+    fs.mkdirSync(src, { recursive: true });
+    for (const [n, c] of Object.entries(files)) fs.writeFileSync(path.join(src, n), c);
+    const tgz = path.join(sb.root, 'model.tar.gz');
+    const t = spawnSync('tar', ['-czf', tgz, '-C', src, '.']);
+    expect(t.status).toBe(0);
+    const sha = crypto.createHash('sha256').update(fs.readFileSync(tgz)).digest('hex');
+    fs.mkdirSync(path.join(sb.mdDir, 'artifacts'), { recursive: true });
+    fs.copyFileSync(tgz, path.join(sb.mdDir, 'artifacts', `${sha}.tar.gz.upload`));
+    return sha;
+  }
+
+  test('refuses an upload whose checksum differs and installs nothing', () => {
+    sb = new Sandbox();
+    const sha = upload(sb, { 'model.onnx': 'weights' });
+    const wrong = 'f'.repeat(64);
+    fs.renameSync(path.join(sb.mdDir, 'artifacts', `${sha}.tar.gz.upload`), path.join(sb.mdDir, 'artifacts', `${wrong}.tar.gz.upload`));
+    const r = sb.run(['install-artifact', sb.mdDir, wrong], { MD_HOST: HOST });
+    expect(r.status).toBe(1);
+    expect(errorLine(r)).toBe(`ERROR host=${HOST} deployment=${DEP}: artifact upload ${sb.mdDir}/artifacts/${wrong}.tar.gz.upload has sha256 ${sha}, expected ${wrong} ` +
+      '(corrupted or changed in transfer); removed it, run apply again to upload it again');
+    expect(fs.readdirSync(path.join(sb.mdDir, 'artifacts'))).toEqual([]);
+  });
+
+  test('installs a read-only directory atomically, removes the upload, is idempotent', () => {
+    sb = new Sandbox();
+    const sha = upload(sb, { 'model.onnx': 'weights', 'config.json': '{"a":1}' });
+    const r = sb.run(['install-artifact', sb.mdDir, sha], { MD_HOST: HOST });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const art = path.join(sb.mdDir, 'artifacts');
+    expect(fs.readdirSync(art).sort()).toEqual([sha, `${sha}.complete`]);
+    expect(fs.readFileSync(path.join(art, sha, 'model.onnx'), 'utf8')).toBe('weights');
+    for (const p of [path.join(art, sha), path.join(art, sha, 'model.onnx'), path.join(art, sha, 'config.json')]) {
+      const mode = fs.statSync(p).mode;
+      expect(mode & 0o222).toBe(0); // no write bit for anyone
+      expect(mode & 0o444).toBe(0o444); // readable by the container's user
+    }
+    expect(r.stdout).toContain(`${PREFIX}artifact ${sha} installed read-only`);
+    const again = sb.run(['install-artifact', sb.mdDir, sha], { MD_HOST: HOST });
+    expect(again.status).toBe(0);
+    expect(again.stdout).toBe(`${PREFIX}artifact ${sha} already present\n`);
+  });
+
+  test('remove-artifact keeps an artifact a container still uses', () => {
+    sb = new Sandbox();
+    const sha = upload(sb, { 'model.onnx': 'weights' });
+    expect(sb.run(['install-artifact', sb.mdDir, sha]).status).toBe(0);
+    sb.addContainer('user', { 'md.deployment': DEP, 'md.artifact': sha });
+    let r = sb.run(['remove-artifact', sb.mdDir, sha, 'podman', ''], { MD_HOST: HOST });
+    expect(r.stdout).toContain(`artifact ${sha} kept: container(s) user still use it`);
+    expect(fs.existsSync(path.join(sb.mdDir, 'artifacts', sha))).toBe(true);
+    fs.rmSync(path.join(sb.state, 'containers', 'user'));
+    r = sb.run(['remove-artifact', sb.mdDir, sha, 'podman', ''], { MD_HOST: HOST });
+    expect(r.status).toBe(0);
+    expect(fs.readdirSync(path.join(sb.mdDir, 'artifacts'))).toEqual([]);
+  });
+});
+
+describe('install-image', () => {
+  function archive(sb: Sandbox, ref: string, id: string): string {
+    const content = `${ref} ${id}\n`;
+    const sha = crypto.createHash('sha256').update(content).digest('hex');
+    fs.mkdirSync(path.join(sb.mdDir, 'images'), { recursive: true });
+    fs.writeFileSync(path.join(sb.mdDir, 'images', `${sha}.tar.upload`), content);
+    return sha;
+  }
+
+  test('loads an archive and checks the image id with or without sha256:', () => {
+    sb = new Sandbox();
+    const sha = archive(sb, IMAGE, `sha256:${IMAGE_ID}`);
+    const r = sb.run(['install-image', sb.mdDir, 'docker', '', IMAGE, sha, IMAGE_ID], { MD_HOST: HOST });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain(`image ${IMAGE} loaded (id ${IMAGE_ID.slice(0, 12)})`);
+    expect(fs.existsSync(path.join(sb.mdDir, 'images', `${sha}.tar.upload`))).toBe(false);
+  });
+
+  test('refuses an archive that loads another image id', () => {
+    sb = new Sandbox();
+    const other = 'ee'.repeat(32);
+    const sha = archive(sb, IMAGE, other);
+    const r = sb.run(['install-image', sb.mdDir, 'podman', '', IMAGE, sha, `sha256:${IMAGE_ID}`], { MD_HOST: HOST });
+    expect(errorLine(r)).toBe(`ERROR host=${HOST} deployment=${DEP}: image ${IMAGE} loaded from the archive has id sha256:${other}, expected sha256:${IMAGE_ID}; ` +
+      'the archive holds another build, or another image of that name was loaded');
+  });
+
+  test('without an archive: present image is kept, missing one is pulled, pull failure explains', () => {
+    sb = new Sandbox();
+    sb.addImage(IMAGE, IMAGE_ID);
+    let r = sb.run(['install-image', sb.mdDir, 'podman', '', IMAGE, '', '']);
+    expect(r.stdout).toContain(`image ${IMAGE} already present`);
+    expect(sb.calls().some((c) => c.includes(' pull '))).toBe(false);
+    r = sb.run(['install-image', sb.mdDir, 'podman', '', 'registry.example/x:2', '', ''], { MD_HOST: HOST });
+    expect(errorLine(r)).toContain('could not pull registry.example/x:2 (exit 125)');
+    expect(errorLine(r)).toContain('ship the image as an archive');
+  });
+});
+
+describe('deploy rollback and retire (fake runtime)', () => {
+  test('a replica that exits while starting is removed, its GPU released, the active version untouched', () => {
+    sb = new Sandbox({ smi: 'g5-12xlarge-4x-a10g.csv' });
+    sb.readyForPreflight();
+    fs.writeFileSync(path.join(sb.root, 'cdi', 'nvidia.yaml'), A10G.map((u) => `  - name: ${u}\n`).join(''));
+    sb.activeVersion(OLD_VERSION, 0, [A10G[0]]);
+    fs.writeFileSync(path.join(sb.state, 'new-status'), 'exited');
+    const cfg = sb.config({ MD_GPUS_PER_REPLICA: '1', MD_SLOT_PORT_BASE: '38170' });
+    const r = sb.run(['deploy', sb.writeConfig(cfg)]);
+    expect(r.status).toBe(1);
+    const e = errorLine(r);
+    expect(e).toMatch(new RegExp(`^ERROR host=${HOST} deployment=${DEP}: replica 0 \\(${DEP}-${VERSION}-r0\\) stopped while starting \\(state exited`));
+    expect(e).toContain('rolled back');
+    expect(r.stdout).toContain('fake log: model failed to load');
+    expect(r.stdout).toContain(`removed container ${DEP}-${VERSION}-r0`);
+    expect(r.stdout).toContain(`released GPU ${A10G[1]}`);
+    expect(sb.containers()).toEqual([`${DEP}-${OLD_VERSION}-r0`]);
+    expect(sb.gpuFiles()).toEqual([A10G[0]]);
+    expect(fs.readFileSync(path.join(sb.mdDir, 'active'), 'utf8')).toBe(`${OLD_VERSION}\n`);
+    expect(fs.existsSync(path.join(sb.mdDir, 'proxy', 'upstreams.conf'))).toBe(false);
+    expect(fs.existsSync(path.join(sb.mdRoot, '.gpus', '.lock'))).toBe(false);
+    // The container was started with the argv plan prints.
+    const planned = planArgv(sb.run(['plan', sb.writeConfig(cfg)]))[0];
+    const ran = sb.calls().find((c) => c.startsWith('podman run '));
+    expect(ran && shellSplit(ran)).toEqual(planned);
+  });
+
+  test('retire of a replaced version removes only its containers, GPUs and files; retire of the active one tears down', () => {
+    sb = new Sandbox({ smi: 'g5-12xlarge-4x-a10g.csv' });
+    sb.activeVersion(VERSION, 1, [A10G[1]]);
+    const oldDir = path.join(sb.mdDir, 'versions', OLD_VERSION);
+    fs.mkdirSync(oldDir, { recursive: true });
+    sb.assign(A10G[0], DEP, OLD_VERSION, 0);
+    sb.addContainer(`${DEP}-${OLD_VERSION}-r0`, { 'md.deployment': DEP, 'md.version': OLD_VERSION, 'md.replica': '0', 'md.gpus': A10G[0] });
+    sb.otherDeployment('churn-model', OLD_VERSION, [A10G[2]]);
+    fs.mkdirSync(path.join(sb.mdDir, 'artifacts', SHA), { recursive: true });
+    fs.chmodSync(path.join(sb.mdDir, 'artifacts', SHA), 0o555);
+
+    let r = sb.run(['retire', sb.mdDir, OLD_VERSION, 'podman', ''], { MD_HOST: HOST });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(`retiring version ${OLD_VERSION} (replaced by ${VERSION})`);
+    expect(r.stdout).toContain(`removed container ${DEP}-${OLD_VERSION}-r0`);
+    expect(sb.containers()).toEqual([`churn-model-${OLD_VERSION}-r0`, `${DEP}-${VERSION}-r0`]);
+    expect(sb.gpuFiles()).toEqual([A10G[1], A10G[2]]);
+    expect(fs.existsSync(oldDir)).toBe(false);
+    // Idempotent.
+    r = sb.run(['retire', sb.mdDir, OLD_VERSION, 'podman', ''], { MD_HOST: HOST });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(`no container of ${OLD_VERSION} left`);
+
+    r = sb.run(['retire', sb.mdDir, VERSION, 'podman', ''], { MD_HOST: HOST });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(`tearing down deployment ${DEP}`);
+    expect(sb.containers()).toEqual([`churn-model-${OLD_VERSION}-r0`]);
+    expect(sb.gpuFiles()).toEqual([A10G[2]]);
+    expect(fs.existsSync(sb.mdDir)).toBe(false);
+    expect(fs.existsSync(path.join(sb.mdRoot, 'churn-model'))).toBe(true);
+    r = sb.run(['retire', sb.mdDir, VERSION, 'podman', ''], { MD_HOST: HOST });
+    expect(r.status).toBe(0);
+  });
+
+  test('usage errors name the subcommand form', () => {
+    sb = new Sandbox();
+    const r = sb.run(['retire', sb.mdDir], { MD_HOST: HOST });
+    expect(errorLine(r)).toBe(`ERROR host=${HOST} deployment=?: usage: bash modeldeploy.sh retire MD_DIR VERSION RUNTIME 'RUNTIME_ARGS'`);
+  });
+});
