@@ -5,4 +5,6 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.tsx?$': ['ts-jest', { diagnostics: false }] },
   testTimeout: 60000,
+  // Two workers on two cores: the end-to-end files mostly wait on SSH, containers and timeouts.
+  maxWorkers: 2,
 };

@@ -81,7 +81,7 @@ describe('what each host gets', () => {
   test('SSH with a pinned host key, the key file read at apply time, and a connect timeout', () => {
     const c = data(json, 'gpu01-deployment').connection;
     expect(c).toMatchObject({ type: 'ssh', host: '10.20.0.11', port: 22, user: 'deploy', host_key: HOST_KEY, timeout: '30s' });
-    expect(c.private_key).toBe(`\${file("${PRIVATE_KEY}")}`);
+    expect(c.private_key).toBe(`\${file(pathexpand("${PRIVATE_KEY}"))}`);
   });
 
   test('no secret in the synthesized configuration: neither the private key nor the API key', () => {
@@ -89,7 +89,7 @@ describe('what each host gets', () => {
     expect(text).not.toContain('SECRET-PRIVATE-KEY-MATERIAL');
     expect(text).not.toContain('SECRET-API-KEY-123');
     const keys = provisioners(data(json, 'gpu01-deployment'), 'file').find((f: any) => f.destination.endsWith('/proxy/api-keys'));
-    expect(keys.content).toBe(`\${sensitive(file("${API_KEYS}"))}`);
+    expect(keys.content).toBe(`\${sensitive(file(pathexpand("${API_KEYS}")))}`);
   });
 
   test('the artifact is uploaded only when its checksum changes, into a versioned path, and removed by its own destroy step', () => {
@@ -227,5 +227,28 @@ describe('air-gapped image archives', () => {
     expect(install).toContain(`'sha256:${config}'`);
     expect(provisioners(image, 'file')[0].destination).toMatch(/\/images\/[0-9a-f]{64}\.tar\.upload$/);
     expectRefusal(() => readImageArchiveId(path.join(dir, 'manifest.json')), 'imageArchive', /docker-archive/);
+  });
+});
+
+describe('the on-prem example', () => {
+  test('is valid Terraform: the real terraform init and validate accept it, offline', async () => {
+    const { onPremGpu } = await import('../../examples/on-prem');
+    const { TerraformRunner } = await import('../e2e/support/terraform');
+    const outdir = fs.mkdtempSync(path.join(tmp, 'example-'));
+    const app = new App({ outdir });
+    onPremGpu(app);
+    app.synth();
+    // validate evaluates file(): give it a HOME where the example's key files exist.
+    const home = fs.mkdtempSync(path.join(tmp, 'home-'));
+    fs.mkdirSync(path.join(home, '.ssh'));
+    fs.mkdirSync(path.join(home, '.config', 'model-deploy'), { recursive: true });
+    fs.writeFileSync(path.join(home, '.ssh', 'model-deploy'), 'placeholder');
+    fs.writeFileSync(path.join(home, '.config', 'model-deploy', 'vision-api-keys'), 'placeholder-key-0123456789\n');
+    const runner = TerraformRunner.forCdktfStack(outdir, 'model-deployment-on-prem', { timeoutMs: 60_000, env: { HOME: home } });
+    const init = await runner.init();
+    expect(init.code).toBe(0);
+    const validate = await runner.run(['validate', '-no-color']);
+    expect(`${validate.stdout}${validate.stderr}`).toContain('The configuration is valid');
+    expect(validate.code).toBe(0);
   });
 });

@@ -154,7 +154,7 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
         { type: 'file', content: literal(renderDeployEnv({ ...p.values, MD_VERSION: p.version })), destination: `${versionDir}/deploy.env` },
         { type: 'file', content: literal(p.containerEnv), destination: `${versionDir}/container.env` },
         // Read at apply time and marked sensitive: the keys are in neither cdktf.out nor the state.
-        { type: 'file', content: Fn.sensitive(Fn.file(p.apiKeyFile)), destination: `${dir}/proxy/api-keys` },
+        { type: 'file', content: Fn.sensitive(Fn.file(Fn.pathexpand(p.apiKeyFile))), destination: `${dir}/proxy/api-keys` },
         remoteExec([`${tool} deploy ${versionDir}/deploy.env`]),
         destroyExec([onHost(`MD_HOST=\${self.input.host} bash \${self.input.dir}/tool/modeldeploy.sh retire \${self.input.dir} \${self.input.version} \${self.input.runtime} '\${self.input.runtimeArgs}'`)]),
       ],
@@ -192,7 +192,7 @@ function sshConnection(plan: HostPlan, timeoutSeconds: number): SSHProvisionerCo
     port: plan.port,
     user: host.user,
     // file() runs at apply time: the key's path is in cdktf.out, the key is not (nor in the state).
-    privateKey: host.privateKeyPath === undefined ? undefined : Fn.file(host.privateKeyPath),
+    privateKey: host.privateKeyPath === undefined ? undefined : Fn.file(Fn.pathexpand(host.privateKeyPath)),
     agent: host.privateKeyPath === undefined ? 'true' : undefined,
     hostKey: host.hostKey?.trim(),
     timeout: `${timeoutSeconds}s`,
