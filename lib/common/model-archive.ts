@@ -49,6 +49,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
+import { ModelDeploymentValidationError } from '../spec/errors';
 
 /** A packed (or passed-through) model archive on local disk. */
 export interface ModelArchive {
@@ -649,4 +650,17 @@ function readValidCache(archivePath: string, manifestPath: string, contentHash: 
     return undefined;
   }
   return { archivePath, sha256: manifest.sha256, contentHash, sizeBytes: stat.size, fileCount: manifest.fileCount };
+}
+
+/**
+ * Packs a local model for a target, turning the packer's errors (missing path, special files...)
+ * into the library's one error type, named after the target that asked.
+ */
+export function packModelArtifact(localPath: string, target: string): ModelArchive {
+  try {
+    return packModelArchive(localPath);
+  } catch (e) {
+    if (!(e instanceof ModelArchiveError)) throw e;
+    throw new ModelDeploymentValidationError('model.path', localPath, `a readable model file or directory (${e.message})`, target);
+  }
 }

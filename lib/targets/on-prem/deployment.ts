@@ -4,7 +4,7 @@ import * as path from 'path';
 import { AssetType, DataResource, Fn, ITerraformDependable, SSHProvisionerConnection, TerraformAsset, TerraformOutput } from 'cdktf';
 import { Construct, IConstruct } from 'constructs';
 import type { IModelEndpoint } from '../../deployment-target';
-import { ModelArchiveError, packModelArchive } from '../../common/model-archive';
+import { packModelArtifact } from '../../common/model-archive';
 import { AuthMode } from '../../spec/access';
 import { ArtifactSource } from '../../spec/artifact';
 import { checkInteger } from '../../spec/check';
@@ -57,7 +57,7 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
     const plans = planHosts(this.endpointName, spec.scaling.minReplicas, props);
 
     // The model archive and the optional image archive travel in cdktf.out as assets.
-    const archive = packArtifact(spec);
+    const archive = packModelArtifact(spec.model.localPath!, TARGET);
     const artifact = new TerraformAsset(this, 'ModelArtifact', { path: archive.archivePath, type: AssetType.FILE, assetHash: archive.contentHash });
     const image = props.imageArchive === undefined ? undefined : this.imageAsset(props.imageArchive);
     const script = readHostScript();
@@ -240,15 +240,6 @@ function checkTargetLimits(spec: ResolvedModelDeploymentSpec, props: OnPremModel
   }
   checkInteger('proxyPort', props.proxyPort ?? 8443, 1, 65535, TARGET);
   checkInteger('slotPortBase', props.slotPortBase ?? 18000, 1024, 65000, TARGET);
-}
-
-function packArtifact(spec: ResolvedModelDeploymentSpec) {
-  try {
-    return packModelArchive(spec.model.localPath!);
-  } catch (e) {
-    if (!(e instanceof ModelArchiveError)) throw e;
-    throw new ModelDeploymentValidationError('model.path', spec.model.localPath, `a readable model file or directory (${e.message})`, TARGET);
-  }
 }
 
 function readHostScript(): string {

@@ -21,7 +21,7 @@ import { CatalogPlatform, InstanceOffer, findInstance, selectInstance } from '..
 import { RolloutStrategy } from '../../spec/rollout';
 import { ScalingMetric } from '../../spec/scaling';
 import { ModelDeploymentSpecProps, ResolvedModelDeploymentSpec, resolveSpec } from '../../spec/spec';
-import { ModelArchiveError, packModelArchive } from '../../common/model-archive';
+import { packModelArtifact } from '../../common/model-archive';
 import { TARGET, resolveSageMakerImage } from './image';
 import { sageMakerInstanceGpus } from './image-catalog';
 import { SAGEMAKER_OPTION_KEYS, SageMakerAsyncInferenceOptions, SageMakerServerlessOptions, SageMakerTargetOptions } from './options';
@@ -382,13 +382,7 @@ export class SageMakerModelEndpoint extends Construct implements IModelEndpoint 
   private modelData(): Pick<sagemaker.CfnModel.ContainerDefinitionProperty, 'modelDataUrl' | 'modelDataSource'> {
     const model = this.spec.model;
     if (model.source === ArtifactSource.LOCAL_PATH) {
-      let archive;
-      try {
-        archive = packModelArchive(model.localPath!);
-      } catch (e) {
-        if (!(e instanceof ModelArchiveError)) throw e;
-        throw new ModelDeploymentValidationError('model.path', model.localPath, `a readable model file or directory (${e.message})`, TARGET);
-      }
+      const archive = packModelArtifact(model.localPath!, TARGET);
       const asset = new s3assets.Asset(this, 'ModelArtifact', {
         path: archive.archivePath,
         // The content hash does not depend on the zlib build: an unchanged model never redeploys.
