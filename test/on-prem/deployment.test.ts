@@ -133,6 +133,16 @@ test('environment values stay literal: Terraform template sequences are escaped'
   expect(tool.content).toBeUndefined();
 });
 
+test('host labels and replica counts are in the Hosts output', () => {
+  const { json } = synth({ hosts: [{ ...hosts[0], labels: { rack: 'r12', gpu: 'a10g' } }, hosts[1]], scaling: { minReplicas: 3 } });
+  const output = Object.entries(json.output).find(([k]) => k.includes('Hosts'))![1] as any;
+  expect(output.value).toEqual({
+    gpu01: { address: '10.20.0.11', replicas: 2, labels: { rack: 'r12', gpu: 'a10g' } },
+    gpu02: { address: '10.20.0.12', replicas: 1, labels: {} },
+  });
+  expectRefusal(() => synth({ hosts: [{ ...hosts[0], labels: { 'bad key': 'x' } }, hosts[1]] }), 'hosts[0].labels', /letters, digits/);
+});
+
 describe('versions', () => {
   test('a new model changes every host\'s version; an unrelated host change does not touch the others', () => {
     const base = synth().deployment.versions;

@@ -85,6 +85,10 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
 
     new TerraformOutput(this, 'HostUrls', { value: this.hostUrls, description: 'Predict URL of each host (send X-Api-Key or Authorization: Bearer)' });
     new TerraformOutput(this, 'Versions', { value: this.versions, description: 'Version id each host runs' });
+    new TerraformOutput(this, 'Hosts', {
+      value: Object.fromEntries(plans.map(p => [p.host.name, { address: p.host.address, replicas: p.replicas, labels: p.host.labels ?? {} }])),
+      description: 'Each host: its address, replica count and labels',
+    });
   }
 
   /** The four resources of one host: the script, the artifact, the image, and the deployment that uses them. */

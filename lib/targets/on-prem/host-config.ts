@@ -77,6 +77,11 @@ export function planHosts(deployment: string, replicas: number, options: OnPremT
         throw new ModelDeploymentValidationError(`${field}.runtimeArgs[${j}]`, arg, 'an argument of letters, digits and . _ / = : , @ + -', TARGET);
       }
     });
+    for (const [key, value] of Object.entries(host.labels ?? {})) {
+      if (!/^[A-Za-z0-9][A-Za-z0-9._\/-]{0,62}$/.test(key) || typeof value !== 'string' || value.length > 256) {
+        throw new ModelDeploymentValidationError(`${field}.labels`, { [key]: value }, 'keys of letters, digits and . _ / - (at most 63), string values of at most 256 characters', TARGET);
+      }
+    }
     const share = Math.floor(replicas / hosts.length) + (i < replicas % hosts.length ? 1 : 0);
     return { host, replicas: share, port, deploymentDir: `${root.replace(/\/+$/, '')}/${deployment}`, runtimeArgs };
   });
