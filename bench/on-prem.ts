@@ -76,6 +76,7 @@ async function main(): Promise<void> {
       synthesize(outDir, state, host, image, MODEL_V2, apiKeyFile);
       rows[keys[2]].push(await timed('update', () => tf.apply()));
       rows[keys[3]].push(await timed('destroy', () => tf.destroy()));
+      tf.dispose();
       process.stderr.write(`  on-prem run ${i + 1}/${RUNS} done\n`);
     }
   } finally {

@@ -145,6 +145,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  tf?.dispose();
   if (hosts) await stopTestHosts(hosts);
   if (work) fs.rmSync(work, { recursive: true, force: true });
 });
@@ -279,6 +280,7 @@ describe('on-prem target over real SSH, podman, nginx and terraform', () => {
       },
     });
     const apply = await runner.apply();
+    runner.dispose();
     expect(cut).toBe(true);
     expect(apply.code).not.toBe(0);
     await expectServing(MODEL_V1);

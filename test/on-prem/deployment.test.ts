@@ -258,6 +258,7 @@ describe('the on-prem example', () => {
     const init = await runner.init();
     expect(init.code).toBe(0);
     const validate = await runner.run(['validate', '-no-color']);
+    runner.dispose();
     expect(`${validate.stdout}${validate.stderr}`).toContain('The configuration is valid');
     expect(validate.code).toBe(0);
   });
