@@ -217,9 +217,13 @@ describe('on-prem target over real SSH, podman, nginx and terraform', () => {
     await expectServing(MODEL_V2);
     // The old slot is gone once the new one serves.
     for (const host of hosts) expect(await containersOn(host)).toHaveLength(1);
-    // The artifact of v1 was replaced by v2's; v1's directory is removed.
     const out = outputOf(apply);
     expect(out).toContain('uploading model artifact');
+    // One host after another: the second host's new version starts only once the first one's is up.
+    const firstDone = out.search(new RegExp(`${hosts[0].name}-deployment_[0-9A-F]+: Creation complete`));
+    const secondStarts = out.search(new RegExp(`${hosts[1].name}-deployment_[0-9A-F]+: Creating\\.\\.\\.`));
+    expect(firstDone).toBeGreaterThan(-1);
+    expect(secondStarts).toBeGreaterThan(firstDone);
   });
 
   test('fault: an image whose health check never passes fails the apply naming the host; the old version keeps serving; the next apply converges', async () => {
