@@ -57,8 +57,9 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 async function main(): Promise<void> {
   requireE2eTools([...HOST_TOOLS, 'terraform', 'nginx']);
   const image = await modelServerImage({ mode: 'ok' });
-  const [host] = await startTestHosts(1);
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'onprem-bench-'));
+  fs.mkdirSync(path.join(work, 'cron.d'));
+  const [host] = await startTestHosts(1, { sessionEnv: { MD_BOOT_HOOK_DIR: path.join(work, 'cron.d') } });
   const apiKeyFile = path.join(work, 'api-keys');
   fs.writeFileSync(apiKeyFile, 'bench-api-key-0123456789\n', { mode: 0o600 });
   const rows: Record<string, number[]> = { 'first apply (upload + load image, start, health, proxy)': [], 'apply, nothing changed': [], 'apply, new model version (blue/green)': [], 'destroy': [] };

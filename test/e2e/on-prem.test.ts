@@ -32,6 +32,7 @@ let work: string;
 let outDir: string;
 let apiKeyFile: string;
 let tf: TerraformRunner;
+let cronDir: string;
 
 interface Deploy {
   readonly model: LinearModelFixture;
@@ -133,8 +134,11 @@ beforeAll(async () => {
   outDir = path.join(work, 'cdktf.out');
   apiKeyFile = path.join(work, 'api-keys');
   fs.writeFileSync(apiKeyFile, `${API_KEY}\n`, { mode: 0o600 });
+  // The hosts share this machine's filesystem: their boot hooks go here, never to /etc/cron.d.
+  cronDir = path.join(work, 'cron.d');
+  fs.mkdirSync(cronDir);
   [hosts, good, neverReady] = await Promise.all([
-    startTestHosts(2),
+    startTestHosts(2, { sessionEnv: { MD_BOOT_HOOK_DIR: cronDir } }),
     modelServerImage({ mode: 'ok' }),
     modelServerImage({ mode: 'never-ready' }),
   ]);
@@ -295,6 +299,24 @@ describe('on-prem target over real SSH, podman, nginx and terraform', () => {
     expect((await tf.plan()).changes).toBe(false);
   });
 
+  test('after a reboot (proxy and containers stopped), the boot hook\'s command brings the host back', async () => {
+    const host = hosts[0];
+    const dir = `${host.rootDir}/data/deployments/linear`;
+    const hook = fs.readFileSync(path.join(cronDir, `model-deploy-linear-${host.name}`), 'utf8');
+    const line = hook.split('\n').find(l => l.startsWith('@reboot '))!;
+    expect(line).toContain(`modeldeploy.sh resume ${dir}`);
+    const command = line.split(/\s+/).slice(2).join(' '); // after "@reboot USER"
+    // What a reboot leaves: no proxy, the containers stopped (podman does not restart them).
+    const stopProxy = await host.ssh(`pid=$(cat ${dir}/proxy/nginx.pid); kill -QUIT $pid; for i in $(seq 100); do kill -0 $pid 2>/dev/null || exit 0; sleep 0.1; done; exit 1`);
+    expect(stopProxy.code).toBe(0);
+    expect((await host.podman(['stop', '-t', '0', ...(await containersOn(host))])).code).toBe(0);
+    expect((await post(host, { instances: X })).status).toBe(0);
+    const resume = await host.ssh(command);
+    expect(resume.code).toBe(0);
+    expect(fs.readFileSync(`${dir}/proxy/logs/resume.log`, 'utf8')).toMatch(/version v[0-9a-f]{12} resumed/);
+    await expectServing(MODEL_V2);
+  });
+
   test('destroy removes containers, proxy and files, and leaves nothing behind', async () => {
     expectOk(await tf.destroy());
     for (const host of hosts) {
@@ -303,6 +325,7 @@ describe('on-prem target over real SSH, podman, nginx and terraform', () => {
       expect(await canConnect(host.address, PROXY_PORT, 1500)).toBe(false);
     }
     expect(tf.resourcesInState()).toEqual([]);
+    expect(fs.readdirSync(cronDir)).toEqual([]);
     await stopTestHosts(hosts);
     expect(leftovers(hosts)).toEqual([]);
   });

@@ -163,6 +163,8 @@ class Sandbox {
       FAKE_RT_STATE: this.state,
       FAKE_NVIDIA_SMI_FIXTURE: path.join(SMI_FIXTURES, opts.smi ?? 'g5-12xlarge-4x-a10g.csv'),
       MD_CDI_SPEC_DIRS: path.join(this.root, 'cdi'),
+      // Never the machine's /etc/cron.d: deploy installs a boot hook there.
+      MD_BOOT_HOOK_DIR: path.join(this.root, 'cron.d'),
       HOME: this.root,
     };
   }

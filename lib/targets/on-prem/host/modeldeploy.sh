@@ -14,6 +14,7 @@
 #   bash modeldeploy.sh plan             CONFIG
 #   bash modeldeploy.sh deploy           CONFIG
 #   bash modeldeploy.sh retire           MD_DIR VERSION RUNTIME 'RUNTIME_ARGS'
+#   bash modeldeploy.sh resume           MD_DIR
 #   bash modeldeploy.sh update-keys      CONFIG
 #
 # CONFIG is the shell-sourceable file the construct writes (MD_*='value' lines);
@@ -1346,6 +1347,7 @@ cmd_deploy() {
   rm -rf -- "$PROXY_BACKUP"
   say "version $MD_VERSION is active on color $NEW_COLOR behind the proxy on $PROXY_LISTEN"
   retire_superseded
+  install_boot_hook
 }
 
 # ---------------------------------------------------------------- artifacts and images
@@ -1566,6 +1568,7 @@ cmd_retire() {
   fi
   if ((full)); then
     say "retiring version $version, the active one: tearing down deployment $MD_DEPLOYMENT on this host"
+    rm -f -- "$(boot_hook_file)"
     stop_nginx
     remove_containers ""
     release_gpu_files "$MD_DEPLOYMENT"
@@ -1586,6 +1589,70 @@ cmd_retire() {
     fi
     say "version $version retired"
   fi
+}
+
+# ---------------------------------------------------------------- reboots
+
+# After a reboot docker restarts unless-stopped containers itself, podman does not, and nothing
+# restarts the proxy. An @reboot cron entry runs `resume`. (Not a systemd unit: installing one needs
+# a daemon-reload, which can leave running GPU containers failing with "Failed to initialize NVML:
+# Unknown Error", nvidia-container-toolkit #48.) MD_BOOT_HOOK_DIR overrides /etc/cron.d.
+boot_hook_file() {
+  local host=${MSG_HOST//[^A-Za-z0-9_-]/-}
+  # cron ignores files whose names hold dots, so the name keeps to letters, digits, - and _.
+  printf '%s/model-deploy-%s-%s' "${MD_BOOT_HOOK_DIR:-/etc/cron.d}" "$MD_DEPLOYMENT" "$host"
+}
+
+install_boot_hook() {
+  local file dir
+  file=$(boot_hook_file)
+  dir=${file%/*}
+  if [[ ! -d $dir || ! -w $dir ]]; then
+    warn "no writable $dir (cron): after a reboot, run 'bash $MD_DIR/tool/modeldeploy.sh resume $MD_DIR' on this host"
+    return 0
+  fi
+  printf '# Written by cdk-model-deployment: brings deployment %s back after a reboot.
+@reboot %s MD_HOST=%s /bin/bash %s/tool/modeldeploy.sh resume %s >>%s/proxy/logs/resume.log 2>&1
+' \
+    "$MD_DEPLOYMENT" "$(id -un)" "$MSG_HOST" "$MD_DIR" "$MD_DIR" "$MD_DIR" | write_atomic "$file"
+  chmod 644 "$file"
+  say "boot hook $file runs resume after a reboot"
+}
+
+# Starts the active version's containers and the proxy again, as they were; changes nothing else.
+cmd_resume() {
+  [[ $# -eq 1 ]] || usage_die "resume MD_DIR"
+  host_from_env
+  set_md_dir "$1" MD_DIR
+  local active="" config r name state
+  if [[ -f $MD_DIR/active ]]; then read -r active <"$MD_DIR/active" || true; fi
+  is_version "$active" || die "no active version under $MD_DIR: nothing to resume"
+  config=$MD_DIR/versions/$active/deploy.env
+  load_config "$config"
+  read_active
+  NEW_COLOR=$ACTIVE_COLOR
+  read_api_keys
+  for ((r = 0; r < MD_REPLICAS; r++)); do
+    name=$(container_name "$r")
+    state=$(rt inspect --format '{{.State.Status}}' "$name" 2>/dev/null) ||
+      die "container $name of the active version $active is gone; redeploy it (cdktf apply -replace on this host's deployment)"
+    if [[ $state == running ]]; then
+      say "$name is running"
+    else
+      run_relay rt start "$name" >/dev/null || die "could not start $name (state $state)"
+      say "started $name"
+    fi
+  done
+  wait_healthy
+  nginx_cmd
+  if nginx_master_pid >/dev/null; then
+    say "proxy is running"
+  else
+    run_relay "${NGINX_ARGV[@]}" || die "nginx could not start (see above; is another process listening on $PROXY_LISTEN?)"
+    say "proxy started on $PROXY_LISTEN"
+  fi
+  verify_through_proxy
+  say "version $active resumed"
 }
 
 # ---------------------------------------------------------------- key rotation
@@ -1622,6 +1689,7 @@ Usage: bash modeldeploy.sh SUBCOMMAND ARGS...
   plan             CONFIG
   deploy           CONFIG
   retire           MD_DIR VERSION RUNTIME 'RUNTIME_ARGS'
+  resume           MD_DIR
   update-keys      CONFIG
 EOF
 }
@@ -1648,6 +1716,7 @@ main() {
     plan) cmd_plan "$@" ;;
     deploy) cmd_deploy "$@" ;;
     retire) cmd_retire "$@" ;;
+    resume) cmd_resume "$@" ;;
     update-keys) cmd_update_keys "$@" ;;
     -h | --help | help) usage_text ;;
     *)
