@@ -13,6 +13,7 @@
 #   nginx-light                     the reverse proxy in front of the model containers on each host
 #   curl                            HTTP requests from inside a host's namespace
 #   tar ca-certificates             image rootfs; npm over TLS
+#   shellcheck                      lints the on-prem host script (test/on-prem/host-script-lint.test.ts)
 # and, not from apt:
 #   terraform >= 1.4                (terraform_data) must already be on PATH (these machines carry 1.11)
 #   onnxruntime-node 1.30           fetched by scripts/e2e/fetch-onnxruntime.sh into test/e2e/.cache/onnxruntime
@@ -32,6 +33,7 @@ packages=(
   iproute2 util-linux
   nginx-light
   curl tar ca-certificates
+  shellcheck
 )
 
 missing=()

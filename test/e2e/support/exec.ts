@@ -159,6 +159,7 @@ export const E2E_TOOL_PACKAGES: Readonly<Record<string, string>> = {
   terraform: 'terraform (HashiCorp release binary, see scripts/e2e/install-deps.sh)',
   npm: 'nodejs/npm',
   ldd: 'libc-bin',
+  shellcheck: 'shellcheck',
 };
 
 /** Absolute path of `tool` on PATH (plus /usr/sbin and /sbin, which a non-login PATH may lack), or undefined. */
