@@ -83,6 +83,7 @@ export class ModelArchiveError extends Error {
 /** Bump when the canonical stream or the compression scheme changes (invalidates the cache). */
 const FORMAT_VERSION = 1;
 const ARCHIVE_FILE_NAME = 'model.tar.gz';
+const PLAIN_ARCHIVE_FILE_NAME = 'model.tar';
 const MANIFEST_SUFFIX = '.manifest.json';
 const CACHE_DIR_NAME = 'cdk-model-deployment-archives';
 
@@ -138,7 +139,7 @@ interface ArchiveManifest {
  * The cache is validated through a sidecar `model.tar.gz.manifest.json` that records the content
  * hash it was built from and the archive's sha256; the archive is re-hashed before reuse.
  */
-export function packModelArchive(sourcePath: string, options: { outDir?: string } = {}): ModelArchive {
+export function packModelArchive(sourcePath: string, options: PackOptions = {}): ModelArchive {
   const absSource = path.resolve(sourcePath);
   const stat = statSource(sourcePath, absSource);
 
@@ -155,10 +156,11 @@ export function packModelArchive(sourcePath: string, options: { outDir?: string 
 
   const listing = listSource(absSource, stat);
   const contentHash = hashEntries(listing.entries);
+  const gzip = (options.compression ?? 'gzip') === 'gzip';
   const outDir = options.outDir !== undefined
     ? path.resolve(options.outDir)
     : path.join(os.tmpdir(), CACHE_DIR_NAME, contentHash);
-  const archivePath = path.join(outDir, ARCHIVE_FILE_NAME);
+  const archivePath = path.join(outDir, gzip ? ARCHIVE_FILE_NAME : PLAIN_ARCHIVE_FILE_NAME);
   const manifestPath = archivePath + MANIFEST_SUFFIX;
 
   const cached = readValidCache(archivePath, manifestPath, contentHash);
@@ -176,7 +178,7 @@ export function packModelArchive(sourcePath: string, options: { outDir?: string 
   let result: ModelArchive;
   try {
     fd = fs.openSync(tmpPath, 'w');
-    const sink = new GzipFileSink(fd);
+    const sink = gzip ? new GzipFileSink(fd) : new PlainFileSink(fd);
     writeTarStream(listing.entries, sink);
     const { uncompressedSha256, sha256, sizeBytes } = sink.finish();
     fs.closeSync(fd);
@@ -534,6 +536,32 @@ function hashFile(file: string): string {
   return hash.digest('hex');
 }
 
+/** Writes the tar stream as it is: its sha256 is the content hash, whatever the zlib build. */
+class PlainFileSink implements ByteSink {
+  private readonly hash = crypto.createHash('sha256');
+  private size = 0;
+
+  constructor(private readonly fd: number) {}
+
+  public write(data: Buffer): void {
+    this.hash.update(data);
+    writeAll(this.fd, data);
+    this.size += data.length;
+  }
+
+  public finish(): { uncompressedSha256: string; sha256: string; sizeBytes: number } {
+    const digest = this.hash.digest('hex');
+    return { uncompressedSha256: digest, sha256: digest, sizeBytes: this.size };
+  }
+}
+
+function writeAll(fd: number, data: Buffer): void {
+  let off = 0;
+  while (off < data.length) {
+    off += fs.writeSync(fd, data, off, data.length - off);
+  }
+}
+
 /** Compresses the stream chunk-wise into a gzip file; see the module comment. */
 class GzipFileSink implements ByteSink {
   private readonly pending = Buffer.allocUnsafe(DEFLATE_CHUNK);
@@ -593,10 +621,7 @@ class GzipFileSink implements ByteSink {
 
   private output(data: Buffer): void {
     this.outHash.update(data);
-    let off = 0;
-    while (off < data.length) {
-      off += fs.writeSync(this.fd, data, off, data.length - off);
-    }
+    writeAll(this.fd, data);
     this.sizeOut += data.length;
   }
 }
@@ -652,13 +677,24 @@ function readValidCache(archivePath: string, manifestPath: string, contentHash: 
   return { archivePath, sha256: manifest.sha256, contentHash, sizeBytes: stat.size, fileCount: manifest.fileCount };
 }
 
+/** Options for {@link packModelArchive}. */
+export interface PackOptions {
+  /** Where to write the archive (default: a cache directory keyed by the content hash). */
+  readonly outDir?: string;
+  /**
+   * 'gzip' writes model.tar.gz (SageMaker needs it); 'none' writes model.tar, whose sha256 is the
+   * content hash, so it does not change with the zlib build of the machine that packs it.
+   */
+  readonly compression?: 'gzip' | 'none';
+}
+
 /**
  * Packs a local model for a target, turning the packer's errors (missing path, special files...)
  * into the library's one error type, named after the target that asked.
  */
-export function packModelArtifact(localPath: string, target: string): ModelArchive {
+export function packModelArtifact(localPath: string, target: string, options: PackOptions = {}): ModelArchive {
   try {
-    return packModelArchive(localPath);
+    return packModelArchive(localPath, options);
   } catch (e) {
     if (!(e instanceof ModelArchiveError)) throw e;
     throw new ModelDeploymentValidationError('model.path', localPath, `a readable model file or directory (${e.message})`, target);

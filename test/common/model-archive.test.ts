@@ -369,3 +369,27 @@ describe('errors', () => {
     expect(() => hashModelSource(a)).toThrow(/pipe/);
   });
 });
+
+describe('uncompressed archives (compression: none)', () => {
+  test('model.tar: its sha256 is the content hash, and system tar reads it', () => {
+    const src = fs.mkdtempSync(path.join(os.tmpdir(), 'plain-src-'));
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'plain-out-'));
+    try {
+      fs.writeFileSync(path.join(src, 'model.onnx'), Buffer.from([1, 2, 3, 4]));
+      fs.mkdirSync(path.join(src, 'sub'));
+      fs.writeFileSync(path.join(src, 'sub', 'config.json'), '{"a":1}');
+      const plain = packModelArchive(src, { outDir: out, compression: 'none' });
+      expect(path.basename(plain.archivePath)).toBe('model.tar');
+      expect(plain.sha256).toBe(plain.contentHash);
+      expect(plain.contentHash).toBe(hashModelSource(src));
+      expect(crypto.createHash('sha256').update(fs.readFileSync(plain.archivePath)).digest('hex')).toBe(plain.sha256);
+      // Same content hash as the gzip archive of the same source.
+      expect(packModelArchive(src, { outDir: fs.mkdtempSync(path.join(os.tmpdir(), 'gz-out-')) }).contentHash).toBe(plain.contentHash);
+      const listing = execFileSync('tar', ['-tf', plain.archivePath], { encoding: 'utf8' }).trim().split('\n').sort();
+      expect(listing).toEqual(['model.onnx', 'sub/', 'sub/config.json']);
+    } finally {
+      fs.rmSync(src, { recursive: true, force: true });
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
+});

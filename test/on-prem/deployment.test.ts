@@ -96,8 +96,8 @@ describe('what each host gets', () => {
     const a = data(json, 'gpu01-artifact');
     const sha = a.triggers_replace.sha256;
     expect(sha).toMatch(/^[0-9a-f]{64}$/);
-    expect(provisioners(a, 'file')[0].destination).toBe(`/opt/model-deployments/${deployment.endpointName}/artifacts/${sha}.tar.gz.upload`);
-    expect(provisioners(a, 'file')[0].source).toMatch(/assets\/.*\.tar\.gz$/);
+    expect(provisioners(a, 'file')[0].destination).toBe(`/opt/model-deployments/${deployment.endpointName}/artifacts/${sha}.tar.upload`);
+    expect(provisioners(a, 'file')[0].source).toMatch(/assets\/.*\/model\.tar$/);
     const steps = provisioners(a, 'remote-exec');
     expect(steps.some((s: any) => s.inline.join(' ').includes(`install-artifact /opt/model-deployments/${deployment.endpointName} ${sha}`))).toBe(true);
     const destroy = steps.find((s: any) => s.when === 'destroy');

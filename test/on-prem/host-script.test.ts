@@ -752,7 +752,7 @@ describe('install-artifact', () => {
     expect(t.status).toBe(0);
     const sha = crypto.createHash('sha256').update(fs.readFileSync(tgz)).digest('hex');
     fs.mkdirSync(path.join(sb.mdDir, 'artifacts'), { recursive: true });
-    fs.copyFileSync(tgz, path.join(sb.mdDir, 'artifacts', `${sha}.tar.gz.upload`));
+    fs.copyFileSync(tgz, path.join(sb.mdDir, 'artifacts', `${sha}.tar.upload`));
     return sha;
   }
 
@@ -760,10 +760,10 @@ describe('install-artifact', () => {
     sb = new Sandbox();
     const sha = upload(sb, { 'model.onnx': 'weights' });
     const wrong = 'f'.repeat(64);
-    fs.renameSync(path.join(sb.mdDir, 'artifacts', `${sha}.tar.gz.upload`), path.join(sb.mdDir, 'artifacts', `${wrong}.tar.gz.upload`));
+    fs.renameSync(path.join(sb.mdDir, 'artifacts', `${sha}.tar.upload`), path.join(sb.mdDir, 'artifacts', `${wrong}.tar.upload`));
     const r = sb.run(['install-artifact', sb.mdDir, wrong], { MD_HOST: HOST });
     expect(r.status).toBe(1);
-    expect(errorLine(r)).toBe(`ERROR host=${HOST} deployment=${DEP}: artifact upload ${sb.mdDir}/artifacts/${wrong}.tar.gz.upload has sha256 ${sha}, expected ${wrong} ` +
+    expect(errorLine(r)).toBe(`ERROR host=${HOST} deployment=${DEP}: artifact upload ${sb.mdDir}/artifacts/${wrong}.tar.upload has sha256 ${sha}, expected ${wrong} ` +
       '(corrupted or changed in transfer); removed it, run apply again to upload it again');
     expect(fs.readdirSync(path.join(sb.mdDir, 'artifacts'))).toEqual([]);
   });

@@ -56,8 +56,10 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
     this.endpointName = spec.endpointName?.toLowerCase() ?? deploymentNameFrom(this.node.path);
     const plans = planHosts(this.endpointName, spec.scaling.minReplicas, props);
 
-    // The model archive and the optional image archive travel in cdktf.out as assets.
-    const archive = packModelArtifact(spec.model.localPath!, TARGET);
+    // The model archive and the optional image archive travel in cdktf.out as assets. The model is
+    // an uncompressed tar: its hash (the artifact's trigger and part of the version) is then the
+    // content hash, the same on every machine whatever its zlib; weights barely compress anyway.
+    const archive = packModelArtifact(spec.model.localPath!, TARGET, { compression: 'none' });
     const artifact = new TerraformAsset(this, 'ModelArtifact', { path: archive.archivePath, type: AssetType.FILE, assetHash: archive.contentHash });
     const image = props.imageArchive === undefined ? undefined : this.imageAsset(props.imageArchive);
     const script = readHostScript();
@@ -122,7 +124,7 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
       lifecycle: replaceFirst,
       provisioners: [
         remoteExec([`echo '[model-deploy host=${name}] uploading model artifact ${p.artifactSha256.slice(0, 12)}'`]),
-        { type: 'file', source: p.artifact.path, destination: `${dir}/artifacts/${p.artifactSha256}.tar.gz.upload` },
+        { type: 'file', source: p.artifact.path, destination: `${dir}/artifacts/${p.artifactSha256}.tar.upload` },
         remoteExec([`${tool} install-artifact ${dir} ${p.artifactSha256}`]),
         destroyExec([onHost(`MD_HOST=\${self.input.host} bash \${self.input.dir}/tool/modeldeploy.sh remove-artifact \${self.input.dir} \${self.input.sha256} \${self.input.runtime} '\${self.input.runtimeArgs}'`)]),
       ],

@@ -1359,7 +1359,7 @@ cmd_install_artifact() {
   local sha=$2 art upload tmp actual
   is_sha256 "$sha" || die "artifact checksum '$sha' must be 64 lowercase hex digits"
   art=$MD_DIR/artifacts
-  upload=$art/$sha.tar.gz.upload
+  upload=$art/$sha.tar.upload
   if [[ -f $art/$sha.complete && -d $art/$sha ]]; then
     if [[ -f $upload ]]; then rm -f -- "$upload"; fi
     say "artifact $sha already present"
@@ -1374,7 +1374,7 @@ cmd_install_artifact() {
   fi
   chmod 700 "$art"
   tmp=$(mktemp -d "$art/.$sha.tmp.XXXXXX")
-  if ! run_relay tar -xzf "$upload" -C "$tmp" --no-same-owner --no-same-permissions; then
+  if ! run_relay tar -xf "$upload" -C "$tmp" --no-same-owner --no-same-permissions; then
     chmod -R u+w "$tmp" 2>/dev/null || true
     rm -rf -- "$tmp"
     die "could not extract $upload (see tar's message above; disk full?)"
@@ -1408,7 +1408,7 @@ cmd_remove_artifact() {
       return 0
     fi
   fi
-  if [[ ! -e $art/$sha && ! -e $art/$sha.complete && ! -e $art/$sha.tar.gz.upload ]]; then
+  if [[ ! -e $art/$sha && ! -e $art/$sha.complete && ! -e $art/$sha.tar.upload ]]; then
     say "artifact $sha not present; nothing to remove"
     return 0
   fi
@@ -1418,7 +1418,7 @@ cmd_remove_artifact() {
       rm -rf -- "$t"
     fi
   done
-  rm -f -- "$art/$sha.complete" "$art/$sha.tar.gz.upload"
+  rm -f -- "$art/$sha.complete" "$art/$sha.tar.upload"
   say "removed artifact $sha"
 }
 
