@@ -230,6 +230,18 @@ describe('on-prem target over real SSH, podman, nginx and terraform', () => {
     expect(secondStarts).toBeGreaterThan(firstDone);
   });
 
+  test('replacing a host\'s deployment with the version it already runs changes nothing and drops nothing', async () => {
+    const host = hosts[0];
+    const address = tf.resourcesInState().find(a => a.includes(`${host.name}-deployment_`))!;
+    expect(address).toBeDefined();
+    const before = await host.podman(['ps', '-q', '--no-trunc']);
+    const apply = await tf.apply({ args: [`-replace=${address}`] });
+    expectOk(apply);
+    expect(outputOf(apply)).toContain('is already active and healthy on this host; nothing to change');
+    expect((await host.podman(['ps', '-q', '--no-trunc'])).stdout).toBe(before.stdout);
+    await expectServing(MODEL_V2);
+  });
+
   test('fault: an image whose health check never passes fails the apply naming the host; the old version keeps serving; the next apply converges', async () => {
     const before = await Promise.all(hosts.map(containersOn));
     synthesize({ model: MODEL_V1, image: neverReady, startupTimeoutSeconds: 30 });

@@ -1164,6 +1164,16 @@ retire_superseded() {
   done
 }
 
+# True when the proxy runs and every replica of the active version answers its health route.
+active_version_healthy() {
+  local r port
+  nginx_master_pid >/dev/null || return 1
+  for ((r = 0; r < MD_REPLICAS; r++)); do
+    port=$(slot_port "$ACTIVE_COLOR" "$r")
+    curl -fsS -o /dev/null --max-time 5 "http://127.0.0.1:$port$MD_HEALTH_PATH" >/dev/null 2>&1 || return 1
+  done
+}
+
 # Copies CONFIG and container.env to versions/<version>/ unless they are already there.
 ensure_version_files() {
   local config=$1 src_dir src_real dst_real
@@ -1325,6 +1335,13 @@ cmd_deploy() {
   load_config "$config"
   ensure_version_files "$config"
   read_active
+  # The same version again (terraform apply -replace, or a lost state): the same configuration,
+  # so when it is healthy there is nothing to change, and replacing it would only cost a gap.
+  if [[ $ACTIVE_VERSION == "$MD_VERSION" ]] && active_version_healthy; then
+    say "version $MD_VERSION is already active and healthy on this host; nothing to change"
+    install_boot_hook
+    return 0
+  fi
   preflight_checks
   say "deploying version $MD_VERSION (image $MD_IMAGE, artifact ${MD_ARTIFACT_SHA256:0:12}) on color $NEW_COLOR${ACTIVE_VERSION:+ beside the active version $ACTIVE_VERSION (color $ACTIVE_COLOR)}"
   ROLLBACK_ARMED=1
