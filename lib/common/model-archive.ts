@@ -518,7 +518,8 @@ function hashEntries(entries: readonly TarEntry[]): string {
   return sink.digest();
 }
 
-function hashFile(file: string): string {
+/** sha256 of a file, read in chunks (bounded memory for multi-GB files). */
+export function hashFile(file: string): string {
   const hash = crypto.createHash('sha256');
   const buf = Buffer.allocUnsafe(READ_CHUNK);
   const fd = openForReading(file);

@@ -1,10 +1,10 @@
 import * as crypto from 'crypto';
-import * as fs from 'fs';
 import * as path from 'path';
 import { AssetType, DataResource, Fn, ITerraformDependable, SSHProvisionerConnection, TerraformAsset, TerraformOutput } from 'cdktf';
 import { Construct, IConstruct } from 'constructs';
 import type { IModelEndpoint } from '../../deployment-target';
-import { packModelArtifact } from '../../common/model-archive';
+import { findTargetConstruct } from '../../common/target-construct';
+import { hashFile, packModelArtifact } from '../../common/model-archive';
 import { AuthMode } from '../../spec/access';
 import { ArtifactSource } from '../../spec/artifact';
 import { checkInteger } from '../../spec/check';
@@ -12,7 +12,7 @@ import { ModelDeploymentValidationError } from '../../spec/errors';
 import { RolloutStrategy } from '../../spec/rollout';
 import { ModelDeploymentSpecProps, ResolvedModelDeploymentSpec, resolveSpec } from '../../spec/spec';
 import {
-  HostPlan, TARGET, fileSha256, hostDeployValues, planHosts, readImageArchiveId, renderContainerEnv, renderDeployEnv, versionId,
+  HostPlan, TARGET, hostDeployValues, planHosts, readImageArchiveId, renderContainerEnv, renderDeployEnv, versionId,
 } from './host-config';
 import { ContainerRuntime, ON_PREM_OPTION_KEYS, OnPremTargetOptions } from './options';
 
@@ -32,9 +32,7 @@ const HOST_SCRIPT = path.join(__dirname, 'host', 'modeldeploy.sh');
 export class OnPremModelDeployment extends Construct implements IModelEndpoint {
   /** The OnPremModelDeployment that a ModelDeployment (or any construct containing one) built. */
   public static of(scope: IConstruct): OnPremModelDeployment {
-    const found = [scope, ...scope.node.findAll()].find((c): c is OnPremModelDeployment => c instanceof OnPremModelDeployment);
-    if (!found) throw new ModelDeploymentValidationError('target', scope.node.path, 'a ModelDeployment built with DeploymentTarget.onPrem()', TARGET);
-    return found;
+    return findTargetConstruct(scope, OnPremModelDeployment, TARGET);
   }
 
   public readonly targetName = TARGET;
@@ -62,8 +60,8 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
     const archive = packModelArtifact(spec.model.localPath!, TARGET, { compression: 'none' });
     const artifact = new TerraformAsset(this, 'ModelArtifact', { path: archive.archivePath, type: AssetType.FILE, assetHash: archive.contentHash });
     const image = props.imageArchive === undefined ? undefined : this.imageAsset(props.imageArchive);
-    const script = readHostScript();
-    const scriptAsset = new TerraformAsset(this, 'HostScript', { path: HOST_SCRIPT, type: AssetType.FILE, assetHash: sha256(script) });
+    const scriptSha256 = hashFile(HOST_SCRIPT);
+    const scriptAsset = new TerraformAsset(this, 'HostScript', { path: HOST_SCRIPT, type: AssetType.FILE, assetHash: scriptSha256 });
     const containerEnv = renderContainerEnv(spec.serving.environment);
     const apiKeyRevision = checkInteger('apiKeyRevision', props.apiKeyRevision ?? 1, 1, 1_000_000, TARGET);
     const connectTimeout = checkInteger('connectTimeoutSeconds', props.connectTimeoutSeconds ?? 30, 1, 3600, TARGET);
@@ -77,7 +75,7 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
       const values = hostDeployValues(spec, props, plan, this.endpointName, archive.sha256);
       const version = versionId(values, containerEnv, apiKeyRevision);
       const connection = sshConnection(plan, connectTimeout);
-      const deployed = this.hostResources(plan, connection, { values, version, containerEnv, script, scriptAsset, artifact, artifactSha256: archive.sha256, image, apiKeyFile: props.apiKeyFile, previous });
+      const deployed = this.hostResources(plan, connection, { values, version, containerEnv, scriptSha256, scriptAsset, artifact, artifactSha256: archive.sha256, image, apiKeyFile: props.apiKeyFile, previous });
       previous = deployed;
       this.versions[plan.host.name] = version;
       this.hostDeployments[plan.host.name] = deployed;
@@ -95,7 +93,7 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
 
   /** The four resources of one host: the script, the artifact, the image, and the deployment that uses them. */
   private hostResources(plan: HostPlan, connection: SSHProvisionerConnection, p: {
-    values: { [key: string]: string }; version: string; containerEnv: string; script: string; scriptAsset: TerraformAsset; artifact: TerraformAsset; artifactSha256: string;
+    values: { [key: string]: string }; version: string; containerEnv: string; scriptSha256: string; scriptAsset: TerraformAsset; artifact: TerraformAsset; artifactSha256: string;
     image?: { asset: TerraformAsset; sha256: string; id: string }; apiKeyFile: string; previous?: ITerraformDependable;
   }): DataResource {
     const name = plan.host.name;
@@ -108,7 +106,7 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
     const replaceFirst = { createBeforeDestroy: true };
 
     const toolResource = new DataResource(this, `${name}-tool`, {
-      triggersReplace: { script: sha256(p.script), dir },
+      triggersReplace: { script: p.scriptSha256, dir },
       connection,
       provisioners: [
         remoteExec([`mkdir -p ${dir}/tool ${dir}/proxy ${dir}/versions ${dir}/artifacts ${dir}/images`, `echo '[model-deploy host=${name}] uploading host script'`]),
@@ -169,7 +167,7 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
 
   private imageAsset(archivePath: string): { asset: TerraformAsset; sha256: string; id: string } {
     const id = readImageArchiveId(archivePath);
-    const sha256 = fileSha256(archivePath);
+    const sha256 = hashFile(archivePath);
     return { asset: new TerraformAsset(this, 'ImageArchive', { path: path.resolve(archivePath), type: AssetType.FILE, assetHash: sha256 }), sha256, id };
   }
 }
@@ -246,10 +244,6 @@ function checkTargetLimits(spec: ResolvedModelDeploymentSpec, props: OnPremModel
   }
   checkInteger('proxyPort', props.proxyPort ?? 8443, 1, 65535, TARGET);
   checkInteger('slotPortBase', props.slotPortBase ?? 18000, 1024, 65000, TARGET);
-}
-
-function readHostScript(): string {
-  return fs.readFileSync(HOST_SCRIPT, 'utf8');
 }
 
 function deploymentNameFrom(constructPath: string): string {

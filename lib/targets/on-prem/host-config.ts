@@ -200,21 +200,3 @@ export function readImageArchiveId(archivePath: string): string {
     fs.closeSync(fd);
   }
 }
-
-/** sha256 of a file, streamed in chunks. */
-export function fileSha256(file: string): string {
-  const hash = crypto.createHash('sha256');
-  const fd = fs.openSync(file, 'r');
-  try {
-    const buf = Buffer.allocUnsafe(4 * 1024 * 1024);
-    let n: number;
-    let position = 0;
-    while ((n = fs.readSync(fd, buf, 0, buf.length, position)) > 0) {
-      hash.update(buf.subarray(0, n));
-      position += n;
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-  return hash.digest('hex');
-}

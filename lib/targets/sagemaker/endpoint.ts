@@ -22,6 +22,7 @@ import { RolloutStrategy } from '../../spec/rollout';
 import { ScalingMetric } from '../../spec/scaling';
 import { ModelDeploymentSpecProps, ResolvedModelDeploymentSpec, resolveSpec } from '../../spec/spec';
 import { packModelArtifact } from '../../common/model-archive';
+import { findTargetConstruct } from '../../common/target-construct';
 import { TARGET, resolveSageMakerImage } from './image';
 import { sageMakerInstanceGpus } from './image-catalog';
 import { SAGEMAKER_OPTION_KEYS, SageMakerAsyncInferenceOptions, SageMakerServerlessOptions, SageMakerTargetOptions } from './options';
@@ -55,11 +56,7 @@ const ENDPOINTS_LOG_PREFIX = '/aws/sagemaker/Endpoints/';
 export class SageMakerModelEndpoint extends Construct implements IModelEndpoint {
   /** The SageMakerModelEndpoint that a ModelDeployment (or any construct containing one) built. */
   public static of(scope: IConstruct): SageMakerModelEndpoint {
-    const found = [scope, ...scope.node.findAll()].find((c): c is SageMakerModelEndpoint => c instanceof SageMakerModelEndpoint);
-    if (!found) {
-      throw new ModelDeploymentValidationError('target', scope.node.path, 'a ModelDeployment built with DeploymentTarget.sageMaker()', TARGET);
-    }
-    return found;
+    return findTargetConstruct(scope, SageMakerModelEndpoint, TARGET);
   }
 
   public readonly targetName = TARGET;

@@ -1084,24 +1084,18 @@ wait_workers_stop_accepting() {
 
 # Stops the nginx of this deployment: QUIT (graceful), then TERM, then KILL with its workers.
 stop_nginx() {
-  local pid i kids
+  local pid kids
   if ! pid=$(nginx_master_pid); then
     say "proxy not running"
     return 0
   fi
   kids=$(child_pids "$pid" || true)
   kill -QUIT "$pid" 2>/dev/null || true
-  for ((i = 0; i < 60; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.5
-  done
+  wait_pid_gone "$pid" 60
   if kill -0 "$pid" 2>/dev/null; then
     warn "nginx $pid did not quit within 30s; terminating it"
     kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 10; i++)); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.5
-    done
+    wait_pid_gone "$pid" 10
   fi
   if kill -0 "$pid" 2>/dev/null; then
     warn "killing nginx $pid and its workers"
@@ -1113,6 +1107,15 @@ stop_nginx() {
 
 # Waits (up to LIMIT seconds) until no nginx worker of this deployment is still draining
 # requests from before the last reload; those may still be sending to an old version.
+# Waits until PID has exited, polling every half second, at most TRIES times.
+wait_pid_gone() {
+  local pid=$1 tries=$2 i
+  for ((i = 0; i < tries; i++)); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.5
+  done
+}
+
 wait_draining_workers() {
   local limit=$1 pid waited=0 k draining cmd
   pid=$(nginx_master_pid) || return 0
