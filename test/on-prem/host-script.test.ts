@@ -203,6 +203,8 @@ class Sandbox {
       MD_CPUS: '',
       MD_MEMORY: '',
       MD_MIN_FREE_DISK_MIB: '1',
+      MD_CAP_ADD: '',
+      MD_READ_ONLY_ROOT: '0',
       ...overrides,
     };
   }
@@ -227,9 +229,15 @@ class Sandbox {
     this.writeKeys(keys);
   }
 
-  writeKeys(keys: string[]): void {
+  writeKeys(keys: string[], file = 'api-keys'): void {
     fs.mkdirSync(path.join(this.mdDir, 'proxy'), { recursive: true });
-    fs.writeFileSync(path.join(this.mdDir, 'proxy', 'api-keys'), keys.join('\n') + '\n');
+    fs.writeFileSync(path.join(this.mdDir, 'proxy', file), keys.join('\n') + '\n');
+  }
+
+  /** The key file where the construct uploads it (proxy/api-keys.upload), as Terraform would: 0644. */
+  uploadKeys(keys: string[]): void {
+    this.writeKeys(keys, 'api-keys.upload');
+    fs.chmodSync(path.join(this.mdDir, 'proxy', 'api-keys.upload'), 0o644);
   }
 
   addImage(ref: string, id: string): void {
@@ -365,6 +373,7 @@ describe('plan: the run command deploy executes', () => {
       '--label', `md.deployment=${DEP}`, '--label', `md.version=${VERSION}`, '--label', 'md.replica=0',
       '--label', `md.artifact=${SHA}`, '--label', `md.gpus=${A10G[0]}`,
       '--restart', 'unless-stopped',
+      '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges',
       '-p', '127.0.0.1:18000:8080',
       '-v', `${sb.mdDir}/artifacts/${SHA}:/opt/ml/model:ro`,
       '--env-file', `${sb.mdDir}/versions/${VERSION}/container.env`,
@@ -486,6 +495,24 @@ describe('plan: the run command deploy executes', () => {
     // Options come before the image; nothing follows the image.
     expect(argv[0].indexOf('--memory')).toBeLessThan(argv[0].indexOf(IMAGE));
     expect(argv[0][argv[0].length - 1]).toBe(IMAGE);
+  });
+
+  test('containers drop every capability and set no-new-privileges; MD_CAP_ADD adds back named ones; MD_READ_ONLY_ROOT makes the root read-only with a tmpfs /tmp', () => {
+    sb = new Sandbox();
+    let argv = planArgv(sb.run(['plan', sb.writeConfig(sb.config())]))[0];
+    expect(flagValues(argv, '--cap-drop')).toEqual(['ALL']);
+    expect(flagValues(argv, '--security-opt')).toEqual(['no-new-privileges']);
+    expect(flagValues(argv, '--cap-add')).toEqual([]);
+    expect(argv).not.toContain('--read-only');
+    expect(flagValues(argv, '--tmpfs')).toEqual([]);
+    argv = planArgv(sb.run(['plan', sb.writeConfig(sb.config({ MD_CAP_ADD: 'NET_BIND_SERVICE,CHOWN', MD_READ_ONLY_ROOT: '1' }))]))[0];
+    expect(flagValues(argv, '--cap-drop')).toEqual(['ALL']);
+    expect(flagValues(argv, '--cap-add')).toEqual(['NET_BIND_SERVICE', 'CHOWN']);
+    // Capabilities are added back after the drop, whatever order the runtime applies them in.
+    expect(argv.indexOf('--cap-add')).toBeGreaterThan(argv.indexOf('--cap-drop'));
+    expect(argv).toContain('--read-only');
+    expect(flagValues(argv, '--tmpfs')).toEqual(['/tmp']);
+    expect(argv[argv.length - 1]).toBe(IMAGE);
   });
 
   test('plan fails like preflight when the GPUs are not there', () => {
@@ -651,6 +678,11 @@ describe('config validation', () => {
     ['only one TLS file', { MD_TLS_CERT: '/etc/md/tls.crt' }, /set both MD_TLS_CERT and MD_TLS_KEY/],
     ['proxy port among the slot ports', { MD_PROXY_PORT: '18001' }, /collides with the slot ports 18000-18001/],
     ['bad memory limit', { MD_MEMORY: '4 gigs' }, /MD_MEMORY '4 gigs' must be empty or a size/],
+    ['a capability with the CAP_ prefix', { MD_CAP_ADD: 'CAP_NET_ADMIN' }, /MD_CAP_ADD 'CAP_NET_ADMIN' must be empty or capability names/],
+    ['a capability list with a shell character', { MD_CAP_ADD: 'CHOWN;id' }, /MD_CAP_ADD 'CHOWN;id' must be empty or capability names/],
+    ['ALL capabilities', { MD_CAP_ADD: 'ALL' }, /MD_CAP_ADD 'ALL' must be empty or capability names/],
+    ['an unknown capability', { MD_CAP_ADD: 'NET_BIND_SERVICE,FLY' }, /MD_CAP_ADD 'NET_BIND_SERVICE,FLY' must be empty or capability names/],
+    ['a read-only flag that is not 0 or 1', { MD_READ_ONLY_ROOT: 'yes' }, /MD_READ_ONLY_ROOT 'yes' must be 0 or 1/],
   ];
   test.each(cases)('refuses %s', (_name, overrides, message) => {
     sb = new Sandbox();
@@ -667,7 +699,7 @@ describe('config validation', () => {
     const cfg = sb.config();
     const raw = Object.entries(cfg).map(([k, v]) => `${k}='${v}'`).join('\n') + `\nMD_CPUS=$(touch ${marker})\n`;
     const r = sb.run(['plan', sb.writeConfig(cfg, raw)]);
-    expect(errorLine(r)).toMatch(/line 25 is not of the form MD_NAME='value'/);
+    expect(errorLine(r)).toMatch(new RegExp(`line ${Object.keys(cfg).length + 1} is not of the form MD_NAME='value'`));
     expect(fs.existsSync(marker)).toBe(false);
   });
 
@@ -685,19 +717,57 @@ describe('config validation', () => {
 describe('API keys', () => {
   const GOOD = ['Zm9vYmFyLWtleS0wMDAx+/=', 'second.key_with-chars~0123'];
 
-  test('update-keys writes escaped nginx maps, mode 0600, and never prints a key', () => {
+  test('update-keys MD_DIR installs the uploaded keys privately, writes exact-match nginx maps (mode 0600), never prints a key', () => {
     sb = new Sandbox();
-    sb.writeKeys([GOOD[0], '', '# a comment line', GOOD[1], GOOD[0]]);
-    const r = sb.run(['update-keys', sb.writeConfig(sb.config())]);
+    sb.uploadKeys([GOOD[0], '', '# a comment line', GOOD[1], GOOD[0]]);
+    const r = sb.run(['update-keys', sb.mdDir], { MD_HOST: HOST });
     expect(r.status).toBe(0);
     const proxy = path.join(sb.mdDir, 'proxy');
-    expect(fs.readFileSync(path.join(proxy, 'api-keys.map'), 'utf8')).toBe(`"${GOOD[0]}" 1;\n"${GOOD[1]}" 1;\n`);
-    expect(fs.readFileSync(path.join(proxy, 'bearer.map'), 'utf8')).toBe(`"Bearer ${GOOD[0]}" 1;\n"Bearer ${GOOD[1]}" 1;\n`);
+    // Anchored, case-sensitive regular expressions: exact matches whatever the key's length
+    // (string entries go through nginx's map hash, whose bucket size a 40-character key overflows,
+    // and are compared case-insensitively). Regex metacharacters are escaped.
+    expect(fs.readFileSync(path.join(proxy, 'api-keys.map'), 'utf8')).toBe(
+      '"~^Zm9vYmFyLWtleS0wMDAx\\+/=$" 1;\n"~^second\\.key_with-chars~0123$" 1;\n');
+    // RFC 7235: the scheme is case-insensitive, the key is not.
+    expect(fs.readFileSync(path.join(proxy, 'bearer.map'), 'utf8')).toBe(
+      '"~^(?i:bearer) +Zm9vYmFyLWtleS0wMDAx\\+/=$" 1;\n"~^(?i:bearer) +second\\.key_with-chars~0123$" 1;\n');
+    expect(fs.existsSync(path.join(proxy, 'api-keys.upload'))).toBe(false);
+    expect(fs.readFileSync(path.join(proxy, 'api-keys'), 'utf8')).toContain(GOOD[1]);
     for (const f of ['api-keys', 'api-keys.map', 'bearer.map']) {
       expect(fs.statSync(path.join(proxy, f)).mode & 0o777).toBe(0o600);
     }
+    expect(fs.statSync(proxy).mode & 0o777).toBe(0o700);
     expect(r.stdout).toContain('key maps written for 2 API key(s)');
     for (const k of GOOD) expect(r.stdout + r.stderr).not.toContain(k);
+  });
+
+  test('every regular expression metacharacter a key may hold is escaped', () => {
+    sb = new Sandbox();
+    const key = 'a.b+c*d?e|f(g)h[i]j^k/l=m~n!o%p&q,r:s<t>u@v_w-0123';
+    sb.uploadKeys([key]);
+    expect(sb.run(['update-keys', sb.mdDir]).status).toBe(0);
+    const line = fs.readFileSync(path.join(sb.mdDir, 'proxy', 'api-keys.map'), 'utf8');
+    const regex = /^"~(.*)" 1;\n$/.exec(line)![1];
+    // The same expression, read by a PCRE-compatible engine, matches the key and nothing else close.
+    const re = new RegExp(regex);
+    expect(re.test(key)).toBe(true);
+    for (const near of [key.toUpperCase(), key.replace('.', 'X'), key.replace('b+', 'bb'), key.replace('d?', ''), `${key}x`, `x${key}`]) {
+      expect([near, re.test(near)]).toEqual([near, false]);
+    }
+  });
+
+  test('update-keys works before any deployment exists (the keys come first): no config, no proxy yet', () => {
+    sb = new Sandbox();
+    fs.rmSync(sb.mdDir, { recursive: true, force: true });
+    fs.mkdirSync(path.join(sb.mdDir, 'proxy'), { recursive: true, mode: 0o700 });
+    sb.uploadKeys([GOOD[0]]);
+    const r = sb.run(['update-keys', sb.mdDir], { MD_HOST: HOST });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(`${PREFIX}proxy not running; the next deploy uses the new keys`);
+    expect(fs.readdirSync(path.join(sb.mdDir, 'proxy')).sort()).toEqual(['api-keys', 'api-keys.map', 'bearer.map']);
+    // Run again without a new upload: the installed keys are kept and the maps rewritten.
+    expect(sb.run(['update-keys', sb.mdDir], { MD_HOST: HOST }).status).toBe(0);
+    expect(fs.readFileSync(path.join(sb.mdDir, 'proxy', 'api-keys'), 'utf8')).toBe(`${GOOD[0]}\n`);
   });
 
   const BAD: Array<[string, string, RegExp]> = [
@@ -710,15 +780,14 @@ describe('API keys', () => {
     ['a leading ~ (nginx regex)', '~abcdef0123456789xyz', /starts with ~/],
     ['too short', 'default', /is 7 characters long; keys must be 16 to 1024/],
   ];
-  test.each(BAD)('refuses a key with %s, names its line, does not print it, keeps the old maps', (_n, bad, message) => {
+  test.each(BAD)('refuses a key with %s, names its line, does not print it, keeps the installed keys and maps', (_n, bad, message) => {
     sb = new Sandbox();
     const proxy = path.join(sb.mdDir, 'proxy');
-    sb.writeKeys([GOOD[0]]);
-    const file = sb.writeConfig(sb.config());
-    expect(sb.run(['update-keys', file]).status).toBe(0);
+    sb.uploadKeys([GOOD[0]]);
+    expect(sb.run(['update-keys', sb.mdDir]).status).toBe(0);
     const before = fs.readFileSync(path.join(proxy, 'api-keys.map'), 'utf8');
-    sb.writeKeys([GOOD[0], bad]);
-    const r = sb.run(['update-keys', file]);
+    sb.uploadKeys([GOOD[0], bad]);
+    const r = sb.run(['update-keys', sb.mdDir]);
     expect(r.status).toBe(1);
     const e = errorLine(r);
     expect(e).toMatch(message);
@@ -726,6 +795,8 @@ describe('API keys', () => {
     expect(r.stdout + r.stderr).not.toContain(bad);
     expect(r.stdout + r.stderr).not.toContain(GOOD[0]);
     expect(fs.readFileSync(path.join(proxy, 'api-keys.map'), 'utf8')).toBe(before);
+    expect(fs.readFileSync(path.join(proxy, 'api-keys'), 'utf8')).toBe(`${GOOD[0]}\n`);
+    expect(fs.statSync(path.join(proxy, 'api-keys.upload')).mode & 0o777).toBe(0o600);
   });
 
   test('preflight refuses a bad key too, and an empty key file', () => {
