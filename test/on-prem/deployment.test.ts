@@ -60,10 +60,10 @@ function expectRefusal(fn: () => unknown, field: string, allowed: RegExp) {
 describe('what each host gets', () => {
   const { json, deployment } = synth();
 
-  test('four terraform_data per host, and nothing that needs a provider download', () => {
+  test('five terraform_data per host, and nothing that needs a provider download', () => {
     expect(Object.keys(json.resource)).toEqual(['terraform_data']);
     expect(json.provider).toBeUndefined();
-    expect(Object.keys(json.resource.terraform_data)).toHaveLength(8);
+    expect(Object.keys(json.resource.terraform_data)).toHaveLength(10);
   });
 
   test('a new version comes up before the old one goes, and hosts update one after another', () => {
@@ -88,8 +88,10 @@ describe('what each host gets', () => {
     const { text } = synth();
     expect(text).not.toContain('SECRET-PRIVATE-KEY-MATERIAL');
     expect(text).not.toContain('SECRET-API-KEY-123');
-    const keys = provisioners(data(json, 'gpu01-deployment'), 'file').find((f: any) => f.destination.endsWith('/proxy/api-keys'));
-    expect(keys.content).toBe(`\${sensitive(file(pathexpand("${API_KEYS}")))}`);
+    const keys = provisioners(data(json, 'gpu01-keys'), 'file').find((f: any) => f.destination.endsWith('/proxy/api-keys.upload'));
+    expect(keys.content).toMatch(/^\$\{sensitive\(.*\bfile\(local\.\w+\)/);
+    expect(Object.values(json.locals)).toEqual([`\${pathexpand("${API_KEYS}")}`]);
+    expect(provisioners(data(json, 'gpu01-deployment'), 'file').some((f: any) => f.destination.includes('api-keys'))).toBe(false);
   });
 
   test('the artifact is uploaded only when its checksum changes, into a versioned path, and removed by its own destroy step', () => {
@@ -157,9 +159,128 @@ describe('versions', () => {
     expect(synth().deployment.versions).toEqual(base);
   });
 
-  test('rotating API keys needs a revision bump, which redeploys', () => {
-    const base = synth().deployment.versions.gpu01;
-    expect(synth({ apiKeyRevision: 2 }).deployment.versions.gpu01).not.toBe(base);
+  test('the API keys are not part of any version: rotating them restarts no container', () => {
+    const base = synth().deployment.versions;
+    expect(synth({ apiKeyRevision: 2 }).deployment.versions).toEqual(base);
+  });
+});
+
+describe('API keys: rotation by replacing the key file', () => {
+  const { json, deployment } = synth();
+  const dir = `/opt/model-deployments/${deployment.endpointName}`;
+
+  test('key rotation: a per-host keys resource, triggered by the key file\'s hash at apply time, uploads it and runs update-keys (a proxy reload)', () => {
+    for (const host of ['gpu01', 'gpu02']) {
+      const keys = data(json, `${host}-keys`);
+      // The hash is computed by Terraform at plan time; neither the key nor its hash is in cdktf.out.
+      expect(keys.triggers_replace.keys).toMatch(/filesha256\(local\.\w+\)/);
+      expect(keys.triggers_replace.revision).toBe(1);
+      const upload = provisioners(keys, 'file');
+      expect(upload).toHaveLength(1);
+      expect(upload[0].destination).toBe(`${dir}/proxy/api-keys.upload`);
+      const steps = provisioners(keys, 'remote-exec').map((s: any) => s.inline.join('\n'));
+      expect(steps[steps.length - 1]).toBe(`MD_HOST=${host} bash ${dir}/tool/modeldeploy.sh update-keys ${dir}`);
+      expect(keys.depends_on).toContain(`terraform_data.${address(json, `${host}-tool`)}`);
+      // The first deploy needs the keys: the deployment comes after them.
+      expect(data(json, `${host}-deployment`).depends_on).toContain(`terraform_data.${address(json, `${host}-keys`)}`);
+    }
+  });
+
+  test('apiKeyRevision re-uploads the keys (a keys trigger), nothing else', () => {
+    const bumped = synth({ apiKeyRevision: 7 });
+    expect(data(bumped.json, 'gpu01-keys').triggers_replace.revision).toBe(7);
+    expect(bumped.deployment.versions).toEqual(deployment.versions);
+    expectRefusal(() => synth({ apiKeyRevision: 0 }), 'apiKeyRevision', /1/);
+  });
+
+  test('a missing key file: a precondition names apiKeyFile and the path, and no file() call is evaluated unguarded', () => {
+    const keys = data(json, 'gpu01-keys');
+    const local = Object.keys(json.locals)[0];
+    expect(json.locals[local]).toBe(`\${pathexpand("${API_KEYS}")}`);
+    expect(keys.lifecycle.precondition).toEqual([{
+      condition: `\${fileexists(local.${local})}`,
+      error_message: expect.stringContaining(`apiKeyFile: no file at ${API_KEYS}`),
+    }]);
+    // Terraform evaluates provisioner blocks and triggers while validating, before any precondition.
+    const strings = (v: any): string[] => typeof v === 'string' ? [v] : v && typeof v === 'object' ? Object.values(v).flatMap(strings) : [];
+    const text = strings({ t: keys.triggers_replace, p: keys.provisioner }).join('\n');
+    const reads = text.match(/\b(file|filesha256)\(local\.\w+\)/g) ?? [];
+    expect(reads.length).toBe(2);
+    expect(text.split(`fileexists(local.${local}) ?`).length - 1).toBe(reads.length);
+  });
+
+  test('a missing key file: the real terraform plan names the option and the path, not a line of cdk.tf.json', async () => {
+    const { TerraformRunner } = await import('../e2e/support/terraform');
+    const keyFile = path.join(fs.mkdtempSync(path.join(tmp, 'keys-')), 'api-keys');
+    fs.writeFileSync(keyFile, 'placeholder-key-0123456789\n');
+    const outdir = fs.mkdtempSync(path.join(tmp, 'missing-keys-'));
+    const app = new App({ outdir });
+    const stack = new TerraformStack(app, 'missing-keys');
+    new OnPremModelDeployment(stack, 'Fraud', {
+      model: ModelArtifact.fromLocalPath(FIXTURE), serving: ServingContainer.custom({ image: 'registry.internal/x:1' }),
+      scaling: { minReplicas: 2 }, hosts, apiKeyFile: keyFile,
+    });
+    app.synth();
+    fs.rmSync(keyFile);
+    const runner = TerraformRunner.forCdktfStack(outdir, 'missing-keys', { timeoutMs: 60_000 });
+    expect((await runner.init()).code).toBe(0);
+    const plan = await runner.run(['plan', '-no-color', '-input=false']);
+    runner.dispose();
+    const out = `${plan.stdout}${plan.stderr}`;
+    expect(plan.code).not.toBe(0);
+    expect(out).toContain(`apiKeyFile: no file at ${keyFile}`);
+    expect(out).not.toContain('Invalid value for "path" parameter');
+  });
+});
+
+describe('files on the hosts are private from their first byte', () => {
+  const { json, deployment } = synth();
+  const dir = `/opt/model-deployments/${deployment.endpointName}`;
+
+  test('the deployment\'s directories are made 0700 before any upload', () => {
+    const first = provisioners(data(json, 'gpu01-tool'), 'remote-exec')[0].inline.join('\n');
+    expect(first).toMatch(/^umask 077/);
+    for (const sub of ['', '/tool', '/proxy', '/versions', '/artifacts', '/images']) expect(first).toContain(` ${dir}${sub}`);
+    expect(first).toMatch(/chmod 700 /);
+  });
+
+  test('every upload lands in a file made 0600 before its first byte (scp keeps an existing file\'s mode)', () => {
+    let uploads = 0;
+    for (const name of ['tool', 'artifact', 'image', 'keys', 'deployment']) {
+      const steps: any[] = data(json, `gpu01-${name}`).provisioner;
+      steps.forEach((step, i) => {
+        if (!step.file) return;
+        uploads++;
+        const before = steps.slice(0, i).filter(s => s['remote-exec']).map(s => s['remote-exec'].inline.join('\n')).join('\n');
+        expect([step.file.destination, before]).toEqual([step.file.destination, expect.stringContaining('umask 077')]);
+        const dest = step.file.destination.replace(/[.]/g, '\\.');
+        expect(before).toMatch(new RegExp(`touch [^&\n]*${dest}`));
+        expect(before).toMatch(new RegExp(`chmod 600 [^&\n]*${dest}`));
+      });
+    }
+    expect(uploads).toBe(5); // script, artifact, keys, deploy.env, container.env
+  });
+});
+
+describe('container hardening', () => {
+  test('by default no capabilities (MD_CAP_ADD empty) and a writable root', () => {
+    expect(deployEnv(synth().json, 'gpu01')).toMatchObject({ MD_CAP_ADD: '', MD_READ_ONLY_ROOT: '0' });
+  });
+
+  test('containerCapabilities and readOnlyRootFilesystem reach deploy.env and change the version', () => {
+    const base = synth().deployment.versions;
+    const { json, deployment } = synth({ containerCapabilities: ['NET_BIND_SERVICE', 'CHOWN'], readOnlyRootFilesystem: true });
+    expect(deployEnv(json, 'gpu01')).toMatchObject({ MD_CAP_ADD: 'NET_BIND_SERVICE,CHOWN', MD_READ_ONLY_ROOT: '1' });
+    expect(deployment.versions.gpu01).not.toBe(base.gpu01);
+  });
+
+  test('capability names are checked at synth', () => {
+    expectRefusal(() => synth({ containerCapabilities: ['CAP_NET_ADMIN'] }), 'containerCapabilities[0]', /without the CAP_ prefix/);
+    expectRefusal(() => synth({ containerCapabilities: ['NET_BIND_SERVICE', 'net_raw'] }), 'containerCapabilities[1]', /NET_BIND_SERVICE/);
+    expectRefusal(() => synth({ containerCapabilities: ['ALL'] }), 'containerCapabilities[0]', /capability names/);
+    expectRefusal(() => synth({ containerCapabilities: ['CHOWN', 'CHOWN'] }), 'containerCapabilities[1]', /once/);
+    expectRefusal(() => synth({ containerCapabilities: 'CHOWN' as any }), 'containerCapabilities', /list/);
+    expectRefusal(() => synth({ readOnlyRootFilesystem: 'yes' as any }), 'readOnlyRootFilesystem', /true or false/);
   });
 });
 

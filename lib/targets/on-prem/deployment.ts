@@ -1,6 +1,6 @@
 import * as crypto from 'crypto';
 import * as path from 'path';
-import { AssetType, DataResource, Fn, ITerraformDependable, SSHProvisionerConnection, TerraformAsset, TerraformOutput } from 'cdktf';
+import { AssetType, DataResource, Fn, ITerraformDependable, SSHProvisionerConnection, TerraformAsset, TerraformLocal, TerraformOutput } from 'cdktf';
 import { Construct, IConstruct } from 'constructs';
 import type { IModelEndpoint } from '../../deployment-target';
 import { findTargetConstruct } from '../../common/target-construct';
@@ -66,6 +66,8 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
     const apiKeyRevision = checkInteger('apiKeyRevision', props.apiKeyRevision ?? 1, 1, 1_000_000, TARGET);
     const connectTimeout = checkInteger('connectTimeoutSeconds', props.connectTimeoutSeconds ?? 30, 1, 3600, TARGET);
     const scheme = props.tls ? 'https' : 'http';
+    // A local, so that the keys' precondition refers to something (Terraform requires it).
+    const apiKeyFile = new TerraformLocal(this, 'ApiKeyFile', Fn.pathexpand(props.apiKeyFile)).asString;
 
     this.hostUrls = {};
     this.versions = {};
@@ -73,9 +75,9 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
     let previous: ITerraformDependable | undefined;
     for (const plan of plans) {
       const values = hostDeployValues(spec, props, plan, this.endpointName, archive.sha256);
-      const version = versionId(values, containerEnv, apiKeyRevision);
+      const version = versionId(values, containerEnv);
       const connection = sshConnection(plan, connectTimeout);
-      const deployed = this.hostResources(plan, connection, { values, version, containerEnv, scriptSha256, scriptAsset, artifact, artifactSha256: archive.sha256, image, apiKeyFile: props.apiKeyFile, previous });
+      const deployed = this.hostResources(plan, connection, { values, version, containerEnv, scriptSha256, scriptAsset, artifact, artifactSha256: archive.sha256, image, apiKeyFile: props.apiKeyFile, apiKeyFilePath: apiKeyFile, apiKeyRevision, previous });
       previous = deployed;
       this.versions[plan.host.name] = version;
       this.hostDeployments[plan.host.name] = deployed;
@@ -91,10 +93,10 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
     });
   }
 
-  /** The four resources of one host: the script, the artifact, the image, and the deployment that uses them. */
+  /** The five resources of one host: the script, the artifact, the image, the API keys, and the deployment that uses them. */
   private hostResources(plan: HostPlan, connection: SSHProvisionerConnection, p: {
     values: { [key: string]: string }; version: string; containerEnv: string; scriptSha256: string; scriptAsset: TerraformAsset; artifact: TerraformAsset; artifactSha256: string;
-    image?: { asset: TerraformAsset; sha256: string; id: string }; apiKeyFile: string; previous?: ITerraformDependable;
+    image?: { asset: TerraformAsset; sha256: string; id: string }; apiKeyFile: string; apiKeyFilePath: string; apiKeyRevision: number; previous?: ITerraformDependable;
   }): DataResource {
     const name = plan.host.name;
     const dir = plan.deploymentDir;
@@ -105,11 +107,13 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
     const onHost = (cmd: string) => `if [ -f ${dir}/tool/modeldeploy.sh ]; then ${cmd}; fi`;
     const replaceFirst = { createBeforeDestroy: true };
 
+    // Private from the first byte: every directory 0700 before any upload.
+    const dirs = ['', '/tool', '/proxy', '/versions', '/artifacts', '/images'].map(sub => `${dir}${sub}`).join(' ');
     const toolResource = new DataResource(this, `${name}-tool`, {
       triggersReplace: { script: p.scriptSha256, dir },
       connection,
       provisioners: [
-        remoteExec([`mkdir -p ${dir}/tool ${dir}/proxy ${dir}/versions ${dir}/artifacts ${dir}/images`, `echo '[model-deploy host=${name}] uploading host script'`]),
+        remoteExec([`umask 077 && mkdir -p ${dirs} && chmod 700 ${dirs} && ${privateFiles(`${dir}/tool/modeldeploy.sh`)} && echo '[model-deploy host=${name}] uploading host script'`]),
         { type: 'file', source: p.scriptAsset.path, destination: `${dir}/tool/modeldeploy.sh` },
       ],
     });
@@ -121,7 +125,7 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
       dependsOn: [toolResource],
       lifecycle: replaceFirst,
       provisioners: [
-        remoteExec([`echo '[model-deploy host=${name}] uploading model artifact ${p.artifactSha256.slice(0, 12)}'`]),
+        remoteExec([`${privateFiles(`${dir}/artifacts/${p.artifactSha256}.tar.upload`)} && echo '[model-deploy host=${name}] uploading model artifact ${p.artifactSha256.slice(0, 12)}'`]),
         { type: 'file', source: p.artifact.path, destination: `${dir}/artifacts/${p.artifactSha256}.tar.upload` },
         remoteExec([`${tool} install-artifact ${dir} ${p.artifactSha256}`]),
         destroyExec([onHost(`MD_HOST=\${self.input.host} bash \${self.input.dir}/tool/modeldeploy.sh remove-artifact \${self.input.dir} \${self.input.sha256} \${self.input.runtime} '\${self.input.runtimeArgs}'`)]),
@@ -137,11 +141,37 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
       lifecycle: replaceFirst,
       provisioners: [
         ...(p.image ? [
-          remoteExec([`echo '[model-deploy host=${name}] uploading image archive ${p.image.sha256.slice(0, 12)}'`]),
+          remoteExec([`${privateFiles(`${dir}/images/${p.image.sha256}.tar.upload`)} && echo '[model-deploy host=${name}] uploading image archive ${p.image.sha256.slice(0, 12)}'`]),
           { type: 'file' as const, source: p.image.asset.path, destination: `${dir}/images/${p.image.sha256}.tar.upload` },
         ] : []),
         remoteExec([`${tool} install-image ${dir} ${runtime} '${runtimeArgs}' ${imageRef} '${p.image?.sha256 ?? ''}' '${p.image?.id ?? ''}'`]),
         destroyExec([onHost(`MD_HOST=\${self.input.host} bash \${self.input.dir}/tool/modeldeploy.sh remove-image \${self.input.dir} \${self.input.runtime} '\${self.input.runtimeArgs}' \${self.input.image}`)]),
+      ],
+    });
+
+    // Rotating keys is a proxy reload: a changed key file (its hash, taken by Terraform at plan
+    // time) replaces only this resource, never the deployment's containers.
+    const keyFile = p.apiKeyFilePath;
+    const keyFilePresent = Fn.fileexists(keyFile);
+    const keysUpload = `${dir}/proxy/api-keys.upload`;
+    const keysResource = new DataResource(this, `${name}-keys`, {
+      // Terraform evaluates triggers and provisioner blocks before preconditions: every read is
+      // guarded, so that a missing file is reported by the precondition, in the option's name.
+      triggersReplace: { keys: Fn.conditional(keyFilePresent, Fn.filesha256(keyFile), 'missing'), revision: p.apiKeyRevision, dir },
+      connection,
+      dependsOn: [toolResource],
+      lifecycle: {
+        ...replaceFirst,
+        precondition: [{
+          condition: keyFilePresent,
+          errorMessage: literal(`apiKeyFile: no file at ${p.apiKeyFile} on the machine that runs terraform (the API keys the proxies accept, one per line).`),
+        }],
+      },
+      provisioners: [
+        remoteExec([`umask 077 && mkdir -p ${dir}/proxy && chmod 700 ${dir}/proxy && ${privateFiles(keysUpload)}`]),
+        // Read at apply time and marked sensitive: the keys are in neither cdktf.out nor the state.
+        { type: 'file', content: Fn.sensitive(Fn.conditional(keyFilePresent, Fn.file(keyFile), '')), destination: keysUpload },
+        remoteExec([`MD_HOST=${name} ${tool} update-keys ${dir}`]),
       ],
     });
 
@@ -151,14 +181,12 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
       input: { dir, version: p.version, runtime, runtimeArgs, host: name },
       connection,
       // One host after another: this host's new version is up before the next host starts.
-      dependsOn: [toolResource, artifactResource, imageResource, ...(p.previous ? [p.previous] : [])],
+      dependsOn: [toolResource, artifactResource, imageResource, keysResource, ...(p.previous ? [p.previous] : [])],
       lifecycle: replaceFirst,
       provisioners: [
-        remoteExec([`mkdir -p ${versionDir}`]),
+        remoteExec([`umask 077 && mkdir -p ${versionDir} && chmod 700 ${versionDir} && ${privateFiles(`${versionDir}/deploy.env`, `${versionDir}/container.env`)}`]),
         { type: 'file', content: literal(renderDeployEnv({ ...p.values, MD_VERSION: p.version })), destination: `${versionDir}/deploy.env` },
         { type: 'file', content: literal(p.containerEnv), destination: `${versionDir}/container.env` },
-        // Read at apply time and marked sensitive: the keys are in neither cdktf.out nor the state.
-        { type: 'file', content: Fn.sensitive(Fn.file(Fn.pathexpand(p.apiKeyFile))), destination: `${dir}/proxy/api-keys` },
         remoteExec([`${tool} deploy ${versionDir}/deploy.env`]),
         destroyExec([onHost(`MD_HOST=\${self.input.host} bash \${self.input.dir}/tool/modeldeploy.sh retire \${self.input.dir} \${self.input.version} \${self.input.runtime} '\${self.input.runtimeArgs}'`)]),
       ],
@@ -181,6 +209,14 @@ function remoteExec(inline: string[]): Provisioner {
 /** A destroy-time step. cdktf's types only allow `when` on local-exec, but Terraform takes it on any provisioner. */
 function destroyExec(inline: string[]): Provisioner {
   return { type: 'remote-exec', inline, when: 'destroy' };
+}
+
+/**
+ * Shell that creates FILES empty and 0600 (or makes existing ones 0600) before an upload: scp writes
+ * into an existing file and keeps its mode, so the upload is private from its first byte.
+ */
+function privateFiles(...files: string[]): string {
+  return `umask 077 && touch ${files.join(' ')} && chmod 600 ${files.join(' ')}`;
 }
 
 /** Terraform reads `${` and `%{` in any string as template syntax; generated file contents must stay literal. */

@@ -122,15 +122,52 @@ export function hostDeployValues(spec: ResolvedModelDeploymentSpec, options: OnP
     MD_CPUS: compute.kind === ComputeKind.CPU ? String(compute.vcpus) : '',
     MD_MEMORY: compute.kind === ComputeKind.CPU ? `${Math.ceil(compute.memoryGiB * 1024)}m` : '',
     MD_MIN_FREE_DISK_MIB: '1024',
+    MD_CAP_ADD: containerCapabilities(options.containerCapabilities).join(','),
+    MD_READ_ONLY_ROOT: readOnlyRoot(options.readOnlyRootFilesystem) ? '1' : '0',
   };
 }
 
+/** Linux capabilities (capabilities(7)) without the CAP_ prefix: what `containerCapabilities` may name. */
+export const LINUX_CAPABILITIES: readonly string[] = [
+  'CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'SETPCAP', 'LINUX_IMMUTABLE',
+  'NET_BIND_SERVICE', 'NET_BROADCAST', 'NET_ADMIN', 'NET_RAW', 'IPC_LOCK', 'IPC_OWNER', 'SYS_MODULE', 'SYS_RAWIO', 'SYS_CHROOT',
+  'SYS_PTRACE', 'SYS_PACCT', 'SYS_ADMIN', 'SYS_BOOT', 'SYS_NICE', 'SYS_RESOURCE', 'SYS_TIME', 'SYS_TTY_CONFIG', 'MKNOD', 'LEASE',
+  'AUDIT_WRITE', 'AUDIT_CONTROL', 'SETFCAP', 'MAC_OVERRIDE', 'MAC_ADMIN', 'SYSLOG', 'WAKE_ALARM', 'BLOCK_SUSPEND', 'AUDIT_READ',
+  'PERFMON', 'BPF', 'CHECKPOINT_RESTORE',
+];
+
+function containerCapabilities(caps: unknown): string[] {
+  if (caps === undefined) return [];
+  if (!Array.isArray(caps)) {
+    throw new ModelDeploymentValidationError('containerCapabilities', caps, 'a list of capability names, e.g. [\'NET_BIND_SERVICE\']', TARGET);
+  }
+  caps.forEach((cap, i) => {
+    const field = `containerCapabilities[${i}]`;
+    if (typeof cap === 'string' && cap.startsWith('CAP_') && LINUX_CAPABILITIES.includes(cap.slice(4))) {
+      throw new ModelDeploymentValidationError(field, cap, `${cap.slice(4)}: capability names without the CAP_ prefix`, TARGET);
+    }
+    if (typeof cap !== 'string' || !LINUX_CAPABILITIES.includes(cap)) {
+      throw new ModelDeploymentValidationError(field, cap, `one of the Linux capability names (capabilities(7), without CAP_): ${LINUX_CAPABILITIES.join(', ')}`, TARGET);
+    }
+    if (caps.indexOf(cap) !== i) throw new ModelDeploymentValidationError(field, cap, 'each capability once', TARGET);
+  });
+  return caps;
+}
+
+function readOnlyRoot(value: unknown): boolean {
+  if (value !== undefined && typeof value !== 'boolean') {
+    throw new ModelDeploymentValidationError('readOnlyRootFilesystem', value, 'true or false', TARGET);
+  }
+  return value === true;
+}
+
 /**
- * The version id: a hash of everything that must redeploy when it changes (the values, the
- * container environment and the key revision). It is what `triggers_replace` tracks.
+ * The version id: a hash of everything that must redeploy when it changes (the values and the
+ * container environment). It is what `triggers_replace` tracks. The API keys are not part of it:
+ * they change with a proxy reload (the `-keys` resource), never with new containers.
  */
-export function versionId(values: HostDeployValues, containerEnv: string, apiKeyRevision: number): string {
-  const canonical = JSON.stringify({ values: Object.keys(values).sort().map(k => [k, values[k]]), containerEnv, apiKeyRevision });
+export function versionId(values: HostDeployValues, containerEnv: string): string {
+  const canonical = JSON.stringify({ values: Object.keys(values).sort().map(k => [k, values[k]]), containerEnv });
   return 'v' + crypto.createHash('sha256').update(canonical).digest('hex').slice(0, 12);
 }
 

@@ -79,13 +79,15 @@ export interface OnPremTargetOptions {
   readonly runtime?: ContainerRuntime;
   /**
    * A file on the machine that runs `cdktf apply` holding the API key(s) the proxy accepts, one
-   * per line. Terraform reads it at apply time and uploads it to each host (mode 0600); it never
-   * appears in cdktf.out or in the state. Callers send `X-Api-Key: KEY` or `Authorization: Bearer KEY`.
+   * per line (16 to 1024 characters, matched exactly). Terraform reads it at plan and apply time and
+   * uploads it to each host (mode 0600 from its first byte); the keys never appear in cdktf.out or in
+   * the state (its SHA-256 does, so that replacing the file rotates the keys: a proxy reload, no
+   * container restarts). Callers send `X-Api-Key: KEY` or `Authorization: Bearer KEY`.
    */
   readonly apiKeyFile: string;
   /**
-   * Bump it after changing the keys in `apiKeyFile`, so the hosts get the new keys (the key
-   * file's content is deliberately not tracked, not even as a hash).
+   * Changing it uploads `apiKeyFile` to every host again (a proxy reload; no container restarts).
+   * Rarely needed: a changed key file is picked up by its hash anyway.
    * @default 1
    */
   readonly apiKeyRevision?: number;
@@ -123,6 +125,19 @@ export interface OnPremTargetOptions {
    */
   readonly modelMountPath?: string;
   /**
+   * Linux capabilities given back to the model containers, which otherwise run with none
+   * (`--cap-drop ALL`) and with no-new-privileges. Names as in capabilities(7) without the `CAP_`
+   * prefix, e.g. `['NET_BIND_SERVICE']` for a server that binds a port below 1024.
+   * @default - none
+   */
+  readonly containerCapabilities?: string[];
+  /**
+   * Run the model containers with a read-only root file system (`--read-only`) and a writable
+   * tmpfs at `/tmp`. The model is mounted read-only either way.
+   * @default false
+   */
+  readonly readOnlyRootFilesystem?: boolean;
+  /**
    * How long Terraform keeps trying to reach a host before the apply fails.
    * @default 30
    */
@@ -132,5 +147,5 @@ export interface OnPremTargetOptions {
 /** The keys of OnPremTargetOptions, so the spec does not refuse them as unknown. */
 export const ON_PREM_OPTION_KEYS: readonly string[] = [
   'hosts', 'runtime', 'apiKeyFile', 'apiKeyRevision', 'imageArchive', 'proxyPort', 'proxyBindAddress', 'tls',
-  'slotPortBase', 'modelMountPath', 'connectTimeoutSeconds',
+  'slotPortBase', 'modelMountPath', 'containerCapabilities', 'readOnlyRootFilesystem', 'connectTimeoutSeconds',
 ];
