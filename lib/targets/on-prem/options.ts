@@ -129,8 +129,10 @@ export interface OnPremTargetOptions {
   readonly connectTimeoutSeconds?: number;
 }
 
+// A record over the interface's keys: a prop added to or removed from it without this entry fails to compile.
+const OPTION_KEYS: Record<keyof OnPremTargetOptions, true> = {
+  hosts: true, runtime: true, apiKeyFile: true, apiKeyRevision: true, imageArchive: true, proxyPort: true, proxyBindAddress: true,
+  tls: true, slotPortBase: true, modelMountPath: true, connectTimeoutSeconds: true,
+};
 /** The keys of OnPremTargetOptions, so the spec does not refuse them as unknown. */
-export const ON_PREM_OPTION_KEYS: readonly string[] = [
-  'hosts', 'runtime', 'apiKeyFile', 'apiKeyRevision', 'imageArchive', 'proxyPort', 'proxyBindAddress', 'tls',
-  'slotPortBase', 'modelMountPath', 'connectTimeoutSeconds',
-];
+export const ON_PREM_OPTION_KEYS: readonly string[] = Object.keys(OPTION_KEYS);
