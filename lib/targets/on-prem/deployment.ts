@@ -2,7 +2,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { AssetType, DataResource, Fn, ITerraformDependable, SSHProvisionerConnection, TerraformAsset, TerraformOutput } from 'cdktf';
+import { AssetType, DataResource, ITerraformDependable, SSHProvisionerConnection, TerraformAsset, TerraformOutput } from 'cdktf';
 import { Construct, IConstruct } from 'constructs';
 import type { IModelEndpoint } from '../../deployment-target';
 import { findTargetConstruct } from '../../common/target-construct';
@@ -12,7 +12,7 @@ import { ArtifactSource } from '../../spec/artifact';
 import { checkInteger } from '../../spec/check';
 import { RolloutStrategy } from '../../spec/rollout';
 import { ModelDeploymentSpecProps, ResolvedModelDeploymentSpec, resolveSpec } from '../../spec/spec';
-import { escapeTerraformTemplate } from '../../common/terraform';
+import { escapeTerraformTemplate, terraformStringLiteral } from '../../common/terraform';
 import { apiKeyLines, apiKeyProblem } from './host-contract';
 import {
   HostPlan, Problems, TARGET, checkHostContract, checkOptionShapes, hostDeployValues, planHosts, readImageArchiveId, renderContainerEnv, renderDeployEnv, versionId,
@@ -185,7 +185,7 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
         { type: 'file', content: escapeTerraformTemplate(renderDeployEnv({ ...p.values, MD_VERSION: p.version })), destination: `${versionDir}/deploy.env` },
         { type: 'file', content: escapeTerraformTemplate(p.containerEnv), destination: `${versionDir}/container.env` },
         // Read at apply time and marked sensitive: the keys are in neither cdktf.out nor the state.
-        { type: 'file', content: Fn.sensitive(Fn.file(Fn.pathexpand(escapeTerraformTemplate(p.apiKeyFile, true)))), destination: `${dir}/proxy/api-keys` },
+        { type: 'file', content: `\${sensitive(file(pathexpand(${terraformStringLiteral(p.apiKeyFile)})))}`, destination: `${dir}/proxy/api-keys` },
         remoteExec([`${tool} deploy ${versionDir}/deploy.env`]),
         destroyExec([onHost(`MD_HOST=\${self.input.host} bash \${self.input.dir}/tool/modeldeploy.sh retire \${self.input.dir} \${self.input.version} \${self.input.runtime} '\${self.input.runtimeArgs}'`)]),
       ],
@@ -218,7 +218,7 @@ function sshConnection(plan: HostPlan, timeoutSeconds: number): SSHProvisionerCo
     port: plan.port,
     user: literal(host.user),
     // file() runs at apply time: the key's path is in cdktf.out, the key is not (nor in the state).
-    privateKey: host.privateKeyPath === undefined ? undefined : Fn.file(Fn.pathexpand(escapeTerraformTemplate(localPath(host.privateKeyPath), true))),
+    privateKey: host.privateKeyPath === undefined ? undefined : `\${file(pathexpand(${terraformStringLiteral(localPath(host.privateKeyPath))}))}`,
     agent: host.privateKeyPath === undefined ? 'true' : undefined,
     hostKey: literal(host.hostKey?.trim()),
     timeout: `${timeoutSeconds}s`,
