@@ -192,3 +192,68 @@ describe('the contract itself', () => {
     expect(contractValueOk('MD_REPLICAS', String(MAX_REPLICAS_PER_HOST + 1))).toBe(false);
   });
 });
+
+describe('the construct and the host agree on option values (property, through the real construct)', () => {
+  // Imported here so that the contract tests above do not pay for cdktf.
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const { TerraformStack, Testing } = require('cdktf') as typeof import('cdktf');
+  const { ModelArtifact, ModelDeploymentValidationError, ServingContainer } = require('../../lib') as typeof import('../../lib');
+  const { ContainerRuntime, OnPremModelDeployment } = require('../../lib/targets/on-prem') as typeof import('../../lib/targets/on-prem');
+  const apiKeys = path.join(tmp, 'api-keys');
+  fs.writeFileSync(apiKeys, 'good-key-0123456789abcdef\n');
+  const HOST_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOmd7Ze0hR3x6nkd0oEvKVa5Zp7bIkFGU0f0d7bq4bXk';
+  const NAME = 'fraud-scorer';
+
+  /** Each option field, the deploy.env values it becomes, and random values for it. */
+  const FIELDS: Array<{ field: string; key: string; props: (v: any) => object; env: (v: any) => { [key: string]: string }; values: fc.Arbitrary<unknown> }> = [
+    { field: 'modelMountPath', key: 'MD_MODEL_MOUNT', props: v => ({ modelMountPath: v }), env: v => ({ MD_MODEL_MOUNT: v }), values: valuesFor('MD_MODEL_MOUNT') },
+    { field: 'proxyBindAddress', key: 'MD_PROXY_BIND', props: v => ({ proxyBindAddress: v }), env: v => ({ MD_PROXY_BIND: v }), values: valuesFor('MD_PROXY_BIND') },
+    { field: 'tls.certificatePath', key: 'MD_TLS_CERT', props: v => ({ tls: { certificatePath: v, keyPath: '/etc/tls/key.pem' } }), env: v => ({ MD_TLS_CERT: v, MD_TLS_KEY: '/etc/tls/key.pem' }), values: valuesFor('MD_TLS_CERT') },
+    { field: 'serving.healthPath', key: 'MD_HEALTH_PATH', props: v => ({ serving: ServingContainer.custom({ image: 'r/i:1', healthPath: v }) }), env: v => ({ MD_HEALTH_PATH: v, MD_IMAGE: 'r/i:1' }), values: valuesFor('MD_HEALTH_PATH') },
+    { field: 'proxyPort', key: 'MD_PROXY_PORT', props: v => ({ proxyPort: v }), env: v => ({ MD_PROXY_PORT: String(v) }), values: fc.oneof(fc.integer({ min: 0, max: 70000 }), fc.integer({ min: 17995, max: 18130 })) },
+    { field: 'slotPortBase', key: 'MD_SLOT_PORT_BASE', props: v => ({ slotPortBase: v }), env: v => ({ MD_SLOT_PORT_BASE: String(v) }), values: fc.oneof(fc.integer({ min: 1000, max: 66000 }), fc.integer({ min: 65400, max: 65420 }), fc.integer({ min: 8300, max: 8450 })) },
+    { field: 'hosts[0].deployRoot', key: 'MD_DIR', props: v => ({ hosts: [{ name: 'gpu01', address: '10.0.0.1', user: 'deploy', hostKey: HOST_KEY, deployRoot: v }] }), env: v => ({ MD_DIR: `${v.replace(/\/+$/, '')}/${NAME}` }), values: valuesFor('MD_MODEL_MOUNT') },
+    { field: 'endpointName', key: 'MD_DEPLOYMENT', props: v => ({ endpointName: v }), env: v => ({ MD_DEPLOYMENT: v.toLowerCase(), MD_DIR: `/opt/model-deployments/${v.toLowerCase()}` }), values: fc.oneof(fc.stringMatching(/^[A-Za-z](-?[A-Za-z0-9]){0,50}$/), valuesFor('MD_DEPLOYMENT')) },
+  ];
+
+  test.each(FIELDS.map(f => [f.field, f]))('%s', (_field, f) => {
+    const samples = fc.sample(f.values, { numRuns: Math.round(120 * SCALE), seed: 21 });
+    const accepted: Array<{ value: unknown; env: { [key: string]: string } }> = [];
+    const refused: Array<{ value: unknown; env: { [key: string]: string } }> = [];
+    for (const value of samples) {
+      const app = Testing.app();
+      const stack = new TerraformStack(app, 's');
+      try {
+        new OnPremModelDeployment(stack, 'Fraud', {
+          model: ModelArtifact.fromLocalPath(path.join(__dirname, '..', 'fixtures', 'linear-model')),
+          serving: ServingContainer.custom({ image: 'r/i:1' }),
+          scaling: { minReplicas: 1 },
+          hosts: [{ name: 'gpu01', address: '10.0.0.1', user: 'deploy', hostKey: HOST_KEY }],
+          apiKeyFile: apiKeys,
+          runtime: ContainerRuntime.PODMAN,
+          endpointName: NAME,
+          ...f.props(value),
+        });
+      } catch (e) {
+        if (!(e instanceof ModelDeploymentValidationError)) throw e;
+        // The spec may refuse a value before the target sees it (it is stricter for some paths).
+        if (e.target === undefined) continue;
+        expect([f.field, ...HOST_CONTRACT_RULES.map(r => r.field)]).toContain(e.field);
+        refused.push({ value, env: { ...VALID, ...f.env(value) } });
+        continue;
+      }
+      const json = JSON.parse(Testing.synth(stack));
+      const deploy = Object.values(json.resource.terraform_data as object).flatMap((r: any) => r.provisioner ?? []).map((p: any) => p.file).find((x: any) => x?.destination?.endsWith('/deploy.env'));
+      const env = Object.fromEntries((deploy.content as string).trim().split('\n').map(l => { const m = /^(\w+)='(.*)'$/.exec(l)!; return [m[1], m[2].replace(/\$\$\{/g, '${').replace(/%%\{/g, '%{')]; }));
+      accepted.push({ value, env });
+    }
+    const verdicts = scriptVerdicts([...accepted, ...refused].map(r => ({ kind: 'config' as const, values: r.env })));
+    const wrong = [
+      ...accepted.map((r, i) => ({ value: r.value, synth: 'ok', host: verdicts[i] })).filter(d => d.host !== 'ok'),
+      ...refused.map((r, i) => ({ value: r.value, synth: 'refused', host: verdicts[accepted.length + i] })).filter(d => d.host === 'ok'),
+    ];
+    expect(wrong).toEqual([]);
+    expect(accepted.length).toBeGreaterThan(0);
+    expect(refused.length).toBeGreaterThan(0);
+  });
+});

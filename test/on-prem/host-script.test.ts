@@ -835,6 +835,14 @@ describe('install-image', () => {
       'the archive holds another build, or another image of that name was loaded');
   });
 
+  test('docker failing to load an archive says which archives docker loads (OCI archives are for podman)', () => {
+    sb = new Sandbox();
+    const sha = archive(sb, IMAGE, `sha256:${IMAGE_ID}`);
+    fs.writeFileSync(path.join(sb.state, 'fail-load'), 'open /var/lib/docker/tmp/docker-import-1/repositories: no such file or directory\n');
+    const r = sb.run(['install-image', sb.mdDir, 'docker', '', IMAGE, sha, IMAGE_ID], { MD_HOST: HOST });
+    expect(errorLine(r)).toMatch(/load -i .* failed \(exit 125\): .*no such file or directory; docker loads docker-archives \(docker save, or podman save --format docker-archive\); OCI archives load with podman$/);
+  });
+
   test('without an archive: present image is kept, missing one is pulled, pull failure explains', () => {
     sb = new Sandbox();
     sb.addImage(IMAGE, IMAGE_ID);

@@ -1591,7 +1591,11 @@ cmd_install_image() {
     fi
     out=$(rt load -i "$upload" 2>&1) || rc=$?
     relay <<<"$out"
-    ((rc == 0)) || die "'$(rt_display) load -i $upload' failed (exit $rc): $(last_line "$out")"
+    if ((rc != 0)); then
+      local hint=""
+      if [[ $MD_RUNTIME == docker ]]; then hint="; docker loads docker-archives (docker save, or podman save --format docker-archive); OCI archives load with podman"; fi
+      die "'$(rt_display) load -i $upload' failed (exit $rc): $(last_line "$out")$hint"
+    fi
     id=$(image_id "$image") || die "the image archive did not provide $image; it loaded: $(last_line "$out"). Tag the image as $image before saving it"
     id=${id#sha256:}
     if [[ -n $expected && $id != "$expected" ]]; then
@@ -1837,7 +1841,7 @@ cmd_check_contract() {
           [[ -n ${CONTRACT_FIELD[$key]:-} ]] || die "check-contract: unknown key $key"
           printf -v "$key" '%s' "$value"
         done
-        if contract_config_ok; then echo ok; else printf 'refused\t%s\n' "$CONTRACT_PROBLEM"; fi
+        if contract_config_ok; then echo ok; else printf 'refused\t%s\n' "${CONTRACT_PROBLEM//$'\n'/\\n}"; fi
         ;;
       *) die "check-contract: unknown record kind '$kind'" ;;
     esac
