@@ -21,13 +21,16 @@ export interface OnPremHost {
   readonly user: string;
   /**
    * A private key file on the machine that runs `cdktf apply`. Terraform reads it at apply time,
-   * so the key never appears in cdktf.out or in the state.
+   * so the key never appears in cdktf.out or in the state. A relative path is resolved against the
+   * project directory (where cdktf runs the app); `~/` is expanded by Terraform.
    * @default - the SSH agent (SSH_AUTH_SOCK)
    */
   readonly privateKeyPath?: string;
   /**
-   * The host's public key (for example `ssh-ed25519 AAAA...`), pinned so that a host that
-   * presents another key is refused. Required unless `insecureSkipHostKeyCheck` is set.
+   * The host's public key as `TYPE BASE64` (what `ssh-keyscan -t ed25519 HOST` prints after the
+   * host name, e.g. `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOmd7Ze0hR3x6nkd0oEvKVa5Zp7bIkFGU0f0d7bq4bXk`),
+   * pinned so that a host that presents another key is refused. Required unless
+   * `insecureSkipHostKeyCheck` is set.
    * @default - none: required
    */
   readonly hostKey?: string;
@@ -81,6 +84,9 @@ export interface OnPremTargetOptions {
    * A file on the machine that runs `cdktf apply` holding the API key(s) the proxy accepts, one
    * per line. Terraform reads it at apply time and uploads it to each host (mode 0600); it never
    * appears in cdktf.out or in the state. Callers send `X-Api-Key: KEY` or `Authorization: Bearer KEY`.
+   * The synth checks that it exists and that every key is usable (16 to 1024 printable ASCII
+   * characters without quotes, backslash, `;`, `{`, `}`, `$`, `#` or backtick, not starting with `~`).
+   * A relative path is resolved against the project directory (where cdktf runs the app).
    */
   readonly apiKeyFile: string;
   /**
@@ -90,9 +96,11 @@ export interface OnPremTargetOptions {
    */
   readonly apiKeyRevision?: number;
   /**
-   * For air-gapped hosts: a local image archive (`docker save` / `podman save` output) that is
-   * uploaded and loaded, then checked against the image id in its manifest. `serving.image` names
-   * the image inside it.
+   * For air-gapped hosts: a local image archive that is uploaded and loaded, then checked against
+   * the image id in its manifest. `serving.image` names the image inside it. A docker-archive
+   * (`docker save`, `podman save --format docker-archive`) works with both runtimes; an OCI archive
+   * (`podman save --format oci-archive`) only with podman. A relative path is resolved against the
+   * project directory.
    * @default - the hosts pull `serving.image` from its registry
    */
   readonly imageArchive?: string;
