@@ -233,6 +233,9 @@ describe('16: paths resolved at synth, OCI archives, examples that pass', () => 
     expect(example).not.toContain('...');
     expect(() => synth({ hosts: [host('gpu01', { hostKey: example }), hosts[1]] })).not.toThrow();
     expectRefusal(() => synth({ hosts: [host('gpu01', { hostKey: 'ssh-ed25519 AAAA...' }), hosts[1]] }), 'hosts[0].hostKey', /AAAAC3NzaC1lZDI1NTE5/);
+    // The README's example keys (real ed25519 public keys of throw-away key pairs) pass too.
+    const readme = ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIN2YLx74sIHGQalA5gkv/NZE1+lBnqGmrrKcehJdguqI', 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJbhEVQNmkK9M519cEmqfDNmAR/n+IMs6Cj2qN2E47Lx'];
+    expect(() => synth({ hosts: [host('gpu01', { hostKey: readme[0] }), host('gpu02', { hostKey: readme[1] })] })).not.toThrow();
   });
 });
 
