@@ -107,7 +107,7 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
     const literal = (text: string) => escapeTerraformTemplate(text);
     const literalKeys = <T>(o: { [k: string]: T }, f: (v: T) => unknown) => Object.fromEntries(Object.entries(o).map(([k, v]) => [literal(k), f(v)]));
     new TerraformOutput(this, 'HostUrls', { value: literalKeys(this.hostUrls, literal), description: 'Predict URL of each host (send X-Api-Key or Authorization: Bearer)' });
-    new TerraformOutput(this, 'Versions', { value: this.versions, description: 'Version id each host runs' });
+    new TerraformOutput(this, 'Versions', { value: literalKeys(this.versions, v => v), description: 'Version id each host runs' });
     new TerraformOutput(this, 'Hosts', {
       value: Object.fromEntries(plans.map(p => [literal(p.host.name), {
         address: literal(p.host.address), replicas: p.replicas, labels: literalKeys(p.host.labels ?? {}, literal),
@@ -279,7 +279,8 @@ function claimHostDirectories(problems: Problems, deployment: Construct, plans: 
   HOST_DIRECTORIES.set(root, claimed);
   const mine: string[] = [];
   for (const plan of plans) {
-    const where = `${plan.host.address.toLowerCase()}:${plan.port}:${plan.deploymentDir.toLowerCase()}`;
+    // The deployment name in deploymentDir is lower-cased already (Vision and vision meet here).
+    const where = `${plan.host.address.toLowerCase()}:${plan.port}:${plan.deploymentDir}`;
     const owner = claimed.get(where);
     if (owner !== undefined && owner !== deployment.node.path) {
       problems.add(`hosts[${plan.index}]`, `${plan.host.address}:${plan.port} ${plan.deploymentDir}`,
