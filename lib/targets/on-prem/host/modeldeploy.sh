@@ -534,7 +534,6 @@ validate_config() {
   BIND_ADDR=$MD_PROXY_BIND
   BIND_V6=0
   if [[ $MD_PROXY_BIND == *:* ]]; then BIND_V6=1; fi
-
   if ((BIND_V6)); then PROXY_LISTEN="[$BIND_ADDR]:$MD_PROXY_PORT"; else PROXY_LISTEN="$BIND_ADDR:$MD_PROXY_PORT"; fi
   PROXY_DIR=$MD_DIR/proxy
   VERSION_DIR=$MD_DIR/versions/$MD_VERSION
