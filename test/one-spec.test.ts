@@ -15,7 +15,14 @@ test('one spec, two targets: the same model, image, GPU kind, replicas and name 
   expect(model.Environment).toEqual({ LOG_LEVEL: 'info' });
   sm.hasResourceProperties('AWS::SageMaker::Endpoint', { EndpointName: 'fraud-scorer' });
 
-  const stack = onPrem(new TfApp({ outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'one-spec-')) }));
+  // The on-prem synth reads the example's key file (~/.config/model-deploy/fraud-scorer-api-keys).
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'one-spec-home-'));
+  fs.mkdirSync(path.join(home, '.config', 'model-deploy'), { recursive: true });
+  fs.writeFileSync(path.join(home, '.config', 'model-deploy', 'fraud-scorer-api-keys'), 'placeholder-key-0123456789\n');
+  const realHome = process.env.HOME;
+  process.env.HOME = home;
+  let stack;
+  try { stack = onPrem(new TfApp({ outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'one-spec-')) })); } finally { process.env.HOME = realHome; }
   const json = JSON.parse(Testing.synth(stack));
   const deployments = Object.entries(json.resource.terraform_data).filter(([k]) => k.includes('-deployment_')).map(([, v]) => v as any);
   expect(deployments).toHaveLength(2);

@@ -55,12 +55,36 @@ export function checkObject(field: string, value: unknown): Record<string, unkno
 }
 
 /** Refuses keys that the struct does not define: a misspelt prop must not pass silently. */
-export function checkKnownKeys(field: string, value: Record<string, unknown>, known: readonly string[]): void {
+export function checkKnownKeys(field: string, value: Record<string, unknown>, known: readonly string[], target?: string): void {
   for (const key of Object.keys(value)) {
     if (value[key] !== undefined && !known.includes(key)) {
-      throw new ModelDeploymentValidationError(`${field}.${key}`, value[key], `no such property; known: ${known.join(', ')}`);
+      const near = nearest(key, known);
+      throw new ModelDeploymentValidationError(`${field}.${key}`, value[key], `no such property${near ? ` (did you mean ${near}?)` : ''}; known: ${known.join(', ')}`, target);
     }
   }
+}
+
+/** The known key closest to a misspelt one (case-insensitive edit distance of at most 3), if any. */
+function nearest(key: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 4;
+  for (const candidate of known) {
+    const d = editDistance(key.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) { best = candidate; bestDistance = d; }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    row = next;
+  }
+  return row[b.length];
 }
 
 function describeKind(value: unknown): unknown {

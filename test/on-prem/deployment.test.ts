@@ -366,15 +366,18 @@ describe('the on-prem example', () => {
     const { onPremGpu } = await import('../../examples/on-prem');
     const { TerraformRunner } = await import('../e2e/support/terraform');
     const outdir = fs.mkdtempSync(path.join(tmp, 'example-'));
-    const app = new App({ outdir });
-    onPremGpu(app);
-    app.synth();
-    // validate evaluates file(): give it a HOME where the example's key files exist.
+    // The synth checks the key file and terraform validate evaluates file(): give both a HOME
+    // where the example's key files exist.
     const home = fs.mkdtempSync(path.join(tmp, 'home-'));
     fs.mkdirSync(path.join(home, '.ssh'));
     fs.mkdirSync(path.join(home, '.config', 'model-deploy'), { recursive: true });
     fs.writeFileSync(path.join(home, '.ssh', 'model-deploy'), 'placeholder');
     fs.writeFileSync(path.join(home, '.config', 'model-deploy', 'vision-api-keys'), 'placeholder-key-0123456789\n');
+    const app = new App({ outdir });
+    const realHome = process.env.HOME;
+    process.env.HOME = home;
+    try { onPremGpu(app); } finally { process.env.HOME = realHome; }
+    app.synth();
     const runner = TerraformRunner.forCdktfStack(outdir, 'model-deployment-on-prem', { timeoutMs: 60_000, env: { HOME: home } });
     const init = await runner.init();
     expect(init.code).toBe(0);

@@ -664,25 +664,28 @@ describe('preflight', () => {
 });
 
 describe('config validation', () => {
+  // The limits themselves live in lib/targets/on-prem/host-contract.ts (test/on-prem/host-contract.test.ts
+  // checks every one against the script); these check that a refusal names the spec's field.
   const cases: Array<[string, Config, RegExp]> = [
-    ['deployment name with capitals', { MD_DEPLOYMENT: 'Fraud_Scorer' }, /deployment=invalid: .*MD_DEPLOYMENT 'Fraud_Scorer' must be 1-40 characters/],
-    ['MD_DIR with a space', { MD_DIR: '/opt/model deployments/fraud-scorer' }, /MD_DIR '\/opt\/model deployments\/fraud-scorer' must be an absolute path/],
-    ['relative MD_DIR', { MD_DIR: 'opt/fraud-scorer' }, /MD_DIR 'opt\/fraud-scorer' must be an absolute path/],
-    ['MD_DIR with ..', { MD_DIR: '/opt/../etc/fraud-scorer' }, /must be an absolute path of letters, digits and \._\+- \(no spaces, no \. or \.\. parts\)/],
-    ['MD_DIR not named after the deployment', { MD_DIR: '/opt/model-deployments/other' }, /must end in the deployment name fraud-scorer/],
-    ['non-numeric port', { MD_CONTAINER_PORT: '80a' }, /MD_CONTAINER_PORT '80a' is not a port number/],
-    ['port out of range', { MD_PROXY_PORT: '70000' }, /MD_PROXY_PORT '70000' is not a port number/],
-    ['bad version', { MD_VERSION: 'v1.2.3' }, /MD_VERSION 'v1.2.3' must be v followed by 12 lowercase hex digits/],
-    ['unknown runtime', { MD_RUNTIME: 'nerdctl' }, /container runtime 'nerdctl' is not supported/],
-    ['runtime args with a glob', { MD_RUNTIME_ARGS: '--root /srv/*' }, /runtime argument '\/srv\/\*' has characters/],
-    ['only one TLS file', { MD_TLS_CERT: '/etc/md/tls.crt' }, /set both MD_TLS_CERT and MD_TLS_KEY/],
-    ['proxy port among the slot ports', { MD_PROXY_PORT: '18001' }, /collides with the slot ports 18000-18001/],
-    ['bad memory limit', { MD_MEMORY: '4 gigs' }, /MD_MEMORY '4 gigs' must be empty or a size/],
-    ['a capability with the CAP_ prefix', { MD_CAP_ADD: 'CAP_NET_ADMIN' }, /MD_CAP_ADD 'CAP_NET_ADMIN' must be empty or capability names/],
-    ['a capability list with a shell character', { MD_CAP_ADD: 'CHOWN;id' }, /MD_CAP_ADD 'CHOWN;id' must be empty or capability names/],
-    ['ALL capabilities', { MD_CAP_ADD: 'ALL' }, /MD_CAP_ADD 'ALL' must be empty or capability names/],
-    ['an unknown capability', { MD_CAP_ADD: 'NET_BIND_SERVICE,FLY' }, /MD_CAP_ADD 'NET_BIND_SERVICE,FLY' must be empty or capability names/],
-    ['a read-only flag that is not 0 or 1', { MD_READ_ONLY_ROOT: 'yes' }, /MD_READ_ONLY_ROOT 'yes' must be 0 or 1/],
+    ['deployment name with capitals', { MD_DEPLOYMENT: 'Fraud_Scorer' }, /deployment=invalid: .*invalid endpointName \(MD_DEPLOYMENT\) 'Fraud_Scorer'\. Allowed: 1 to 40 characters/],
+    ['MD_DIR with a space', { MD_DIR: '/opt/model deployments/fraud-scorer' }, /invalid hosts\[\]\.deployRoot \(MD_DIR\) '\/opt\/model deployments\/fraud-scorer'\. Allowed: an absolute path/],
+    ['relative MD_DIR', { MD_DIR: 'opt/fraud-scorer' }, /invalid hosts\[\]\.deployRoot \(MD_DIR\) 'opt\/fraud-scorer'/],
+    ['MD_DIR with ..', { MD_DIR: '/opt/../etc/fraud-scorer' }, /no "\." or "\.\." components/],
+    ['MD_DIR not named after the deployment', { MD_DIR: '/opt/model-deployments/other' }, /invalid hosts\[\]\.deployRoot \(MD_DIR\) '\/opt\/model-deployments\/other'\. Allowed: MD_DIR is the deploy root followed by \/<deployment name>/],
+    ['non-numeric port', { MD_CONTAINER_PORT: '80a' }, /invalid serving\.port \(MD_CONTAINER_PORT\) '80a'/],
+    ['port out of range', { MD_PROXY_PORT: '70000' }, /invalid proxyPort \(MD_PROXY_PORT\) '70000'/],
+    ['bad version', { MD_VERSION: 'v1.2.3' }, /invalid version \(MD_VERSION\) 'v1\.2\.3'/],
+    ['unknown runtime', { MD_RUNTIME: 'nerdctl' }, /invalid runtime \(MD_RUNTIME\) 'nerdctl'\. Allowed: docker or podman/],
+    ['runtime args with a glob', { MD_RUNTIME_ARGS: '--root /srv/*' }, /invalid hosts\[\]\.runtimeArgs \(MD_RUNTIME_ARGS\) '--root \/srv\/\*'/],
+    ['only one TLS file', { MD_TLS_CERT: '/etc/md/tls.crt' }, /invalid tls \(MD_TLS_CERT\).*Allowed: both certificatePath and keyPath/],
+    ['proxy port among the slot ports', { MD_PROXY_PORT: '18100' }, /invalid proxyPort \(MD_PROXY_PORT\) 18100, inside 18000-18127/],
+    ['bad memory limit', { MD_MEMORY: '4 gigs' }, /invalid compute\.memoryGiB \(MD_MEMORY\) '4 gigs'/],
+    ['a health path with a command substitution', { MD_HEALTH_PATH: '/$(id)' }, /invalid serving\.healthPath \(MD_HEALTH_PATH\) '\/\$\(id\)'/],
+    ['a capability with the CAP_ prefix', { MD_CAP_ADD: 'CAP_NET_ADMIN' }, /invalid containerCapabilities \(MD_CAP_ADD\) 'CAP_NET_ADMIN'/],
+    ['a capability list with a shell character', { MD_CAP_ADD: 'CHOWN;id' }, /invalid containerCapabilities \(MD_CAP_ADD\) 'CHOWN;id'/],
+    ['ALL capabilities', { MD_CAP_ADD: 'ALL' }, /invalid containerCapabilities \(MD_CAP_ADD\) 'ALL'/],
+    ['an unknown capability', { MD_CAP_ADD: 'NET_BIND_SERVICE,FLY' }, /invalid containerCapabilities \(MD_CAP_ADD\) 'NET_BIND_SERVICE,FLY'/],
+    ['a read-only flag that is not 0 or 1', { MD_READ_ONLY_ROOT: 'yes' }, /invalid readOnlyRootFilesystem \(MD_READ_ONLY_ROOT\) 'yes'\. Allowed: 0 or 1/],
   ];
   test.each(cases)('refuses %s', (_name, overrides, message) => {
     sb = new Sandbox();
@@ -771,14 +774,14 @@ describe('API keys', () => {
   });
 
   const BAD: Array<[string, string, RegExp]> = [
-    ['a double quote', 'abc"def0123456789xyz', /has a quote, backslash/],
-    ['a single quote', "abc'def0123456789xyz", /has a quote, backslash/],
-    ['a backslash', 'abc\\def0123456789xyz', /has a quote, backslash/],
-    ['a semicolon', 'abc;def0123456789xyz', /has a quote, backslash/],
-    ['a space', 'abc def0123456789xyz', /has whitespace or non-ASCII/],
-    ['a tab', 'abc\tdef0123456789xyz', /has whitespace or non-ASCII/],
-    ['a leading ~ (nginx regex)', '~abcdef0123456789xyz', /starts with ~/],
-    ['too short', 'default', /is 7 characters long; keys must be 16 to 1024/],
+    ['a double quote', 'abc"def0123456789xyz', /Allowed: only letters, digits and printable ASCII other than quotes, backslash/],
+    ['a single quote', "abc'def0123456789xyz", /other than quotes, backslash/],
+    ['a backslash', 'abc\\def0123456789xyz', /other than quotes, backslash/],
+    ['a semicolon', 'abc;def0123456789xyz', /other than quotes, backslash, ;/],
+    ['a space', 'abc def0123456789xyz', /\(no spaces, no other characters\)/],
+    ['a tab', 'abc\tdef0123456789xyz', /\(no spaces, no other characters\)/],
+    ['a leading ~ (nginx regex)', '~abcdef0123456789xyz', /a first character other than ~/],
+    ['too short', 'default', /Allowed: 16 to 1024 characters \(this one has 7\)/],
   ];
   test.each(BAD)('refuses a key with %s, names its line, does not print it, keeps the installed keys and maps', (_n, bad, message) => {
     sb = new Sandbox();
@@ -804,7 +807,7 @@ describe('API keys', () => {
     sb.readyForPreflight(['ok-key-0123456789abcdef', 'bad;key;0123456789abcdef']);
     const file = sb.writeConfig(sb.config());
     let r = sb.run(['preflight', file]);
-    expect(errorLine(r)).toMatch(/API key on line 2 of .*has a quote, backslash, ;/);
+    expect(errorLine(r)).toMatch(/API key on line 2 of .*is refused \(the key is not shown\)\. Allowed: only letters, digits and printable ASCII other than quotes, backslash, ;/);
     expect(r.stdout + r.stderr).not.toContain('bad;key');
     expect(r.stdout + r.stderr).not.toContain('ok-key-0123456789abcdef');
     sb.writeKeys(['# no keys yet']);
@@ -899,6 +902,14 @@ describe('install-image', () => {
     const r = sb.run(['install-image', sb.mdDir, 'podman', '', IMAGE, sha, `sha256:${IMAGE_ID}`], { MD_HOST: HOST });
     expect(errorLine(r)).toBe(`ERROR host=${HOST} deployment=${DEP}: image ${IMAGE} loaded from the archive has id sha256:${other}, expected sha256:${IMAGE_ID}; ` +
       'the archive holds another build, or another image of that name was loaded');
+  });
+
+  test('docker failing to load an archive says which archives docker loads (OCI archives are for podman)', () => {
+    sb = new Sandbox();
+    const sha = archive(sb, IMAGE, `sha256:${IMAGE_ID}`);
+    fs.writeFileSync(path.join(sb.state, 'fail-load'), 'open /var/lib/docker/tmp/docker-import-1/repositories: no such file or directory\n');
+    const r = sb.run(['install-image', sb.mdDir, 'docker', '', IMAGE, sha, IMAGE_ID], { MD_HOST: HOST });
+    expect(errorLine(r)).toMatch(/load -i .* failed \(exit 125\): .*no such file or directory; docker loads docker-archives \(docker save, or podman save --format docker-archive\); OCI archives load with podman$/);
   });
 
   test('without an archive: present image is kept, missing one is pulled, pull failure explains', () => {

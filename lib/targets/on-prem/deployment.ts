@@ -1,6 +1,8 @@
 import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
-import { AssetType, DataResource, Fn, ITerraformDependable, SSHProvisionerConnection, TerraformAsset, TerraformLocal, TerraformOutput } from 'cdktf';
+import { Annotations, AssetType, DataResource, Fn, ITerraformDependable, SSHProvisionerConnection, TerraformAsset, TerraformLocal, TerraformOutput } from 'cdktf';
 import { Construct, IConstruct } from 'constructs';
 import type { IModelEndpoint } from '../../deployment-target';
 import { findTargetConstruct } from '../../common/target-construct';
@@ -8,11 +10,12 @@ import { hashFile, packModelArtifact } from '../../common/model-archive';
 import { AuthMode } from '../../spec/access';
 import { ArtifactSource } from '../../spec/artifact';
 import { checkInteger } from '../../spec/check';
-import { ModelDeploymentValidationError } from '../../spec/errors';
 import { RolloutStrategy } from '../../spec/rollout';
 import { ModelDeploymentSpecProps, ResolvedModelDeploymentSpec, resolveSpec } from '../../spec/spec';
+import { escapeTerraformTemplate, terraformStringLiteral } from '../../common/terraform';
+import { apiKeyLines, apiKeyProblem } from './host-contract';
 import {
-  HostPlan, TARGET, hostDeployValues, planHosts, readImageArchiveId, renderContainerEnv, renderDeployEnv, versionId,
+  HostPlan, Problems, TARGET, checkHostContract, checkOptionShapes, hostDeployValues, planHosts, readImageArchiveId, renderContainerEnv, renderDeployEnv, versionId,
 } from './host-config';
 import { ContainerRuntime, ON_PREM_OPTION_KEYS, OnPremTargetOptions } from './options';
 
@@ -50,24 +53,43 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
   constructor(scope: Construct, id: string, props: OnPremModelDeploymentProps) {
     super(scope, id);
     const spec = resolveSpec(props, ON_PREM_OPTION_KEYS);
-    checkTargetLimits(spec, props);
+    // Resolve, then render: every refusal is collected, and nothing is created before all pass.
+    const problems = new Problems();
+    checkOptionShapes(problems, props);
+    problems.throwIfAny();
+    checkTargetLimits(problems, spec, props);
     this.endpointName = spec.endpointName?.toLowerCase() ?? deploymentNameFrom(this.node.path);
-    const plans = planHosts(this.endpointName, spec.scaling.minReplicas, props);
+    const plans = planHosts(problems, this.endpointName, spec.scaling.minReplicas, props);
+    const apiKeyFile = checkApiKeyFile(problems, props.apiKeyFile, message => Annotations.of(this).addWarning(message));
+    const apiKeyRevision = props.apiKeyRevision ?? 1;
+    problems.check(() => checkInteger('apiKeyRevision', apiKeyRevision, 1, 1_000_000, TARGET));
+    const connectTimeout = props.connectTimeoutSeconds ?? 30;
+    problems.check(() => checkInteger('connectTimeoutSeconds', connectTimeout, 1, 3600, TARGET));
+    const imageArchive = props.imageArchive === undefined ? undefined : localPath(props.imageArchive);
+    let imageId: string | undefined;
+    if (imageArchive !== undefined) problems.check(() => { imageId = readImageArchiveId(imageArchive, props.runtime ?? ContainerRuntime.DOCKER); });
+    const containerEnv = renderContainerEnv(spec.serving.environment);
+    const userValues = { MD_REPLICAS: spec.scaling.minReplicas, MD_MODEL_MOUNT: props.modelMountPath, MD_PROXY_BIND: props.proxyBindAddress };
+    // The artifact's checksum is not known before packing; a placeholder of the right shape stands in.
+    for (const plan of plans) {
+      const draft = hostDeployValues(spec, props, plan, this.endpointName, '0'.repeat(64));
+      checkHostContract(problems, { ...draft, MD_VERSION: versionId(draft, containerEnv) }, plan, userValues);
+    }
+    claimHostDirectories(problems, this, plans);
+    problems.throwIfAny();
 
     // The model archive and the optional image archive travel in cdktf.out as assets. The model is
     // an uncompressed tar: its hash (the artifact's trigger and part of the version) is then the
     // content hash, the same on every machine whatever its zlib; weights barely compress anyway.
     const archive = packModelArtifact(spec.model.localPath!, TARGET, { compression: 'none' });
     const artifact = new TerraformAsset(this, 'ModelArtifact', { path: archive.archivePath, type: AssetType.FILE, assetHash: archive.contentHash });
-    const image = props.imageArchive === undefined ? undefined : this.imageAsset(props.imageArchive);
+    const image = imageArchive === undefined ? undefined : this.imageAsset(imageArchive, imageId!);
     const scriptSha256 = hashFile(HOST_SCRIPT);
     const scriptAsset = new TerraformAsset(this, 'HostScript', { path: HOST_SCRIPT, type: AssetType.FILE, assetHash: scriptSha256 });
-    const containerEnv = renderContainerEnv(spec.serving.environment);
-    const apiKeyRevision = checkInteger('apiKeyRevision', props.apiKeyRevision ?? 1, 1, 1_000_000, TARGET);
-    const connectTimeout = checkInteger('connectTimeoutSeconds', props.connectTimeoutSeconds ?? 30, 1, 3600, TARGET);
     const scheme = props.tls ? 'https' : 'http';
-    // A local, so that the keys' precondition refers to something (Terraform requires it).
-    const apiKeyFile = new TerraformLocal(this, 'ApiKeyFile', Fn.pathexpand(props.apiKeyFile)).asString;
+    // A local, so that the keys' precondition refers to something (Terraform requires it). The
+    // path is written as an escaped HCL string: cdktf's Fn.* would leave quotes and %{ raw.
+    const apiKeyFilePath = new TerraformLocal(this, 'ApiKeyFile', `\${pathexpand(${terraformStringLiteral(apiKeyFile)})}`).asString;
 
     this.hostUrls = {};
     this.versions = {};
@@ -77,7 +99,7 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
       const values = hostDeployValues(spec, props, plan, this.endpointName, archive.sha256);
       const version = versionId(values, containerEnv);
       const connection = sshConnection(plan, connectTimeout);
-      const deployed = this.hostResources(plan, connection, { values, version, containerEnv, scriptSha256, scriptAsset, artifact, artifactSha256: archive.sha256, image, apiKeyFile: props.apiKeyFile, apiKeyFilePath: apiKeyFile, apiKeyRevision, previous });
+      const deployed = this.hostResources(plan, connection, { values, version, containerEnv, scriptSha256, scriptAsset, artifact, artifactSha256: archive.sha256, image, apiKeyFile, apiKeyFilePath, apiKeyRevision, previous });
       previous = deployed;
       this.versions[plan.host.name] = version;
       this.hostDeployments[plan.host.name] = deployed;
@@ -85,10 +107,14 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
     }
     this.endpointUrl = this.hostUrls[plans[0].host.name];
 
-    new TerraformOutput(this, 'HostUrls', { value: this.hostUrls, description: 'Predict URL of each host (send X-Api-Key or Authorization: Bearer)' });
-    new TerraformOutput(this, 'Versions', { value: this.versions, description: 'Version id each host runs' });
+    const literal = (text: string) => escapeTerraformTemplate(text);
+    const literalKeys = <T>(o: { [k: string]: T }, f: (v: T) => unknown) => Object.fromEntries(Object.entries(o).map(([k, v]) => [literal(k), f(v)]));
+    new TerraformOutput(this, 'HostUrls', { value: literalKeys(this.hostUrls, literal), description: 'Predict URL of each host (send X-Api-Key or Authorization: Bearer)' });
+    new TerraformOutput(this, 'Versions', { value: literalKeys(this.versions, v => v), description: 'Version id each host runs' });
     new TerraformOutput(this, 'Hosts', {
-      value: Object.fromEntries(plans.map(p => [p.host.name, { address: p.host.address, replicas: p.replicas, labels: p.host.labels ?? {} }])),
+      value: Object.fromEntries(plans.map(p => [literal(p.host.name), {
+        address: literal(p.host.address), replicas: p.replicas, labels: literalKeys(p.host.labels ?? {}, literal),
+      }])),
       description: 'Each host: its address, replica count and labels',
     });
   }
@@ -98,10 +124,12 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
     values: { [key: string]: string }; version: string; containerEnv: string; scriptSha256: string; scriptAsset: TerraformAsset; artifact: TerraformAsset; artifactSha256: string;
     image?: { asset: TerraformAsset; sha256: string; id: string }; apiKeyFile: string; apiKeyFilePath: string; apiKeyRevision: number; previous?: ITerraformDependable;
   }): DataResource {
-    const name = plan.host.name;
-    const dir = plan.deploymentDir;
-    const runtime = p.values.MD_RUNTIME;
-    const runtimeArgs = p.values.MD_RUNTIME_ARGS;
+    // Every user string below is validated by the host contract, and escaped all the same.
+    const id = plan.host.name;
+    const name = escapeTerraformTemplate(id);
+    const dir = escapeTerraformTemplate(plan.deploymentDir);
+    const runtime = escapeTerraformTemplate(p.values.MD_RUNTIME);
+    const runtimeArgs = escapeTerraformTemplate(p.values.MD_RUNTIME_ARGS);
     const tool = `bash ${dir}/tool/modeldeploy.sh`;
     // Destroy steps may only read self.input; they tolerate a directory that an earlier teardown removed.
     const onHost = (cmd: string) => `if [ -f ${dir}/tool/modeldeploy.sh ]; then ${cmd}; fi`;
@@ -109,16 +137,16 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
 
     // Private from the first byte: every directory 0700 before any upload.
     const dirs = ['', '/tool', '/proxy', '/versions', '/artifacts', '/images'].map(sub => `${dir}${sub}`).join(' ');
-    const toolResource = new DataResource(this, `${name}-tool`, {
+    const toolResource = new DataResource(this, `${id}-tool`, {
       triggersReplace: { script: p.scriptSha256, dir },
       connection,
       provisioners: [
         remoteExec([`umask 077 && mkdir -p ${dirs} && chmod 700 ${dirs} && ${privateFiles(`${dir}/tool/modeldeploy.sh`)} && echo '[model-deploy host=${name}] uploading host script'`]),
-        { type: 'file', source: p.scriptAsset.path, destination: `${dir}/tool/modeldeploy.sh` },
+        { type: 'file', source: escapeTerraformTemplate(p.scriptAsset.path), destination: `${dir}/tool/modeldeploy.sh` },
       ],
     });
 
-    const artifactResource = new DataResource(this, `${name}-artifact`, {
+    const artifactResource = new DataResource(this, `${id}-artifact`, {
       triggersReplace: { sha256: p.artifactSha256, dir },
       input: { dir, sha256: p.artifactSha256, runtime, runtimeArgs, host: name },
       connection,
@@ -126,14 +154,14 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
       lifecycle: replaceFirst,
       provisioners: [
         remoteExec([`${privateFiles(`${dir}/artifacts/${p.artifactSha256}.tar.upload`)} && echo '[model-deploy host=${name}] uploading model artifact ${p.artifactSha256.slice(0, 12)}'`]),
-        { type: 'file', source: p.artifact.path, destination: `${dir}/artifacts/${p.artifactSha256}.tar.upload` },
+        { type: 'file', source: escapeTerraformTemplate(p.artifact.path), destination: `${dir}/artifacts/${p.artifactSha256}.tar.upload` },
         remoteExec([`${tool} install-artifact ${dir} ${p.artifactSha256}`]),
         destroyExec([onHost(`MD_HOST=\${self.input.host} bash \${self.input.dir}/tool/modeldeploy.sh remove-artifact \${self.input.dir} \${self.input.sha256} \${self.input.runtime} '\${self.input.runtimeArgs}'`)]),
       ],
     });
 
-    const imageRef = p.values.MD_IMAGE;
-    const imageResource = new DataResource(this, `${name}-image`, {
+    const imageRef = escapeTerraformTemplate(p.values.MD_IMAGE);
+    const imageResource = new DataResource(this, `${id}-image`, {
       triggersReplace: { image: imageRef, archive: p.image?.sha256 ?? '', dir },
       input: { dir, image: imageRef, runtime, runtimeArgs, host: name },
       connection,
@@ -142,7 +170,7 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
       provisioners: [
         ...(p.image ? [
           remoteExec([`${privateFiles(`${dir}/images/${p.image.sha256}.tar.upload`)} && echo '[model-deploy host=${name}] uploading image archive ${p.image.sha256.slice(0, 12)}'`]),
-          { type: 'file' as const, source: p.image.asset.path, destination: `${dir}/images/${p.image.sha256}.tar.upload` },
+          { type: 'file' as const, source: escapeTerraformTemplate(p.image.asset.path), destination: `${dir}/images/${p.image.sha256}.tar.upload` },
         ] : []),
         remoteExec([`${tool} install-image ${dir} ${runtime} '${runtimeArgs}' ${imageRef} '${p.image?.sha256 ?? ''}' '${p.image?.id ?? ''}'`]),
         destroyExec([onHost(`MD_HOST=\${self.input.host} bash \${self.input.dir}/tool/modeldeploy.sh remove-image \${self.input.dir} \${self.input.runtime} '\${self.input.runtimeArgs}' \${self.input.image}`)]),
@@ -154,7 +182,7 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
     const keyFile = p.apiKeyFilePath;
     const keyFilePresent = Fn.fileexists(keyFile);
     const keysUpload = `${dir}/proxy/api-keys.upload`;
-    const keysResource = new DataResource(this, `${name}-keys`, {
+    const keysResource = new DataResource(this, `${id}-keys`, {
       // Terraform evaluates triggers and provisioner blocks before preconditions: every read is
       // guarded, so that a missing file is reported by the precondition, in the option's name.
       triggersReplace: { keys: Fn.conditional(keyFilePresent, Fn.filesha256(keyFile), 'missing'), revision: p.apiKeyRevision, dir },
@@ -164,7 +192,7 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
         ...replaceFirst,
         precondition: [{
           condition: keyFilePresent,
-          errorMessage: literal(`apiKeyFile: no file at ${p.apiKeyFile} on the machine that runs terraform (the API keys the proxies accept, one per line).`),
+          errorMessage: escapeTerraformTemplate(`apiKeyFile: no file at ${p.apiKeyFile} on the machine that runs terraform (the API keys the proxies accept, one per line).`),
         }],
       },
       provisioners: [
@@ -176,7 +204,7 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
     });
 
     const versionDir = `${dir}/versions/${p.version}`;
-    return new DataResource(this, `${name}-deployment`, {
+    return new DataResource(this, `${id}-deployment`, {
       triggersReplace: { version: p.version },
       input: { dir, version: p.version, runtime, runtimeArgs, host: name },
       connection,
@@ -185,18 +213,17 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
       lifecycle: replaceFirst,
       provisioners: [
         remoteExec([`umask 077 && mkdir -p ${versionDir} && chmod 700 ${versionDir} && ${privateFiles(`${versionDir}/deploy.env`, `${versionDir}/container.env`)}`]),
-        { type: 'file', content: literal(renderDeployEnv({ ...p.values, MD_VERSION: p.version })), destination: `${versionDir}/deploy.env` },
-        { type: 'file', content: literal(p.containerEnv), destination: `${versionDir}/container.env` },
+        { type: 'file', content: escapeTerraformTemplate(renderDeployEnv({ ...p.values, MD_VERSION: p.version })), destination: `${versionDir}/deploy.env` },
+        { type: 'file', content: escapeTerraformTemplate(p.containerEnv), destination: `${versionDir}/container.env` },
         remoteExec([`${tool} deploy ${versionDir}/deploy.env`]),
         destroyExec([onHost(`MD_HOST=\${self.input.host} bash \${self.input.dir}/tool/modeldeploy.sh retire \${self.input.dir} \${self.input.version} \${self.input.runtime} '\${self.input.runtimeArgs}'`)]),
       ],
     });
   }
 
-  private imageAsset(archivePath: string): { asset: TerraformAsset; sha256: string; id: string } {
-    const id = readImageArchiveId(archivePath);
+  private imageAsset(archivePath: string, id: string): { asset: TerraformAsset; sha256: string; id: string } {
     const sha256 = hashFile(archivePath);
-    return { asset: new TerraformAsset(this, 'ImageArchive', { path: path.resolve(archivePath), type: AssetType.FILE, assetHash: sha256 }), sha256, id };
+    return { asset: new TerraformAsset(this, 'ImageArchive', { path: archivePath, type: AssetType.FILE, assetHash: sha256 }), sha256, id };
   }
 }
 
@@ -219,67 +246,119 @@ function privateFiles(...files: string[]): string {
   return `umask 077 && touch ${files.join(' ')} && chmod 600 ${files.join(' ')}`;
 }
 
-/** Terraform reads `${` and `%{` in any string as template syntax; generated file contents must stay literal. */
-function literal(text: string): string {
-  return text.replace(/\$\{/g, () => '$${').replace(/%\{/g, () => '%%{');
-}
-
 function sshConnection(plan: HostPlan, timeoutSeconds: number): SSHProvisionerConnection {
   const host = plan.host;
+  const literal = (text: string | undefined) => text === undefined ? undefined : escapeTerraformTemplate(text);
   return {
     type: 'ssh',
-    host: host.address,
+    host: literal(host.address)!,
     port: plan.port,
-    user: host.user,
+    user: literal(host.user),
     // file() runs at apply time: the key's path is in cdktf.out, the key is not (nor in the state).
-    privateKey: host.privateKeyPath === undefined ? undefined : Fn.file(Fn.pathexpand(host.privateKeyPath)),
+    privateKey: host.privateKeyPath === undefined ? undefined : `\${file(pathexpand(${terraformStringLiteral(localPath(host.privateKeyPath))}))}`,
     agent: host.privateKeyPath === undefined ? 'true' : undefined,
-    hostKey: host.hostKey?.trim(),
+    hostKey: literal(host.hostKey?.trim()),
     timeout: `${timeoutSeconds}s`,
-    scriptPath: host.scriptPath,
+    scriptPath: literal(host.scriptPath),
   };
 }
 
-function checkTargetLimits(spec: ResolvedModelDeploymentSpec, props: OnPremModelDeploymentProps): void {
+/**
+ * A path on the machine that runs cdktf, as Terraform must see it: Terraform runs from
+ * cdktf.out/stacks/<stack>/, so a relative path is resolved here, against the project directory
+ * (where cdktf runs the app). `~/...` is left to Terraform's pathexpand.
+ */
+function localPath(file: string): string {
+  return file === '~' || file.startsWith('~/') ? file : path.resolve(process.cwd(), file);
+}
+
+function expandHome(file: string): string {
+  return file === '~' || file.startsWith('~/') ? path.join(process.env.HOME || os.homedir(), file.slice(1)) : file;
+}
+
+/**
+ * The API key file must hold keys that the hosts accept; messages name lines and rules, never a
+ * key. It must exist here, unless it is a `~/` path: that names the home of whoever runs
+ * Terraform, perhaps on another machine, so a missing one is a warning here and the plan's
+ * precondition names it there. Returns the path for Terraform.
+ */
+function checkApiKeyFile(problems: Problems, file: string, warn: (message: string) => void): string {
+  if (typeof file !== 'string' || file.trim() === '') {
+    problems.add('apiKeyFile', file, 'a local file holding the API key(s), one per line, read at apply time');
+    return '';
+  }
+  const resolved = localPath(file);
+  let text: string;
+  try {
+    text = fs.readFileSync(expandHome(resolved), 'utf8');
+  } catch (e) {
+    const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
+    if (missing && resolved.startsWith('~')) {
+      warn(`apiKeyFile ${file} does not exist on this machine; it must exist in the home of whoever runs terraform plan and apply`);
+      return resolved;
+    }
+    const why = missing ? 'it does not exist' : (e as Error).message;
+    problems.add('apiKeyFile', file, `a readable file on this machine holding the API key(s), one per line (Terraform reads it at apply time; relative paths are resolved against ${process.cwd()}): ${why}`);
+    return resolved;
+  }
+  const keys = apiKeyLines(text);
+  if (keys.length === 0) problems.add('apiKeyFile', file, 'a file holding at least one API key (one per line; blank lines and # comments are skipped)');
+  for (const { line, key } of keys) {
+    const rule = apiKeyProblem(key);
+    if (rule !== undefined) {
+      problems.add('apiKeyFile', `${file}, line ${line} (the key is not shown)`, rule);
+      break;
+    }
+  }
+  return resolved;
+}
+
+// Which host directories each app's on-prem deployments use, keyed by the construct tree's root.
+const HOST_DIRECTORIES = new WeakMap<IConstruct, Map<string, string>>();
+
+/** Refuses two deployments of one app that would share a directory on a host (item: Vision and vision). */
+function claimHostDirectories(problems: Problems, deployment: Construct, plans: HostPlan[]): void {
+  const root = deployment.node.root;
+  const claimed = HOST_DIRECTORIES.get(root) ?? new Map<string, string>();
+  HOST_DIRECTORIES.set(root, claimed);
+  const mine: string[] = [];
+  for (const plan of plans) {
+    // The deployment name in deploymentDir is lower-cased already (Vision and vision meet here).
+    const where = `${plan.host.address.toLowerCase()}:${plan.port}:${plan.deploymentDir}`;
+    const owner = claimed.get(where);
+    if (owner !== undefined && owner !== deployment.node.path) {
+      problems.add(`hosts[${plan.index}]`, `${plan.host.address}:${plan.port} ${plan.deploymentDir}`,
+        `a host directory no other deployment uses: ${owner} deploys to the same directory on that host (deployment names are compared lower-cased; set another endpointName or deployRoot)`);
+    }
+    mine.push(where);
+  }
+  if (problems.count === 0) for (const where of mine) claimed.set(where, deployment.node.path);
+}
+
+function checkTargetLimits(problems: Problems, spec: ResolvedModelDeploymentSpec, props: OnPremModelDeploymentProps): void {
+  const refuse = (field: string, value: unknown, allowed: string) => problems.add(field, value, allowed);
   if (spec.auth !== undefined && spec.auth !== AuthMode.KEY) {
-    throw new ModelDeploymentValidationError('access.auth', spec.auth, 'KEY: on-prem hosts check an API key in their proxy (there is no cloud identity)', TARGET);
+    refuse('access.auth', spec.auth, 'KEY: on-prem hosts check an API key in their proxy (there is no cloud identity)');
   }
   if (spec.scaling.minReplicas !== spec.scaling.maxReplicas) {
-    throw new ModelDeploymentValidationError('scaling.maxReplicas', spec.scaling.maxReplicas,
-      `equal to minReplicas (${spec.scaling.minReplicas}): SSH hosts have no autoscaler, so the replica count is fixed`, TARGET);
+    refuse('scaling.maxReplicas', spec.scaling.maxReplicas, `equal to minReplicas (${spec.scaling.minReplicas}): SSH hosts have no autoscaler, so the replica count is fixed`);
   }
-  if (spec.scaling.minReplicas < 1) {
-    throw new ModelDeploymentValidationError('scaling.minReplicas', spec.scaling.minReplicas, 'at least 1', TARGET);
-  }
+  if (spec.scaling.minReplicas < 1) refuse('scaling.minReplicas', spec.scaling.minReplicas, 'at least 1');
   const rollout = spec.rollout;
   if (rollout.strategy !== RolloutStrategy.ALL_AT_ONCE) {
-    throw new ModelDeploymentValidationError('rollout', rollout.strategy,
-      'Rollout.allAtOnce(): on-prem hosts switch blue/green one host at a time; canary and linear traffic shifting need a load balancer in front of the hosts', TARGET);
+    refuse('rollout', rollout.strategy,
+      'Rollout.allAtOnce(): on-prem hosts switch blue/green one host at a time; canary and linear traffic shifting need a load balancer in front of the hosts');
+  } else if (rollout.waitMinutes !== 0 || rollout.terminationWaitMinutes !== 0) {
+    refuse('rollout.bakeMinutes', rollout.waitMinutes || rollout.terminationWaitMinutes, '0: each host is switched as soon as the new version answers its health route');
   }
-  if (rollout.waitMinutes !== 0 || rollout.terminationWaitMinutes !== 0) {
-    throw new ModelDeploymentValidationError('rollout.bakeMinutes', rollout.waitMinutes || rollout.terminationWaitMinutes,
-      '0: each host is switched as soon as the new version answers its health route', TARGET);
-  }
-  if (spec.monitoring.capture) {
-    throw new ModelDeploymentValidationError('monitoring.capture', spec.monitoring.capture, 'left out: request capture is not available on on-prem hosts', TARGET);
-  }
-  if (spec.serving.image === undefined) {
-    throw new ModelDeploymentValidationError('serving.image', undefined, 'the image to run (pin a tag or digest): on-prem hosts have no managed images', TARGET);
-  }
+  if (spec.monitoring.capture) refuse('monitoring.capture', spec.monitoring.capture, 'left out: request capture is not available on on-prem hosts');
+  if (spec.serving.image === undefined) refuse('serving.image', undefined, 'the image to run (pin a tag or digest): on-prem hosts have no managed images');
   if (spec.model.source !== ArtifactSource.LOCAL_PATH) {
-    throw new ModelDeploymentValidationError('model', spec.model.uri, 'ModelArtifact.fromLocalPath(...): the artifact is uploaded to each host over SSH', TARGET);
-  }
-  if (typeof props.apiKeyFile !== 'string' || props.apiKeyFile.trim() === '') {
-    throw new ModelDeploymentValidationError('apiKeyFile', props.apiKeyFile, 'a local file holding the API key(s), one per line, read at apply time', TARGET);
+    refuse('model', spec.model.uri, 'ModelArtifact.fromLocalPath(...): the artifact is uploaded to each host over SSH');
   }
   if (props.runtime !== undefined && !Object.values(ContainerRuntime).includes(props.runtime)) {
-    throw new ModelDeploymentValidationError('runtime', props.runtime, Object.values(ContainerRuntime).join(', '), TARGET);
+    refuse('runtime', props.runtime, Object.values(ContainerRuntime).join(', '));
   }
-  if (props.tls !== undefined && (!props.tls.certificatePath || !props.tls.keyPath)) {
-    throw new ModelDeploymentValidationError('tls', props.tls, '{ certificatePath, keyPath }: files on the hosts', TARGET);
-  }
-  checkInteger('proxyPort', props.proxyPort ?? 8443, 1, 65535, TARGET);
-  checkInteger('slotPortBase', props.slotPortBase ?? 18000, 1024, 65000, TARGET);
 }
 
 function deploymentNameFrom(constructPath: string): string {

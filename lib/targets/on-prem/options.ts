@@ -21,13 +21,16 @@ export interface OnPremHost {
   readonly user: string;
   /**
    * A private key file on the machine that runs `cdktf apply`. Terraform reads it at apply time,
-   * so the key never appears in cdktf.out or in the state.
+   * so the key never appears in cdktf.out or in the state. A relative path is resolved against the
+   * project directory (where cdktf runs the app); `~/` is expanded by Terraform.
    * @default - the SSH agent (SSH_AUTH_SOCK)
    */
   readonly privateKeyPath?: string;
   /**
-   * The host's public key (for example `ssh-ed25519 AAAA...`), pinned so that a host that
-   * presents another key is refused. Required unless `insecureSkipHostKeyCheck` is set.
+   * The host's public key as `TYPE BASE64` (what `ssh-keyscan -t ed25519 HOST` prints after the
+   * host name, e.g. `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOmd7Ze0hR3x6nkd0oEvKVa5Zp7bIkFGU0f0d7bq4bXk`),
+   * pinned so that a host that presents another key is refused. Required unless
+   * `insecureSkipHostKeyCheck` is set.
    * @default - none: required
    */
   readonly hostKey?: string;
@@ -79,10 +82,14 @@ export interface OnPremTargetOptions {
   readonly runtime?: ContainerRuntime;
   /**
    * A file on the machine that runs `cdktf apply` holding the API key(s) the proxy accepts, one
-   * per line (16 to 1024 characters, matched exactly). Terraform reads it at plan and apply time and
-   * uploads it to each host (mode 0600 from its first byte); the keys never appear in cdktf.out or in
-   * the state (its SHA-256 does, so that replacing the file rotates the keys: a proxy reload, no
-   * container restarts). Callers send `X-Api-Key: KEY` or `Authorization: Bearer KEY`.
+   * per line (16 to 1024 printable ASCII characters without quotes, backslash, `;`, `{`, `}`, `$`,
+   * `#` or backtick, not starting with `~`; matched exactly). Terraform reads it at plan and apply time
+   * and uploads it to each host (mode 0600 from its first byte); the keys never appear in cdktf.out or
+   * in the state (its SHA-256 does, so that replacing the file rotates the keys: a proxy reload, no
+   * container restarts). Callers send `X-Api-Key: KEY` or `Authorization: Bearer KEY`. A relative
+   * path is resolved against the project directory (where cdktf runs the app). The synth checks the
+   * file and every key in it when it exists; a missing file fails the synth, except for a `~/` path
+   * (the home of whoever runs Terraform, maybe on another machine), which the plan checks instead.
    */
   readonly apiKeyFile: string;
   /**
@@ -92,9 +99,11 @@ export interface OnPremTargetOptions {
    */
   readonly apiKeyRevision?: number;
   /**
-   * For air-gapped hosts: a local image archive (`docker save` / `podman save` output) that is
-   * uploaded and loaded, then checked against the image id in its manifest. `serving.image` names
-   * the image inside it.
+   * For air-gapped hosts: a local image archive that is uploaded and loaded, then checked against
+   * the image id in its manifest. `serving.image` names the image inside it. A docker-archive
+   * (`docker save`, `podman save --format docker-archive`) works with both runtimes; an OCI archive
+   * (`podman save --format oci-archive`) only with podman. A relative path is resolved against the
+   * project directory.
    * @default - the hosts pull `serving.image` from its registry
    */
   readonly imageArchive?: string;
@@ -144,8 +153,11 @@ export interface OnPremTargetOptions {
   readonly connectTimeoutSeconds?: number;
 }
 
+// A record over the interface's keys: a prop added to or removed from it without this entry fails to compile.
+const OPTION_KEYS: Record<keyof OnPremTargetOptions, true> = {
+  hosts: true, runtime: true, apiKeyFile: true, apiKeyRevision: true, imageArchive: true, proxyPort: true, proxyBindAddress: true,
+  tls: true, slotPortBase: true, modelMountPath: true, containerCapabilities: true, readOnlyRootFilesystem: true,
+  connectTimeoutSeconds: true,
+};
 /** The keys of OnPremTargetOptions, so the spec does not refuse them as unknown. */
-export const ON_PREM_OPTION_KEYS: readonly string[] = [
-  'hosts', 'runtime', 'apiKeyFile', 'apiKeyRevision', 'imageArchive', 'proxyPort', 'proxyBindAddress', 'tls',
-  'slotPortBase', 'modelMountPath', 'containerCapabilities', 'readOnlyRootFilesystem', 'connectTimeoutSeconds',
-];
+export const ON_PREM_OPTION_KEYS: readonly string[] = Object.keys(OPTION_KEYS);

@@ -33,16 +33,192 @@ export LC_ALL=C
 # Non-interactive SSH sessions often lack the sbin directories (nginx lives there).
 PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
-readonly CONFIG_KEYS=(MD_DEPLOYMENT MD_VERSION MD_HOST MD_DIR MD_RUNTIME MD_RUNTIME_ARGS MD_IMAGE
-  MD_ARTIFACT_SHA256 MD_MODEL_MOUNT MD_CONTAINER_PORT MD_HEALTH_PATH MD_STARTUP_TIMEOUT MD_REPLICAS
-  MD_SLOT_PORT_BASE MD_PROXY_PORT MD_PROXY_BIND MD_TLS_CERT MD_TLS_KEY MD_GPUS_PER_REPLICA
-  MD_GPU_NAMES MD_GPU_MIN_MEMORY_MIB MD_CPUS MD_MEMORY MD_MIN_FREE_DISK_MIB MD_CAP_ADD MD_READ_ONLY_ROOT)
-# Linux capabilities without CAP_ (capabilities(7)); MD_CAP_ADD names some of them.
-readonly CAPABILITIES='CHOWN|DAC_OVERRIDE|DAC_READ_SEARCH|FOWNER|FSETID|KILL|SETGID|SETUID|SETPCAP|LINUX_IMMUTABLE|NET_BIND_SERVICE|NET_BROADCAST|NET_ADMIN|NET_RAW|IPC_LOCK|IPC_OWNER|SYS_MODULE|SYS_RAWIO|SYS_CHROOT|SYS_PTRACE|SYS_PACCT|SYS_ADMIN|SYS_BOOT|SYS_NICE|SYS_RESOURCE|SYS_TIME|SYS_TTY_CONFIG|MKNOD|LEASE|AUDIT_WRITE|AUDIT_CONTROL|SETFCAP|MAC_OVERRIDE|MAC_ADMIN|SYSLOG|WAKE_ALARM|BLOCK_SUSPEND|AUDIT_READ|PERFMON|BPF|CHECKPOINT_RESTORE'
 readonly PROXY_FILES=(nginx.conf upstreams.conf version.conf api-keys.map bearer.map)
 readonly NGINX_TMP_DIRS=(client_body proxy fastcgi uwsgi scgi)
 readonly PROXY_VERIFY_TIMEOUT=30
 readonly GPU_LOCK_TIMEOUT=300
+
+# BEGIN GENERATED HOST CONTRACT
+# Generated from lib/targets/on-prem/host-contract.ts by scripts/generate-host-contract.ts
+# (npm run generate:host-contract). Do not edit by hand: the synth checks the same definitions.
+# shellcheck disable=SC2034 # the slot port layout: replica r of colour c on base + c * MAX + r
+readonly MAX_REPLICAS_PER_HOST=64
+# shellcheck disable=SC2034
+readonly SLOT_PORTS_PER_HOST=128
+readonly SAFE_PATH_RE='^(/([A-Za-z0-9_+-][A-Za-z0-9._+-]*|[.][A-Za-z0-9_+-][A-Za-z0-9._+-]*|[.][.][A-Za-z0-9._+-]+))+$'
+readonly RUNTIME_ARG_RE='^[A-Za-z0-9._/=:,@+-]+$'
+readonly IMAGE_RE='^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$'
+readonly API_KEY_MIN_LENGTH=16
+readonly API_KEY_MAX_LENGTH=1024
+readonly API_KEY_CHARSET_RE='^([A-Za-z0-9!%&()*+,./:<=>?@^_|~-]|[[]|])+$'
+readonly API_KEY_CHARSET_ALLOWED='only letters, digits and printable ASCII other than quotes, backslash, ;, {, }, $, # and backtick (no spaces, no other characters)'
+readonly API_KEY_FIRST_RE='^[^~]'
+readonly API_KEY_FIRST_ALLOWED='a first character other than ~ (nginx would read the key as a regular expression)'
+readonly CONFIG_KEYS=(MD_DEPLOYMENT MD_VERSION MD_HOST MD_DIR MD_RUNTIME MD_RUNTIME_ARGS MD_IMAGE MD_ARTIFACT_SHA256
+  MD_MODEL_MOUNT MD_CONTAINER_PORT MD_HEALTH_PATH MD_STARTUP_TIMEOUT MD_REPLICAS MD_SLOT_PORT_BASE MD_PROXY_PORT MD_PROXY_BIND
+  MD_TLS_CERT MD_TLS_KEY MD_GPUS_PER_REPLICA MD_GPU_NAMES MD_GPU_MIN_MEMORY_MIB MD_CPUS MD_MEMORY MD_MIN_FREE_DISK_MIB
+  MD_CAP_ADD MD_READ_ONLY_ROOT)
+declare -rA CONTRACT_FIELD=(
+  [MD_DEPLOYMENT]='endpointName'
+  [MD_VERSION]='version'
+  [MD_HOST]='hosts[].name'
+  [MD_DIR]='hosts[].deployRoot'
+  [MD_RUNTIME]='runtime'
+  [MD_RUNTIME_ARGS]='hosts[].runtimeArgs'
+  [MD_IMAGE]='serving.image'
+  [MD_ARTIFACT_SHA256]='model'
+  [MD_MODEL_MOUNT]='modelMountPath'
+  [MD_CONTAINER_PORT]='serving.port'
+  [MD_HEALTH_PATH]='serving.healthPath'
+  [MD_STARTUP_TIMEOUT]='serving.startupTimeoutSeconds'
+  [MD_REPLICAS]='scaling.minReplicas'
+  [MD_SLOT_PORT_BASE]='slotPortBase'
+  [MD_PROXY_PORT]='proxyPort'
+  [MD_PROXY_BIND]='proxyBindAddress'
+  [MD_TLS_CERT]='tls.certificatePath'
+  [MD_TLS_KEY]='tls.keyPath'
+  [MD_GPUS_PER_REPLICA]='compute.count'
+  [MD_GPU_NAMES]='compute.gpu'
+  [MD_GPU_MIN_MEMORY_MIB]='compute.gpu'
+  [MD_CPUS]='compute.vcpus'
+  [MD_MEMORY]='compute.memoryGiB'
+  [MD_MIN_FREE_DISK_MIB]='minFreeDiskMiB'
+  [MD_CAP_ADD]='containerCapabilities'
+  [MD_READ_ONLY_ROOT]='readOnlyRootFilesystem'
+)
+declare -rA CONTRACT_RE=(
+  [MD_DEPLOYMENT]='^[a-z0-9][a-z0-9-]{0,39}$'
+  [MD_VERSION]='^v[0-9a-f]{12}$'
+  [MD_HOST]='^[a-z0-9](-?[a-z0-9]){0,30}$'
+  [MD_DIR]='^(/([A-Za-z0-9_+-][A-Za-z0-9._+-]*|[.][A-Za-z0-9_+-][A-Za-z0-9._+-]*|[.][.][A-Za-z0-9._+-]+)){2,}$'
+  [MD_RUNTIME]='^(docker|podman)$'
+  [MD_RUNTIME_ARGS]='^([A-Za-z0-9._/=:,@+-]+( [A-Za-z0-9._/=:,@+-]+)*)?$'
+  [MD_IMAGE]='^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$'
+  [MD_ARTIFACT_SHA256]='^[0-9a-f]{64}$'
+  [MD_MODEL_MOUNT]='^(/([A-Za-z0-9_+-][A-Za-z0-9._+-]*|[.][A-Za-z0-9_+-][A-Za-z0-9._+-]*|[.][.][A-Za-z0-9._+-]+))+$'
+  [MD_CONTAINER_PORT]='^(0|[1-9][0-9]{0,8})$'
+  [MD_HEALTH_PATH]='^/[A-Za-z0-9._~/%?&=+:-]*$'
+  [MD_STARTUP_TIMEOUT]='^(0|[1-9][0-9]{0,8})$'
+  [MD_REPLICAS]='^(0|[1-9][0-9]{0,8})$'
+  [MD_SLOT_PORT_BASE]='^(0|[1-9][0-9]{0,8})$'
+  [MD_PROXY_PORT]='^(0|[1-9][0-9]{0,8})$'
+  [MD_PROXY_BIND]='^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])([.](25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}|([0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}|([0-9A-Fa-f]{1,4}:){1,7}:|([0-9A-Fa-f]{1,4}:){1,6}:[0-9A-Fa-f]{1,4}|([0-9A-Fa-f]{1,4}:){1,5}(:[0-9A-Fa-f]{1,4}){1,2}|([0-9A-Fa-f]{1,4}:){1,4}(:[0-9A-Fa-f]{1,4}){1,3}|([0-9A-Fa-f]{1,4}:){1,3}(:[0-9A-Fa-f]{1,4}){1,4}|([0-9A-Fa-f]{1,4}:){1,2}(:[0-9A-Fa-f]{1,4}){1,5}|[0-9A-Fa-f]{1,4}:(:[0-9A-Fa-f]{1,4}){1,6}|:((:[0-9A-Fa-f]{1,4}){1,7}|:))$'
+  [MD_TLS_CERT]='^((/([A-Za-z0-9_+-][A-Za-z0-9._+-]*|[.][A-Za-z0-9_+-][A-Za-z0-9._+-]*|[.][.][A-Za-z0-9._+-]+))+)?$'
+  [MD_TLS_KEY]='^((/([A-Za-z0-9_+-][A-Za-z0-9._+-]*|[.][A-Za-z0-9_+-][A-Za-z0-9._+-]*|[.][.][A-Za-z0-9._+-]+))+)?$'
+  [MD_GPUS_PER_REPLICA]='^(0|[1-9][0-9]{0,8})$'
+  [MD_GPU_NAMES]='^([A-Za-z0-9 ._()/+-]+([|][A-Za-z0-9 ._()/+-]+)*)?$'
+  [MD_GPU_MIN_MEMORY_MIB]='^(0|[1-9][0-9]{0,8})$'
+  [MD_CPUS]='^([0-9]{1,4}([.][0-9]{1,3})?)?$'
+  [MD_MEMORY]='^([1-9][0-9]{0,12}[bkmgBKMG]?)?$'
+  [MD_MIN_FREE_DISK_MIB]='^(0|[1-9][0-9]{0,8})$'
+  [MD_CAP_ADD]='^((AUDIT_CONTROL|AUDIT_READ|AUDIT_WRITE|BLOCK_SUSPEND|BPF|CHECKPOINT_RESTORE|CHOWN|DAC_OVERRIDE|DAC_READ_SEARCH|FOWNER|FSETID|IPC_LOCK|IPC_OWNER|KILL|LEASE|LINUX_IMMUTABLE|MAC_ADMIN|MAC_OVERRIDE|MKNOD|NET_ADMIN|NET_BIND_SERVICE|NET_BROADCAST|NET_RAW|PERFMON|SETFCAP|SETGID|SETPCAP|SETUID|SYS_ADMIN|SYS_BOOT|SYS_CHROOT|SYS_MODULE|SYS_NICE|SYS_PACCT|SYS_PTRACE|SYS_RAWIO|SYS_RESOURCE|SYS_TIME|SYS_TTY_CONFIG|SYSLOG|WAKE_ALARM)(,(AUDIT_CONTROL|AUDIT_READ|AUDIT_WRITE|BLOCK_SUSPEND|BPF|CHECKPOINT_RESTORE|CHOWN|DAC_OVERRIDE|DAC_READ_SEARCH|FOWNER|FSETID|IPC_LOCK|IPC_OWNER|KILL|LEASE|LINUX_IMMUTABLE|MAC_ADMIN|MAC_OVERRIDE|MKNOD|NET_ADMIN|NET_BIND_SERVICE|NET_BROADCAST|NET_RAW|PERFMON|SETFCAP|SETGID|SETPCAP|SETUID|SYS_ADMIN|SYS_BOOT|SYS_CHROOT|SYS_MODULE|SYS_NICE|SYS_PACCT|SYS_PTRACE|SYS_RAWIO|SYS_RESOURCE|SYS_TIME|SYS_TTY_CONFIG|SYSLOG|WAKE_ALARM))*)?$'
+  [MD_READ_ONLY_ROOT]='^[01]$'
+)
+declare -rA CONTRACT_MIN=(
+  [MD_CONTAINER_PORT]='1'
+  [MD_STARTUP_TIMEOUT]='1'
+  [MD_REPLICAS]='1'
+  [MD_SLOT_PORT_BASE]='1024'
+  [MD_PROXY_PORT]='1'
+  [MD_GPUS_PER_REPLICA]='0'
+  [MD_GPU_MIN_MEMORY_MIB]='0'
+  [MD_MIN_FREE_DISK_MIB]='0'
+)
+declare -rA CONTRACT_MAX=(
+  [MD_CONTAINER_PORT]='65535'
+  [MD_STARTUP_TIMEOUT]='86400'
+  [MD_REPLICAS]='64'
+  [MD_SLOT_PORT_BASE]='65408'
+  [MD_PROXY_PORT]='65535'
+  [MD_GPUS_PER_REPLICA]='16'
+  [MD_GPU_MIN_MEMORY_MIB]='10000000'
+  [MD_MIN_FREE_DISK_MIB]='10000000'
+)
+declare -rA CONTRACT_ALLOWED=(
+  [MD_DEPLOYMENT]='1 to 40 characters of a-z, 0-9 and -, starting with a letter or digit (on-prem hosts name directories and containers after it)'
+  [MD_VERSION]='v followed by 12 lower-case hex digits'
+  [MD_HOST]='lower-case letters, digits and single hyphens, at most 31 characters'
+  [MD_DIR]='an absolute path other than / of letters, digits and . _ + - (no spaces, no "." or ".." components)'
+  [MD_RUNTIME]='docker or podman'
+  [MD_RUNTIME_ARGS]='arguments of letters, digits and . _ / = : , @ + -'
+  [MD_IMAGE]='an image reference of letters, digits and . _ / : @ -, at most 255 characters'
+  [MD_ARTIFACT_SHA256]='64 lower-case hex digits'
+  [MD_MODEL_MOUNT]='an absolute path other than / of letters, digits and . _ + - (no spaces, no "." or ".." components)'
+  [MD_CONTAINER_PORT]='an integer from 1 to 65535'
+  [MD_HEALTH_PATH]='a URL path starting with / of letters, digits and . _ ~ / % ? & = + : -'
+  [MD_STARTUP_TIMEOUT]='an integer from 1 to 86400'
+  [MD_REPLICAS]='1 to 64 replicas per host (at most 64 x the number of hosts)'
+  [MD_SLOT_PORT_BASE]='an integer from 1024 to 65408 (a host reserves 128 ports from it)'
+  [MD_PROXY_PORT]='an integer from 1 to 65535'
+  [MD_PROXY_BIND]='an IPv4 or IPv6 address without brackets (0.0.0.0 for every IPv4 interface)'
+  [MD_TLS_CERT]='empty or an absolute path other than / of letters, digits and . _ + - (no spaces, no "." or ".." components)'
+  [MD_TLS_KEY]='empty or an absolute path other than / of letters, digits and . _ + - (no spaces, no "." or ".." components)'
+  [MD_GPUS_PER_REPLICA]='an integer from 0 to 16'
+  [MD_GPU_NAMES]='GPU names as nvidia-smi prints them, separated by |'
+  [MD_GPU_MIN_MEMORY_MIB]='an integer from 0 to 10000000'
+  [MD_CPUS]='empty or a number of CPUs with at most 3 decimals, such as 2 or 0.5'
+  [MD_MEMORY]='empty or a size such as 4g or 512m'
+  [MD_MIN_FREE_DISK_MIB]='an integer from 0 to 10000000'
+  [MD_CAP_ADD]='Linux capability names without the CAP_ prefix (e.g. NET_BIND_SERVICE), separated by commas'
+  [MD_READ_ONLY_ROOT]='0 or 1'
+)
+CONTRACT_PROBLEM=""
+
+# Succeeds when VALUE passes KEY's own rule: contract_value_ok KEY VALUE.
+contract_value_ok() {
+  local key=$1 value=$2 re=${CONTRACT_RE[$1]}
+  [[ $value =~ $re ]] || return 1
+  if [[ -n ${CONTRACT_MIN[$key]:-} ]]; then
+    ((value >= ${CONTRACT_MIN[$key]} && value <= ${CONTRACT_MAX[$key]})) || return 1
+  fi
+  return 0
+}
+
+# Checks every key, then the rules between keys, on the MD_* variables; on the first
+# violation sets CONTRACT_PROBLEM (naming the spec's field) and fails.
+contract_config_ok() {
+  local key
+  CONTRACT_PROBLEM=""
+  for key in "${CONFIG_KEYS[@]}"; do
+    if ! contract_value_ok "$key" "${!key}"; then
+      CONTRACT_PROBLEM="invalid ${CONTRACT_FIELD[$key]} ($key) '${!key}'. Allowed: ${CONTRACT_ALLOWED[$key]}"
+      return 1
+    fi
+  done
+  if [[ $MD_DIR != */"$MD_DEPLOYMENT" ]]; then
+    CONTRACT_PROBLEM="invalid hosts[].deployRoot (MD_DIR) '$MD_DIR'. Allowed: MD_DIR is the deploy root followed by /<deployment name>"
+    return 1
+  fi
+  if ((MD_PROXY_PORT >= MD_SLOT_PORT_BASE && MD_PROXY_PORT <= MD_SLOT_PORT_BASE + 127)); then
+    CONTRACT_PROBLEM="invalid proxyPort (MD_PROXY_PORT) $MD_PROXY_PORT, inside $MD_SLOT_PORT_BASE-$((MD_SLOT_PORT_BASE + 127)). Allowed: a port outside the slot ports slotPortBase to slotPortBase + 127"
+    return 1
+  fi
+  if [[ -z $MD_TLS_CERT && -n $MD_TLS_KEY || -n $MD_TLS_CERT && -z $MD_TLS_KEY ]]; then
+    CONTRACT_PROBLEM="invalid tls (MD_TLS_CERT) (MD_TLS_KEY is '$MD_TLS_KEY', MD_TLS_CERT is '$MD_TLS_CERT'). Allowed: both certificatePath and keyPath (TLS), or no tls (plain HTTP)"
+    return 1
+  fi
+  if ((MD_GPUS_PER_REPLICA > 0)) && [[ -z $MD_GPU_NAMES ]]; then
+    CONTRACT_PROBLEM="invalid compute.gpu (MD_GPU_NAMES) '' with MD_GPUS_PER_REPLICA=$MD_GPUS_PER_REPLICA. Allowed: the GPU names to look for when a replica needs GPUs"
+    return 1
+  fi
+  return 0
+}
+
+# Succeeds when KEY is a usable API key; else sets CONTRACT_PROBLEM to the rule it breaks
+# (never to the key).
+api_key_ok() {
+  local k=$1
+  CONTRACT_PROBLEM=""
+  if [[ ! $k =~ $API_KEY_CHARSET_RE ]]; then
+    CONTRACT_PROBLEM=$API_KEY_CHARSET_ALLOWED
+  elif [[ ! $k =~ $API_KEY_FIRST_RE ]]; then
+    CONTRACT_PROBLEM=$API_KEY_FIRST_ALLOWED
+  elif ((${#k} < API_KEY_MIN_LENGTH || ${#k} > API_KEY_MAX_LENGTH)); then
+    CONTRACT_PROBLEM="$API_KEY_MIN_LENGTH to $API_KEY_MAX_LENGTH characters (this one has ${#k})"
+  fi
+  [[ -z $CONTRACT_PROBLEM ]]
+}
+# END GENERATED HOST CONTRACT
 
 # ---------------------------------------------------------------- output, errors, traps
 
@@ -153,19 +329,11 @@ is_uint() { [[ $1 =~ ^(0|[1-9][0-9]{0,8})$ ]]; }
 is_port() { is_uint "$1" && (($1 >= 1 && $1 <= 65535)); }
 is_sha256() { [[ $1 =~ ^[0-9a-f]{64}$ ]]; }
 is_version() { [[ $1 =~ ^v[0-9a-f]{12}$ ]]; }
-is_deployment() { [[ $1 =~ ^[a-z0-9][a-z0-9-]{0,39}$ ]]; }
+is_deployment() { contract_value_ok MD_DEPLOYMENT "$1"; }
 is_gpu_uuid() { [[ $1 =~ ^GPU-[0-9A-Fa-f][0-9A-Fa-f-]{7,}$ ]]; }
 
 # Absolute path of safe characters, without . or .. components, not /.
-is_safe_abs_path() {
-  local p=$1 part
-  [[ $p =~ ^(/[A-Za-z0-9._+-]+)+$ ]] || return 1
-  IFS=/ read -r -a parts <<<"${p#/}"
-  for part in "${parts[@]}"; do
-    if [[ $part == "." || $part == ".." ]]; then return 1; fi
-  done
-  return 0
-}
+is_safe_abs_path() { [[ $1 =~ $SAFE_PATH_RE ]]; }
 
 trim() {
   local s=$1
@@ -237,7 +405,7 @@ set_runtime() {
   RT_ARGS=()
   if [[ -n ${args//[[:space:]]/} ]]; then read -r -a RT_ARGS <<<"$args"; fi
   for a in ${RT_ARGS[@]+"${RT_ARGS[@]}"}; do
-    [[ $a =~ ^[A-Za-z0-9._/=:,@+-]+$ ]] || die "runtime argument '$a' has characters other than letters, digits and ._/=:,@+-; runtimeArgs are split on spaces and passed as global $rt options"
+    [[ $a =~ $RUNTIME_ARG_RE ]] || die "runtime argument '$a' has characters other than letters, digits and ._/=:,@+-; runtimeArgs are split on spaces and passed as global $rt options"
   done
 }
 
@@ -354,68 +522,20 @@ load_config() {
 }
 
 validate_config() {
-  local file=$1 v
+  local file=$1
   # Identify ourselves first, so that every later message names the right host and deployment.
-  if [[ $MD_HOST =~ ^[A-Za-z0-9._:@-]{1,253}$ ]]; then MSG_HOST=$MD_HOST; else
+  if contract_value_ok MD_HOST "$MD_HOST"; then MSG_HOST=$MD_HOST; else
     host_from_env
-    die "config $file: MD_HOST '$MD_HOST' is not a host name ([A-Za-z0-9._:@-], 1-253 characters)"
+    die "config $file: invalid ${CONTRACT_FIELD[MD_HOST]} (MD_HOST) '$MD_HOST'. Allowed: ${CONTRACT_ALLOWED[MD_HOST]}"
   fi
   if is_deployment "$MD_DEPLOYMENT"; then MSG_DEP=$MD_DEPLOYMENT; else
     MSG_DEP=invalid
-    die "config $file: MD_DEPLOYMENT '$MD_DEPLOYMENT' must be 1-40 characters of a-z, 0-9 and -, starting with a letter or digit"
   fi
-  is_version "$MD_VERSION" || die "config $file: MD_VERSION '$MD_VERSION' must be v followed by 12 lowercase hex digits"
-  is_safe_abs_path "$MD_DIR" || die "config $file: MD_DIR '$MD_DIR' must be an absolute path of letters, digits and ._+- (no spaces, no . or .. parts)"
-  [[ ${MD_DIR##*/} == "$MD_DEPLOYMENT" ]] || die "config $file: MD_DIR $MD_DIR must end in the deployment name $MD_DEPLOYMENT (retire derives the deployment from it)"
-  [[ -n ${MD_DIR%/*} ]] || die "config $file: MD_DIR $MD_DIR must not be directly under /"
+  contract_config_ok || die "config $file: $CONTRACT_PROBLEM"
   set_runtime "$MD_RUNTIME" "$MD_RUNTIME_ARGS"
-  [[ $MD_IMAGE =~ ^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$ ]] || die "config $file: MD_IMAGE '$MD_IMAGE' is not an image reference"
-  is_sha256 "$MD_ARTIFACT_SHA256" || die "config $file: MD_ARTIFACT_SHA256 must be 64 lowercase hex digits"
-  is_safe_abs_path "$MD_MODEL_MOUNT" || die "config $file: MD_MODEL_MOUNT '$MD_MODEL_MOUNT' must be an absolute path of letters, digits and ._+-"
-  is_port "$MD_CONTAINER_PORT" || die "config $file: MD_CONTAINER_PORT '$MD_CONTAINER_PORT' is not a port number (1-65535)"
-  [[ $MD_HEALTH_PATH =~ ^/[A-Za-z0-9._~/%?\&=+:-]*$ ]] || die "config $file: MD_HEALTH_PATH '$MD_HEALTH_PATH' must start with / and hold only URL-safe characters"
-  { is_uint "$MD_STARTUP_TIMEOUT" && ((MD_STARTUP_TIMEOUT >= 1 && MD_STARTUP_TIMEOUT <= 86400)); } ||
-    die "config $file: MD_STARTUP_TIMEOUT '$MD_STARTUP_TIMEOUT' must be a number of seconds between 1 and 86400"
-  { is_uint "$MD_REPLICAS" && ((MD_REPLICAS >= 1 && MD_REPLICAS <= 64)); } ||
-    die "config $file: MD_REPLICAS '$MD_REPLICAS' must be a whole number between 1 and 64"
-  is_port "$MD_SLOT_PORT_BASE" || die "config $file: MD_SLOT_PORT_BASE '$MD_SLOT_PORT_BASE' is not a port number (1-65535)"
-  ((MD_SLOT_PORT_BASE + 2 * MD_REPLICAS - 1 <= 65535)) || die "config $file: MD_SLOT_PORT_BASE $MD_SLOT_PORT_BASE leaves no room for 2 x $MD_REPLICAS slot ports below 65536"
-  is_port "$MD_PROXY_PORT" || die "config $file: MD_PROXY_PORT '$MD_PROXY_PORT' is not a port number (1-65535)"
-  if ((MD_PROXY_PORT >= MD_SLOT_PORT_BASE && MD_PROXY_PORT < MD_SLOT_PORT_BASE + 2 * MD_REPLICAS)); then
-    die "config $file: MD_PROXY_PORT $MD_PROXY_PORT collides with the slot ports $MD_SLOT_PORT_BASE-$((MD_SLOT_PORT_BASE + 2 * MD_REPLICAS - 1))"
-  fi
-  v=${MD_PROXY_BIND#[}
-  v=${v%]}
-  if [[ $v =~ ^([0-9]{1,3}\.){3}[0-9]{1,3}$ ]]; then
-    BIND_ADDR=$v
-    BIND_V6=0
-  elif [[ $v =~ ^[0-9A-Fa-f:.]+$ && $v == *:* ]]; then
-    BIND_ADDR=$v
-    BIND_V6=1
-  else
-    die "config $file: MD_PROXY_BIND '$MD_PROXY_BIND' must be an IPv4 or IPv6 address (0.0.0.0 for all IPv4 interfaces)"
-  fi
-  if [[ -n $MD_TLS_CERT || -n $MD_TLS_KEY ]]; then
-    [[ -n $MD_TLS_CERT && -n $MD_TLS_KEY ]] || die "config $file: set both MD_TLS_CERT and MD_TLS_KEY (TLS) or neither (plain HTTP)"
-    is_safe_abs_path "$MD_TLS_CERT" || die "config $file: MD_TLS_CERT '$MD_TLS_CERT' must be an absolute path of letters, digits and ._+-"
-    is_safe_abs_path "$MD_TLS_KEY" || die "config $file: MD_TLS_KEY '$MD_TLS_KEY' must be an absolute path of letters, digits and ._+-"
-  fi
-  { is_uint "$MD_GPUS_PER_REPLICA" && ((MD_GPUS_PER_REPLICA <= 16)); } ||
-    die "config $file: MD_GPUS_PER_REPLICA '$MD_GPUS_PER_REPLICA' must be a whole number between 0 and 16"
-  if ((MD_GPUS_PER_REPLICA > 0)); then
-    [[ $MD_GPU_NAMES =~ ^[A-Za-z0-9\ ._()/+-]+(\|[A-Za-z0-9\ ._()/+-]+)*$ ]] ||
-      die "config $file: MD_GPU_NAMES '$MD_GPU_NAMES' must be GPU names as nvidia-smi prints them, separated by |"
-  elif [[ -n $MD_GPU_NAMES && ! $MD_GPU_NAMES =~ ^[A-Za-z0-9\ ._()/+|-]+$ ]]; then
-    die "config $file: MD_GPU_NAMES '$MD_GPU_NAMES' must be GPU names as nvidia-smi prints them, separated by |"
-  fi
-  is_uint "$MD_GPU_MIN_MEMORY_MIB" || die "config $file: MD_GPU_MIN_MEMORY_MIB '$MD_GPU_MIN_MEMORY_MIB' must be a whole number of MiB"
-  [[ -z $MD_CPUS || $MD_CPUS =~ ^[0-9]{1,4}(\.[0-9]{1,3})?$ ]] || die "config $file: MD_CPUS '$MD_CPUS' must be empty or a number of CPUs such as 2 or 0.5"
-  [[ -z $MD_MEMORY || $MD_MEMORY =~ ^[1-9][0-9]{0,12}[bkmgBKMG]?$ ]] || die "config $file: MD_MEMORY '$MD_MEMORY' must be empty or a size such as 4g or 512m"
-  is_uint "$MD_MIN_FREE_DISK_MIB" || die "config $file: MD_MIN_FREE_DISK_MIB '$MD_MIN_FREE_DISK_MIB' must be a whole number of MiB"
-  [[ -z $MD_CAP_ADD || $MD_CAP_ADD =~ ^($CAPABILITIES)(,($CAPABILITIES))*$ ]] ||
-    die "config $file: MD_CAP_ADD '$MD_CAP_ADD' must be empty or capability names without CAP_, separated by commas (e.g. NET_BIND_SERVICE,CHOWN)"
-  [[ $MD_READ_ONLY_ROOT == 0 || $MD_READ_ONLY_ROOT == 1 ]] || die "config $file: MD_READ_ONLY_ROOT '$MD_READ_ONLY_ROOT' must be 0 or 1"
-
+  BIND_ADDR=$MD_PROXY_BIND
+  BIND_V6=0
+  if [[ $MD_PROXY_BIND == *:* ]]; then BIND_V6=1; fi
   if ((BIND_V6)); then PROXY_LISTEN="[$BIND_ADDR]:$MD_PROXY_PORT"; else PROXY_LISTEN="$BIND_ADDR:$MD_PROXY_PORT"; fi
   PROXY_DIR=$MD_DIR/proxy
   VERSION_DIR=$MD_DIR/versions/$MD_VERSION
@@ -445,18 +565,7 @@ read_api_keys() {
     n=$((n + 1))
     line=${line%$'\r'}
     if [[ -z $line || $line == \#* ]]; then continue; fi
-    if [[ ! $line =~ ^[!-~]+$ ]]; then
-      die "API key on line $n of $file has whitespace or non-ASCII characters; use letters, digits and -._~+/= only"
-    fi
-    if [[ $line == *[\"\'\\\;\{\}\$\#\`]* ]]; then
-      die "API key on line $n of $file has a quote, backslash, ;, {, }, \$, # or backtick; these cannot be matched safely by nginx. Use letters, digits and -._~+/= only"
-    fi
-    if [[ $line == \~* ]]; then
-      die "API key on line $n of $file starts with ~, which nginx would read as a regular expression; generate another key"
-    fi
-    if ((${#line} < 16 || ${#line} > 1024)); then
-      die "API key on line $n of $file is ${#line} characters long; keys must be 16 to 1024 characters"
-    fi
+    api_key_ok "$line" || die "API key on line $n of $file is refused (the key is not shown). Allowed: $CONTRACT_PROBLEM"
     dup=0
     for k in ${KEYS[@]+"${KEYS[@]}"}; do
       if [[ $k == "$line" ]]; then dup=1; fi
@@ -1490,7 +1599,7 @@ cmd_install_image() {
   set_md_dir "$1" MD_DIR
   set_runtime "$2" "$3"
   local image=$4 archive_sha=${5:-} expected=${6:-} upload actual id out rc=0
-  [[ $image =~ ^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$ ]] || die "image '$image' is not an image reference"
+  [[ $image =~ $IMAGE_RE ]] || die "image '$image' is not an image reference"
   [[ -z $archive_sha ]] || is_sha256 "$archive_sha" || die "image archive checksum '$archive_sha' must be 64 lowercase hex digits or empty"
   [[ -z $expected || $expected =~ ^(sha256:)?[0-9a-f]{64}$ ]] || die "expected image id '$expected' must be sha256:<64 hex>, <64 hex> or empty"
   expected=${expected#sha256:}
@@ -1514,7 +1623,11 @@ cmd_install_image() {
     fi
     out=$(rt load -i "$upload" 2>&1) || rc=$?
     relay <<<"$out"
-    ((rc == 0)) || die "'$(rt_display) load -i $upload' failed (exit $rc): $(last_line "$out")"
+    if ((rc != 0)); then
+      local hint=""
+      if [[ $MD_RUNTIME == docker ]]; then hint="; docker loads docker-archives (docker save, or podman save --format docker-archive); OCI archives load with podman"; fi
+      die "'$(rt_display) load -i $upload' failed (exit $rc): $(last_line "$out")$hint"
+    fi
     id=$(image_id "$image") || die "the image archive did not provide $image; it loaded: $(last_line "$out"). Tag the image as $image before saving it"
     id=${id#sha256:}
     if [[ -n $expected && $id != "$expected" ]]; then
@@ -1551,7 +1664,7 @@ cmd_remove_image() {
   set_md_dir "$1" MD_DIR
   set_runtime "$2" "$3"
   local image=$4 ids out
-  [[ $image =~ ^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$ ]] || die "image '$image' is not an image reference"
+  [[ $image =~ $IMAGE_RE ]] || die "image '$image' is not an image reference"
   # From here on, never fail the destroy: warn and go on.
   if ! command -v "$MD_RUNTIME" >/dev/null 2>&1; then
     warn "container runtime $MD_RUNTIME not found; image $image not removed"
@@ -1746,6 +1859,37 @@ cmd_update_keys() {
 
 # ---------------------------------------------------------------- main
 
+# Hidden, for the contract's property test: reads NUL-separated records from FILE and prints one
+# line per record, "ok" or "refused<TAB>FIELD". Records: value KEY VALUE | apikey KEY |
+# config N KEY1 VALUE1 ... KEYN VALUEN (a whole deploy.env, checked as validate_config does).
+cmd_check_contract() {
+  [[ $# -eq 1 ]] || usage_die "check-contract FILE"
+  local kind key value n i k
+  while IFS= read -r -d '' kind; do
+    case $kind in
+      value)
+        { IFS= read -r -d '' key && IFS= read -r -d '' value; } || die "check-contract: truncated record"
+        if contract_value_ok "$key" "$value"; then echo ok; else printf 'refused\t%s\n' "${CONTRACT_FIELD[$key]}"; fi
+        ;;
+      apikey)
+        IFS= read -r -d '' value || die "check-contract: truncated record"
+        if api_key_ok "$value"; then echo ok; else printf 'refused\t%s\n' "$CONTRACT_PROBLEM"; fi
+        ;;
+      config)
+        IFS= read -r -d '' n || die "check-contract: truncated record"
+        for k in "${CONFIG_KEYS[@]}"; do printf -v "$k" '%s' ""; done
+        for ((i = 0; i < n; i++)); do
+          { IFS= read -r -d '' key && IFS= read -r -d '' value; } || die "check-contract: truncated record"
+          [[ -n ${CONTRACT_FIELD[$key]:-} ]] || die "check-contract: unknown key $key"
+          printf -v "$key" '%s' "$value"
+        done
+        if contract_config_ok; then echo ok; else printf 'refused\t%s\n' "${CONTRACT_PROBLEM//$'\n'/\\n}"; fi
+        ;;
+      *) die "check-contract: unknown record kind '$kind'" ;;
+    esac
+  done <"$1"
+}
+
 usage_text() {
   cat <<'EOF'
 Usage: bash modeldeploy.sh SUBCOMMAND ARGS...
@@ -1786,6 +1930,7 @@ main() {
     retire) cmd_retire "$@" ;;
     resume) cmd_resume "$@" ;;
     update-keys) cmd_update_keys "$@" ;;
+    check-contract) cmd_check_contract "$@" ;;
     -h | --help | help) usage_text ;;
     *)
       host_from_env
