@@ -1,4 +1,6 @@
 import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { AssetType, DataResource, Fn, ITerraformDependable, SSHProvisionerConnection, TerraformAsset, TerraformOutput } from 'cdktf';
 import { Construct, IConstruct } from 'constructs';
@@ -12,7 +14,8 @@ import { ModelDeploymentValidationError } from '../../spec/errors';
 import { RolloutStrategy } from '../../spec/rollout';
 import { ModelDeploymentSpecProps, ResolvedModelDeploymentSpec, resolveSpec } from '../../spec/spec';
 import {
-  HostPlan, TARGET, hostDeployValues, planHosts, readImageArchiveId, renderContainerEnv, renderDeployEnv, versionId,
+  HostPlan, SLOT_PORTS_PER_HOST, TARGET, hostDeployValues, planHosts, readImageArchiveId, remoteScriptDir, renderContainerEnv,
+  renderDeployEnv, versionId,
 } from './host-config';
 import { ContainerRuntime, ON_PREM_OPTION_KEYS, OnPremTargetOptions } from './options';
 
@@ -66,6 +69,9 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
     const apiKeyRevision = checkInteger('apiKeyRevision', props.apiKeyRevision ?? 1, 1, 1_000_000, TARGET);
     const connectTimeout = checkInteger('connectTimeoutSeconds', props.connectTimeoutSeconds ?? 30, 1, 3600, TARGET);
     const scheme = props.tls ? 'https' : 'http';
+    // Who owns the deployment directory on the hosts: the host script refuses a directory another deployment owns.
+    const owner = this.node.path.replace(/[^A-Za-z0-9._\/:-]/g, '-').slice(-200);
+    const scriptDirs = this.scriptDirsAsset(plans.map(plan => remoteScriptDir(this.endpointName, plan.deploymentDir)));
 
     this.hostUrls = {};
     this.versions = {};
@@ -74,8 +80,9 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
     for (const plan of plans) {
       const values = hostDeployValues(spec, props, plan, this.endpointName, archive.sha256);
       const version = versionId(values, containerEnv, apiKeyRevision);
-      const connection = sshConnection(plan, connectTimeout);
-      const deployed = this.hostResources(plan, connection, { values, version, containerEnv, scriptSha256, scriptAsset, artifact, artifactSha256: archive.sha256, image, apiKeyFile: props.apiKeyFile, previous });
+      const scriptDir = remoteScriptDir(this.endpointName, plan.deploymentDir);
+      const connection = sshConnection(plan, connectTimeout, scriptDir);
+      const deployed = this.hostResources(plan, connection, { values, version, containerEnv, scriptSha256, scriptAsset, artifact, artifactSha256: archive.sha256, image, apiKeyFile: props.apiKeyFile, previous, owner, scriptDir, scriptDirs });
       previous = deployed;
       this.versions[plan.host.name] = version;
       this.hostDeployments[plan.host.name] = deployed;
@@ -91,23 +98,50 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
     });
   }
 
-  /** The four resources of one host: the script, the artifact, the image, and the deployment that uses them. */
+  /**
+   * The resources of one host: the anchor that owns everything on it, then the script, the artifact,
+   * the image, and the deployment that uses them.
+   */
   private hostResources(plan: HostPlan, connection: SSHProvisionerConnection, p: {
     values: { [key: string]: string }; version: string; containerEnv: string; scriptSha256: string; scriptAsset: TerraformAsset; artifact: TerraformAsset; artifactSha256: string;
     image?: { asset: TerraformAsset; sha256: string; id: string }; apiKeyFile: string; previous?: ITerraformDependable;
+    owner: string; scriptDir: string; scriptDirs: TerraformAsset;
   }): DataResource {
     const name = plan.host.name;
     const dir = plan.deploymentDir;
     const runtime = p.values.MD_RUNTIME;
     const runtimeArgs = p.values.MD_RUNTIME_ARGS;
     const tool = `bash ${dir}/tool/modeldeploy.sh`;
-    // Destroy steps may only read self.input; they tolerate a directory that an earlier teardown removed.
-    const onHost = (cmd: string) => `if [ -f ${dir}/tool/modeldeploy.sh ]; then ${cmd}; fi`;
     const replaceFirst = { createBeforeDestroy: true };
+
+    // The anchor: created first and destroyed last (everything of this host depends on it). Its
+    // destroy step removes all the deployment ever put on the host, whatever happened before:
+    // Terraform runs no destroy step for a tainted object (a failed update) nor for a deposed one
+    // (the version still serving after a create_before_destroy replacement), so the others' could not.
+    // Terraform's scp creates a directory with mode 0755 whatever the local mode (measured: it sends
+    // D0755), so the script directory is made by uploading an empty directory into the SSH user's
+    // home, and the first script makes it 0700 (the home must keep other users out until then).
+    // Its create and destroy steps both upload the current host script there, so teardown never lacks it.
+    const scriptDirUpload = { type: 'file' as const, source: `${p.scriptDirs.path}/${p.scriptDir}`, destination: '.' };
+    const hostScriptUpload = { type: 'file' as const, source: p.scriptAsset.path, destination: `${p.scriptDir}/modeldeploy.sh` };
+    const anchor = new DataResource(this, `${name}-host`, {
+      triggersReplace: { dir },
+      input: { dir, runtime, runtimeArgs, host: name, owner: p.owner, scriptDir: p.scriptDir },
+      connection,
+      provisioners: [
+        scriptDirUpload,
+        hostScriptUpload,
+        remoteExec([`MD_HOST=${name} bash ${p.scriptDir}/modeldeploy.sh prepare ${dir} ${p.owner} ${p.scriptDir} "$0"`]),
+        atDestroy(scriptDirUpload),
+        atDestroy(hostScriptUpload),
+        atDestroy(remoteExec([`MD_HOST=\${self.input.host} bash \${self.input.scriptDir}/modeldeploy.sh teardown \${self.input.dir} \${self.input.runtime} '\${self.input.runtimeArgs}' \${self.input.owner} \${self.input.scriptDir} "$0"`])),
+      ],
+    });
 
     const toolResource = new DataResource(this, `${name}-tool`, {
       triggersReplace: { script: p.scriptSha256, dir },
       connection,
+      dependsOn: [anchor],
       provisioners: [
         remoteExec([`mkdir -p ${dir}/tool ${dir}/proxy ${dir}/versions ${dir}/artifacts ${dir}/images`, `echo '[model-deploy host=${name}] uploading host script'`]),
         { type: 'file', source: p.scriptAsset.path, destination: `${dir}/tool/modeldeploy.sh` },
@@ -116,24 +150,21 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
 
     const artifactResource = new DataResource(this, `${name}-artifact`, {
       triggersReplace: { sha256: p.artifactSha256, dir },
-      input: { dir, sha256: p.artifactSha256, runtime, runtimeArgs, host: name },
       connection,
-      dependsOn: [toolResource],
+      dependsOn: [anchor, toolResource],
       lifecycle: replaceFirst,
       provisioners: [
         remoteExec([`echo '[model-deploy host=${name}] uploading model artifact ${p.artifactSha256.slice(0, 12)}'`]),
         { type: 'file', source: p.artifact.path, destination: `${dir}/artifacts/${p.artifactSha256}.tar.upload` },
         remoteExec([`${tool} install-artifact ${dir} ${p.artifactSha256}`]),
-        destroyExec([onHost(`MD_HOST=\${self.input.host} bash \${self.input.dir}/tool/modeldeploy.sh remove-artifact \${self.input.dir} \${self.input.sha256} \${self.input.runtime} '\${self.input.runtimeArgs}'`)]),
       ],
     });
 
     const imageRef = p.values.MD_IMAGE;
     const imageResource = new DataResource(this, `${name}-image`, {
       triggersReplace: { image: imageRef, archive: p.image?.sha256 ?? '', dir },
-      input: { dir, image: imageRef, runtime, runtimeArgs, host: name },
       connection,
-      dependsOn: [toolResource],
+      dependsOn: [anchor, toolResource],
       lifecycle: replaceFirst,
       provisioners: [
         ...(p.image ? [
@@ -141,17 +172,15 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
           { type: 'file' as const, source: p.image.asset.path, destination: `${dir}/images/${p.image.sha256}.tar.upload` },
         ] : []),
         remoteExec([`${tool} install-image ${dir} ${runtime} '${runtimeArgs}' ${imageRef} '${p.image?.sha256 ?? ''}' '${p.image?.id ?? ''}'`]),
-        destroyExec([onHost(`MD_HOST=\${self.input.host} bash \${self.input.dir}/tool/modeldeploy.sh remove-image \${self.input.dir} \${self.input.runtime} '\${self.input.runtimeArgs}' \${self.input.image}`)]),
       ],
     });
 
     const versionDir = `${dir}/versions/${p.version}`;
     return new DataResource(this, `${name}-deployment`, {
       triggersReplace: { version: p.version },
-      input: { dir, version: p.version, runtime, runtimeArgs, host: name },
       connection,
       // One host after another: this host's new version is up before the next host starts.
-      dependsOn: [toolResource, artifactResource, imageResource, ...(p.previous ? [p.previous] : [])],
+      dependsOn: [anchor, toolResource, artifactResource, imageResource, ...(p.previous ? [p.previous] : [])],
       lifecycle: replaceFirst,
       provisioners: [
         remoteExec([`mkdir -p ${versionDir}`]),
@@ -160,9 +189,16 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
         // Read at apply time and marked sensitive: the keys are in neither cdktf.out nor the state.
         { type: 'file', content: Fn.sensitive(Fn.file(Fn.pathexpand(p.apiKeyFile))), destination: `${dir}/proxy/api-keys` },
         remoteExec([`${tool} deploy ${versionDir}/deploy.env`]),
-        destroyExec([onHost(`MD_HOST=\${self.input.host} bash \${self.input.dir}/tool/modeldeploy.sh retire \${self.input.dir} \${self.input.version} \${self.input.runtime} '\${self.input.runtimeArgs}'`)]),
       ],
     });
+  }
+
+  /** Empty directories named like each host's script directory: uploading one creates it on the host. */
+  private scriptDirsAsset(names: string[]): TerraformAsset {
+    const hash = sha256(names.join('\n'));
+    const local = path.join(os.tmpdir(), 'cdk-model-deployment-script-dirs', hash);
+    for (const name of names) fs.mkdirSync(path.join(local, name), { recursive: true, mode: 0o700 });
+    return new TerraformAsset(this, 'ScriptDirs', { path: local, type: AssetType.DIRECTORY, assetHash: hash });
   }
 
   private imageAsset(archivePath: string): { asset: TerraformAsset; sha256: string; id: string } {
@@ -172,15 +208,25 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
   }
 }
 
-type Provisioner = { type: 'remote-exec'; inline: string[]; when?: 'destroy' };
+type Provisioner = { type: 'remote-exec'; inline: string[] } | { type: 'file'; source: string; destination: string };
+
+/**
+ * Terraform uploads each remote-exec script, runs it, then empties it and leaves it there. The first
+ * line starts a watcher that removes the script once Terraform has emptied it (at most 10 s after it
+ * ends), so scripts never pile up on the host. Terraform runs scripts on a terminal, whose SIGHUP
+ * would kill the watcher when the script ends: it is started with SIGHUP ignored (set before the
+ * fork, so no race), and the step itself runs with the default again.
+ */
+const REMOVE_OWN_SCRIPT = 'trap \'\' HUP; f="$0"; p=$$; (while kill -0 $p 2>/dev/null; do sleep 1; done; i=0; '
+  + 'while [ -s "$f" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; rm -f "$f") </dev/null >/dev/null 2>&1 & trap - HUP';
 
 function remoteExec(inline: string[]): Provisioner {
-  return { type: 'remote-exec', inline };
+  return { type: 'remote-exec', inline: [REMOVE_OWN_SCRIPT, ...inline] };
 }
 
 /** A destroy-time step. cdktf's types only allow `when` on local-exec, but Terraform takes it on any provisioner. */
-function destroyExec(inline: string[]): Provisioner {
-  return { type: 'remote-exec', inline, when: 'destroy' };
+function atDestroy<T extends Provisioner>(provisioner: T): T & { when: 'destroy' } {
+  return { ...provisioner, when: 'destroy' };
 }
 
 /** Terraform reads `${` and `%{` in any string as template syntax; generated file contents must stay literal. */
@@ -188,7 +234,7 @@ function literal(text: string): string {
   return text.replace(/\$\{/g, () => '$${').replace(/%\{/g, () => '%%{');
 }
 
-function sshConnection(plan: HostPlan, timeoutSeconds: number): SSHProvisionerConnection {
+function sshConnection(plan: HostPlan, timeoutSeconds: number, scriptDir: string): SSHProvisionerConnection {
   const host = plan.host;
   return {
     type: 'ssh',
@@ -200,7 +246,8 @@ function sshConnection(plan: HostPlan, timeoutSeconds: number): SSHProvisionerCo
     agent: host.privateKeyPath === undefined ? 'true' : undefined,
     hostKey: host.hostKey?.trim(),
     timeout: `${timeoutSeconds}s`,
-    scriptPath: host.scriptPath,
+    // Relative: remote-exec resolves it from the SSH user's home (measured with Terraform 1.11).
+    scriptPath: host.scriptPath ?? `${scriptDir}/terraform_%RAND%.sh`,
   };
 }
 
@@ -242,8 +289,13 @@ function checkTargetLimits(spec: ResolvedModelDeploymentSpec, props: OnPremModel
   if (props.tls !== undefined && (!props.tls.certificatePath || !props.tls.keyPath)) {
     throw new ModelDeploymentValidationError('tls', props.tls, '{ certificatePath, keyPath }: files on the hosts', TARGET);
   }
-  checkInteger('proxyPort', props.proxyPort ?? 8443, 1, 65535, TARGET);
-  checkInteger('slotPortBase', props.slotPortBase ?? 18000, 1024, 65000, TARGET);
+  const proxyPort = checkInteger('proxyPort', props.proxyPort ?? 8443, 1, 65535, TARGET);
+  const slotPortBase = checkInteger('slotPortBase', props.slotPortBase ?? 18000, 1024, 65536 - SLOT_PORTS_PER_HOST, TARGET);
+  const slotPortLast = slotPortBase + SLOT_PORTS_PER_HOST - 1;
+  if (proxyPort >= slotPortBase && proxyPort <= slotPortLast) {
+    throw new ModelDeploymentValidationError('proxyPort', proxyPort,
+      `a port outside the slot ports ${slotPortBase}-${slotPortLast} (the ${SLOT_PORTS_PER_HOST} ports from slotPortBase)`, TARGET);
+  }
 }
 
 function deploymentNameFrom(constructPath: string): string {

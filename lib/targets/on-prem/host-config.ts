@@ -14,6 +14,15 @@ import { ContainerRuntime, OnPremHost, OnPremTargetOptions } from './options';
 
 export const TARGET = 'onPrem';
 
+/**
+ * Replicas one host may run. Replica r of colour c listens on `slotPortBase + c * MAX_REPLICAS_PER_HOST + r`,
+ * so a host reserves the fixed range [slotPortBase, slotPortBase + SLOT_PORTS_PER_HOST - 1] and a new
+ * version never takes a port the running one holds, whatever the two replica counts (the host
+ * script's `slot_port` uses the same constant).
+ */
+export const MAX_REPLICAS_PER_HOST = 64;
+export const SLOT_PORTS_PER_HOST = 2 * MAX_REPLICAS_PER_HOST;
+
 const HOST_NAME = /^[a-z0-9](-?[a-z0-9]){0,30}$/;
 const SAFE_PATH = /^\/[A-Za-z0-9._\/-]*$/;
 const SAFE_ARG = /^[A-Za-z0-9._\/=:,@+-]+$/;
@@ -83,8 +92,20 @@ export function planHosts(deployment: string, replicas: number, options: OnPremT
       }
     }
     const share = Math.floor(replicas / hosts.length) + (i < replicas % hosts.length ? 1 : 0);
+    if (share > MAX_REPLICAS_PER_HOST) {
+      throw new ModelDeploymentValidationError('scaling.minReplicas', replicas,
+        `at most ${MAX_REPLICAS_PER_HOST} replicas per host (${hosts.length} host(s) here would run ${share} each): add hosts`, TARGET);
+    }
     return { host, replicas: share, port, deploymentDir: `${root.replace(/\/+$/, '')}/${deployment}`, runtimeArgs };
   });
+}
+
+/**
+ * Where Terraform puts the scripts it runs on a host: a directory in the SSH user's home (remote-exec
+ * resolves a relative path from there), one per deployment directory so deployments never share it.
+ */
+export function remoteScriptDir(deployment: string, deploymentDir: string): string {
+  return `.model-deploy-${deployment}-${crypto.createHash('sha256').update(deploymentDir).digest('hex').slice(0, 8)}`;
 }
 
 /** The values of `deploy.env`, minus the version id (which is their hash). */

@@ -48,8 +48,9 @@ export interface OnPremHost {
   readonly deployRoot?: string;
   /**
    * Where Terraform writes the scripts it runs on this host (`connection.script_path`;
-   * `%RAND%` is replaced by a random number). The directory must exist.
-   * @default - Terraform's default, /tmp/terraform_%RAND%.sh
+   * `%RAND%` is replaced by a random number). The directory must exist and only the SSH user may
+   * enter it: Terraform makes each script mode 0777.
+   * @default - a private (0700) directory `~/.model-deploy-<deployment>-<hash>` in the SSH user's home, removed on destroy
    */
   readonly scriptPath?: string;
   /**
@@ -112,8 +113,9 @@ export interface OnPremTargetOptions {
    */
   readonly tls?: OnPremTlsOptions;
   /**
-   * The first loopback port of the model containers; a host uses 2 x replicas ports from it
-   * (blue and green slots).
+   * The first loopback port of the model containers. Each host reserves the 128 ports from it
+   * (blue and green slots of up to 64 replicas each): replica r of colour c listens on
+   * slotPortBase + 64 * c + r, so changing the replica count never collides with the running version.
    * @default 18000
    */
   readonly slotPortBase?: number;

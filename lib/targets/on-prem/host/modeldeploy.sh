@@ -6,6 +6,8 @@
 # model in containers pinned to GPUs by UUID, behind an nginx reverse proxy that
 # checks an API key, and switches versions blue/green.
 #
+#   bash modeldeploy.sh prepare          MD_DIR OWNER [SCRIPT_DIR [RUNNING_SCRIPT]]
+#   bash modeldeploy.sh teardown         MD_DIR RUNTIME 'RUNTIME_ARGS' [OWNER [SCRIPT_DIR [RUNNING_SCRIPT]]]
 #   bash modeldeploy.sh install-artifact MD_DIR SHA256
 #   bash modeldeploy.sh remove-artifact  MD_DIR SHA256 RUNTIME 'RUNTIME_ARGS'
 #   bash modeldeploy.sh install-image    MD_DIR RUNTIME 'RUNTIME_ARGS' IMAGE ARCHIVE_SHA256|'' EXPECTED_ID|''
@@ -40,6 +42,9 @@ readonly CONFIG_KEYS=(MD_DEPLOYMENT MD_VERSION MD_HOST MD_DIR MD_RUNTIME MD_RUNT
 readonly PROXY_FILES=(nginx.conf upstreams.conf version.conf api-keys.map bearer.map)
 readonly NGINX_TMP_DIRS=(client_body proxy fastcgi uwsgi scgi)
 readonly PROXY_VERIFY_TIMEOUT=30
+# Replica r of colour c listens on MD_SLOT_PORT_BASE + c * MAX_REPLICAS_PER_HOST + r: each colour owns a
+# fixed block, so a new version never takes a port the running one holds, whatever the two counts.
+readonly MAX_REPLICAS_PER_HOST=64
 readonly GPU_LOCK_TIMEOUT=300
 
 # ---------------------------------------------------------------- output, errors, traps
@@ -52,6 +57,7 @@ SIGNAL=""
 ERR_LINE=""
 ERR_CMD=""
 ROLLBACK_ARMED=0
+PREPARE_SCRIPT_DIR=""
 HELD_LOCKS=()
 KEYS=()
 
@@ -121,6 +127,8 @@ on_exit() {
         FAIL_MSG="${SUBCMD:-modeldeploy.sh} failed unexpectedly (exit $rc) at line ${ERR_LINE:-?} of modeldeploy.sh: ${ERR_CMD:-?}"
       fi
     fi
+    # A failed prepare leaves nothing either (Terraform runs no destroy step for the tainted anchor).
+    if [[ -n $PREPARE_SCRIPT_DIR ]]; then remove_script_dir "${PREPARE_SCRIPT_DIR%%:*}" "${PREPARE_SCRIPT_DIR#*:}" >/dev/null; fi
     if ((ROLLBACK_ARMED)); then
       ROLLBACK_ARMED=0
       if deploy_rollback; then
@@ -372,13 +380,13 @@ validate_config() {
   [[ $MD_HEALTH_PATH =~ ^/[A-Za-z0-9._~/%?\&=+:-]*$ ]] || die "config $file: MD_HEALTH_PATH '$MD_HEALTH_PATH' must start with / and hold only URL-safe characters"
   { is_uint "$MD_STARTUP_TIMEOUT" && ((MD_STARTUP_TIMEOUT >= 1 && MD_STARTUP_TIMEOUT <= 86400)); } ||
     die "config $file: MD_STARTUP_TIMEOUT '$MD_STARTUP_TIMEOUT' must be a number of seconds between 1 and 86400"
-  { is_uint "$MD_REPLICAS" && ((MD_REPLICAS >= 1 && MD_REPLICAS <= 64)); } ||
-    die "config $file: MD_REPLICAS '$MD_REPLICAS' must be a whole number between 1 and 64"
+  { is_uint "$MD_REPLICAS" && ((MD_REPLICAS >= 1 && MD_REPLICAS <= MAX_REPLICAS_PER_HOST)); } ||
+    die "config $file: MD_REPLICAS '$MD_REPLICAS' must be a whole number between 1 and $MAX_REPLICAS_PER_HOST"
   is_port "$MD_SLOT_PORT_BASE" || die "config $file: MD_SLOT_PORT_BASE '$MD_SLOT_PORT_BASE' is not a port number (1-65535)"
-  ((MD_SLOT_PORT_BASE + 2 * MD_REPLICAS - 1 <= 65535)) || die "config $file: MD_SLOT_PORT_BASE $MD_SLOT_PORT_BASE leaves no room for 2 x $MD_REPLICAS slot ports below 65536"
+  ((MD_SLOT_PORT_BASE + 2 * MAX_REPLICAS_PER_HOST - 1 <= 65535)) || die "config $file: MD_SLOT_PORT_BASE $MD_SLOT_PORT_BASE leaves no room for the $((2 * MAX_REPLICAS_PER_HOST)) slot ports below 65536"
   is_port "$MD_PROXY_PORT" || die "config $file: MD_PROXY_PORT '$MD_PROXY_PORT' is not a port number (1-65535)"
-  if ((MD_PROXY_PORT >= MD_SLOT_PORT_BASE && MD_PROXY_PORT < MD_SLOT_PORT_BASE + 2 * MD_REPLICAS)); then
-    die "config $file: MD_PROXY_PORT $MD_PROXY_PORT collides with the slot ports $MD_SLOT_PORT_BASE-$((MD_SLOT_PORT_BASE + 2 * MD_REPLICAS - 1))"
+  if ((MD_PROXY_PORT >= MD_SLOT_PORT_BASE && MD_PROXY_PORT < MD_SLOT_PORT_BASE + 2 * MAX_REPLICAS_PER_HOST)); then
+    die "config $file: MD_PROXY_PORT $MD_PROXY_PORT collides with the slot ports $MD_SLOT_PORT_BASE-$((MD_SLOT_PORT_BASE + 2 * MAX_REPLICAS_PER_HOST - 1))"
   fi
   v=${MD_PROXY_BIND#[}
   v=${v%]}
@@ -766,7 +774,7 @@ read_active() {
   fi
 }
 
-slot_port() { printf '%s' $((MD_SLOT_PORT_BASE + $1 * MD_REPLICAS + $2)); }
+slot_port() { printf '%s' $((MD_SLOT_PORT_BASE + $1 * MAX_REPLICAS_PER_HOST + $2)); }
 container_name() { printf '%s' "$MD_DEPLOYMENT-$MD_VERSION-r$1"; }
 
 # The one place that builds the run command; plan prints it, deploy executes it.
@@ -815,6 +823,7 @@ preflight_checks() {
     die "container runtime does not answer: '$(rt_display) version' failed (exit $rc): $(last_line "$out"); start it (for docker: systemctl start docker) or fix runtimeArgs"
   fi
   say "runtime answers: $(rt_display) version"
+  check_deploy_root "${MD_DIR%/*}"
   command -v curl >/dev/null 2>&1 || die "curl not found on PATH; install curl (health checks use it)"
   command -v nginx >/dev/null 2>&1 || die "nginx not found on PATH; install nginx (the proxy that checks API keys), e.g. apt-get install nginx-light or dnf install nginx"
   avail=$(disk_free_mib "$MD_DIR") || die "could not read free disk space under $MD_DIR with df -Pm"
@@ -1082,10 +1091,11 @@ wait_workers_stop_accepting() {
   warn "old nginx workers still accept connections 10s after the reload; going on"
 }
 
-# Stops the nginx of this deployment: QUIT (graceful), then TERM, then KILL with its workers.
+# Stops the nginx of this deployment (or the master PID given): QUIT (graceful), then TERM, then
+# KILL with its workers.
 stop_nginx() {
-  local pid kids
-  if ! pid=$(nginx_master_pid); then
+  local pid=${1:-} kids
+  if [[ -z $pid ]] && ! pid=$(nginx_master_pid); then
     say "proxy not running"
     return 0
   fi
@@ -1483,6 +1493,7 @@ cmd_install_image() {
       die "image $image loaded from the archive has id sha256:$id, expected sha256:$expected; the archive holds another build, or another image of that name was loaded"
     fi
     rm -f -- "$upload"
+    record_image "$image"
     say "image $image loaded (id ${id:0:12})"
     return 0
   fi
@@ -1504,6 +1515,7 @@ cmd_install_image() {
   if [[ -n $expected && $id != "$expected" ]]; then
     die "image $image pulled with id sha256:$id, expected sha256:$expected; pin the image by digest"
   fi
+  record_image "$image"
   say "image $image pulled (id ${id:0:12})"
 }
 
@@ -1588,15 +1600,7 @@ cmd_retire() {
   fi
   if ((full)); then
     say "retiring version $version, the active one: tearing down deployment $MD_DEPLOYMENT on this host"
-    rm -f -- "$(boot_hook_file)"
-    stop_nginx
-    remove_containers ""
-    release_gpu_files "$MD_DEPLOYMENT"
-    if [[ -d $MD_DIR ]]; then
-      chmod -R u+w "$MD_DIR" 2>/dev/null || true
-      rm -rf -- "$MD_DIR"
-      say "removed $MD_DIR"
-    fi
+    teardown_deployment
     say "deployment $MD_DEPLOYMENT removed from this host"
   else
     say "retiring version $version${active:+ (replaced by $active)}"
@@ -1609,6 +1613,211 @@ cmd_retire() {
     fi
     say "version $version retired"
   fi
+}
+
+# ---------------------------------------------------------------- host lifecycle: prepare and teardown
+
+is_owner() { [[ $1 =~ ^[A-Za-z0-9._/:-]{1,200}$ ]]; }
+
+# The directory (relative to the SSH user's home) where Terraform puts its remote scripts.
+is_script_dir() { [[ $1 =~ ^\.model-deploy-[a-z0-9-]{1,60}$ ]]; }
+
+# mode and uid of PATH (symlinks followed) into ST_MODE (octal text) and ST_UID.
+stat_path() {
+  local out
+  out=$(stat -L -c '%a %u' -- "$1" 2>/dev/null) || return 1
+  read -r ST_MODE ST_UID <<<"$out"
+}
+
+# Root's cron runs a script from under deployRoot (the boot hook), so nobody but root and this user
+# may be able to change deployRoot or any directory above it: each must be owned by one of them and
+# not writable by group or others. An ancestor with the sticky bit (/tmp) is accepted: there nobody
+# can rename or replace an entry that they do not own. deployRoot itself must not be writable at all.
+check_deploy_root() {
+  local root=$1 me=$EUID real p m chain=()
+  real=$(readlink -f -- "$root" 2>/dev/null) || real=$root
+  for p in "$root" "$real"; do
+    while :; do
+      chain+=("$p")
+      [[ $p != / ]] || break
+      p=${p%/*}
+      p=${p:-/}
+    done
+  done
+  for p in "${chain[@]}"; do
+    [[ -e $p ]] || continue
+    stat_path "$p" || die "deployRoot $root: cannot read the owner and mode of $p"
+    if [[ $ST_UID != 0 && $ST_UID != "$me" ]]; then
+      die "deployRoot $root is not safe: $p is owned by uid $ST_UID, neither root nor this user (uid $me), and root's boot hook runs a script from under it; use a directory that only root or this user controls"
+    fi
+    m=$((8#$ST_MODE))
+    if ((m & 8#022)) && { [[ $p == "$root" || $p == "$real" ]] || ((!(m & 8#1000))); }; then
+      die "deployRoot $root is not safe: $p is writable by group or others (mode $ST_MODE), and root's boot hook runs a script from under it; use a directory that only root or this user can write, e.g. /opt/model-deployments"
+    fi
+  done
+}
+
+# Makes Terraform's script directory (in the SSH user's home) private. Terraform creates it with mode
+# 0755 (its scp sends D0755 whatever the local mode) and writes each script 0777 into it, so the home
+# directory must keep other users out until this runs; refuse one that does not.
+private_script_dir() {
+  local dir=$1 home
+  is_script_dir "$dir" || die "script directory '$dir' is not .model-deploy-<name> in the SSH user's home"
+  [[ -d $dir && ! -L $dir ]] || die "script directory $PWD/$dir is missing; Terraform's file provisioner creates it first"
+  chmod 700 -- "$dir"
+  home=$(cd -P -- "$dir/.." && pwd -P)
+  stat_path "$home" || die "cannot read the mode of $home"
+  if (($((8#$ST_MODE)) & 8#001)); then
+    die "the SSH user's home $home can be entered by other users (mode $ST_MODE), and Terraform makes its remote scripts there mode 0777; run chmod 700 $home (or o-x), or set scriptPath to a directory only this user can enter"
+  fi
+}
+
+# Creates the deployment's private directories, or refuses one that another deployment owns.
+cmd_prepare() {
+  (($# >= 2 && $# <= 4)) || usage_die "prepare MD_DIR OWNER [SCRIPT_DIR [RUNNING_SCRIPT]]"
+  host_from_env
+  set_md_dir "$1" MD_DIR
+  local owner=$2 script_dir=${3:-} marker="" d
+  is_owner "$owner" || die "owner '$owner' must be 1-200 characters of letters, digits and ._/:-"
+  if [[ -n $script_dir ]]; then
+    is_script_dir "$script_dir" || die "script directory '$script_dir' is not .model-deploy-<name> in the SSH user's home"
+    PREPARE_SCRIPT_DIR="$script_dir:${4:-}"
+    private_script_dir "$script_dir"
+  fi
+  mkdir -p -- "${MD_DIR%/*}"
+  check_deploy_root "${MD_DIR%/*}"
+  if [[ -f $MD_DIR/owner ]]; then read -r marker <"$MD_DIR/owner" || true; fi
+  if [[ -n $marker && $marker != "$owner" ]]; then
+    die "$MD_DIR belongs to the deployment $marker, not to $owner; two deployments cannot share a directory: give one another endpointName or deployRoot"
+  fi
+  for d in "$MD_DIR" "$MD_DIR"/{tool,proxy,versions,artifacts,images}; do
+    mkdir -p -- "$d"
+    chmod 700 -- "$d"
+  done
+  if [[ -z $marker ]]; then printf '%s\n' "$owner" | write_atomic "$MD_DIR/owner"; fi
+  PREPARE_SCRIPT_DIR=""
+  say "prepared $MD_DIR (private to $(id -un), owned by $owner)"
+}
+
+# Remembers an image that install-image loaded or pulled, for teardown.
+record_image() {
+  local list=$MD_DIR/images/loaded line
+  mkdir -p -- "$MD_DIR/images"
+  if [[ -f $list ]]; then
+    while IFS= read -r line; do [[ $line != "$1" ]] || return 0; done <"$list"
+  fi
+  printf '%s\n' "$1" >>"$list"
+}
+
+# The nginx master of this deployment, by its pid file or else by its command line.
+find_nginx_master() {
+  local pid d
+  if pid=$(nginx_master_pid); then
+    printf '%s' "$pid"
+    return 0
+  fi
+  for d in /proc/[0-9]*; do
+    if [[ $(proc_title "${d#/proc/}") == "nginx: master process "*" -c $PROXY_DIR/nginx.conf"* ]]; then
+      printf '%s' "${d#/proc/}"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# Does the boot hook FILE resume the deployment in MD_DIR?
+hook_resumes() {
+  local line
+  while IFS= read -r line; do
+    if [[ $line == *" resume $MD_DIR "* ]]; then return 0; fi
+  done <"$1"
+  return 1
+}
+
+# Removes everything of the deployment in MD_DIR from this host: boot hook, proxy, containers of
+# every version, the images it loaded, GPU assignments and the directory. Tolerates any partial state.
+teardown_deployment() {
+  local f pid img
+  PROXY_DIR=$MD_DIR/proxy
+  GPU_PARENT=${MD_DIR%/*}
+  GPU_DIR=$GPU_PARENT/.gpus
+  for f in "$(boot_hook_file)" "${MD_BOOT_HOOK_DIR:-/etc/cron.d}/model-deploy-$MD_DEPLOYMENT-"*; do
+    if [[ -f $f ]] && hook_resumes "$f"; then
+      rm -f -- "$f"
+      say "removed the boot hook $f"
+    fi
+  done
+  if pid=$(find_nginx_master); then stop_nginx "$pid"; else say "proxy not running"; fi
+  remove_containers ""
+  if [[ -f $MD_DIR/images/loaded ]]; then
+    while IFS= read -r img; do
+      if [[ -n $img ]]; then (cmd_remove_image "$MD_DIR" "$MD_RUNTIME" "$MD_RUNTIME_ARGS" "$img"); fi
+    done <"$MD_DIR/images/loaded"
+  fi
+  release_gpu_files "$MD_DEPLOYMENT"
+  if [[ -d $MD_DIR ]]; then
+    chmod -R u+w "$MD_DIR" 2>/dev/null || true
+    rm -rf -- "$MD_DIR"
+    say "removed $MD_DIR"
+  fi
+}
+
+# Removes Terraform's scripts of this deployment: the finished ones now, and the directory once the
+# running one is done (Terraform empties it after it ends), from a detached process.
+remove_script_dir() {
+  local dir=$1 running=$2 f
+  is_script_dir "$dir" || die "script directory '$dir' is not .model-deploy-<name> in the SSH user's home"
+  [[ -d $dir ]] || return 0
+  if [[ -n $running && $running != /* ]]; then running=$PWD/$running; fi
+  for f in "$dir"/* "$dir"/.[!.]*; do
+    if [[ -e $f && ! ($f -ef $running) ]]; then rm -rf -- "$f"; fi
+  done
+  if [[ -z $running || ! -f $running ]]; then
+    rm -rf -- "$dir"
+  else
+    # Terraform runs scripts on a terminal, whose SIGHUP would kill the watcher when the script ends:
+    # start it with SIGHUP ignored (set before the fork, so there is no race).
+    local hup
+    hup=$(trap -p HUP)
+    trap '' HUP
+    # shellcheck disable=SC2016 # expanded by the child bash
+    bash -c 'for ((i = 0; i < 600; i++)); do [[ -s $1 ]] || break; sleep 0.1; done; rm -rf -- "$2"' _ "$running" "$PWD/$dir" </dev/null >/dev/null 2>&1 &
+    eval "${hup:-trap - HUP}"
+  fi
+  say "removed Terraform's scripts in $PWD/$dir"
+}
+
+# Removes everything the deployment ever put on this host, whatever happened before: the anchor's
+# destroy step runs it, and Terraform runs no destroy step for tainted or replaced (deposed) objects.
+cmd_teardown() {
+  (($# >= 3 && $# <= 6)) || usage_die "teardown MD_DIR RUNTIME 'RUNTIME_ARGS' [OWNER [SCRIPT_DIR [RUNNING_SCRIPT]]]"
+  host_from_env
+  set_md_dir "$1" MD_DIR
+  set_runtime "$2" "$3"
+  local owner=${4:-} script_dir=${5:-} running=${6:-} marker=""
+  [[ -z $owner ]] || is_owner "$owner" || die "owner '$owner' must be 1-200 characters of letters, digits and ._/:-"
+  if [[ -n $owner && -f $MD_DIR/owner ]]; then read -r marker <"$MD_DIR/owner" || true; fi
+  if [[ -n $marker && $marker != "$owner" ]]; then
+    warn "$MD_DIR belongs to the deployment $marker, not to $owner; left as it is"
+  else
+    say "tearing down deployment $MD_DEPLOYMENT on this host"
+    teardown_deployment
+    say "deployment $MD_DEPLOYMENT removed from this host"
+  fi
+  if [[ -n $script_dir ]]; then remove_script_dir "$script_dir" "$running"; fi
+}
+
+# Hidden, for tests: reads "COLOR COUNT" lines and prints the slot ports of each, one line each.
+cmd_slot_ports() {
+  [[ $# -eq 1 ]] || usage_die "_slot-ports BASE"
+  host_from_env
+  MD_SLOT_PORT_BASE=$1
+  local c n r out
+  while read -r c n; do
+    out=""
+    for ((r = 0; r < n; r++)); do out+="${out:+ }$(slot_port "$c" "$r")"; done
+    printf '%s\n' "$out"
+  done
 }
 
 # ---------------------------------------------------------------- reboots
@@ -1701,6 +1910,8 @@ cmd_update_keys() {
 usage_text() {
   cat <<'EOF'
 Usage: bash modeldeploy.sh SUBCOMMAND ARGS...
+  prepare          MD_DIR OWNER [SCRIPT_DIR [RUNNING_SCRIPT]]
+  teardown         MD_DIR RUNTIME 'RUNTIME_ARGS' [OWNER [SCRIPT_DIR [RUNNING_SCRIPT]]]
   install-artifact MD_DIR SHA256
   remove-artifact  MD_DIR SHA256 RUNTIME 'RUNTIME_ARGS'
   install-image    MD_DIR RUNTIME 'RUNTIME_ARGS' IMAGE ARCHIVE_SHA256|'' EXPECTED_ID|''
@@ -1728,6 +1939,9 @@ main() {
   SUBCMD=$1
   shift
   case $SUBCMD in
+    prepare) cmd_prepare "$@" ;;
+    teardown) cmd_teardown "$@" ;;
+    _slot-ports) cmd_slot_ports "$@" ;;
     install-artifact) cmd_install_artifact "$@" ;;
     remove-artifact) cmd_remove_artifact "$@" ;;
     install-image) cmd_install_image "$@" ;;
