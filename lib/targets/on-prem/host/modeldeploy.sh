@@ -995,7 +995,8 @@ proxy_switch() {
     say "wrote $PROXY_DIR/nginx.conf"
   fi
   if [[ -n $NGINX_USER ]]; then
-    chmod 711 "$PROXY_DIR" "$PROXY_DIR/tmp"
+    # nginx's workers (NGINX_USER) reach their temp directories through MD_DIR: traverse only, no listing.
+    chmod 711 "$MD_DIR" "$PROXY_DIR" "$PROXY_DIR/tmp"
     chown -R "$NGINX_USER${NGINX_GROUP:+:$NGINX_GROUP}" "$PROXY_DIR/tmp"
   fi
   nginx_cmd
@@ -1690,9 +1691,9 @@ cmd_prepare() {
   if [[ -n $marker && $marker != "$owner" ]]; then
     die "$MD_DIR belongs to the deployment $marker, not to $owner; two deployments cannot share a directory: give one another endpointName or deployRoot"
   fi
+  # Created 0700 (umask 077); an existing one keeps its mode (the proxy's workers may need to traverse it).
   for d in "$MD_DIR" "$MD_DIR"/{tool,proxy,versions,artifacts,images}; do
-    mkdir -p -- "$d"
-    chmod 700 -- "$d"
+    if [[ ! -d $d ]]; then mkdir -p -- "$d"; fi
   done
   if [[ -z $marker ]]; then printf '%s\n' "$owner" | write_atomic "$MD_DIR/owner"; fi
   PREPARE_SCRIPT_DIR=""
