@@ -42,7 +42,9 @@ export interface OnPremHost {
    */
   readonly labels?: { [key: string]: string };
   /**
-   * The directory under which deployments live on this host.
+   * The directory under which deployments live on this host. Root's boot hook runs a script from
+   * under it, so the host refuses one that is writable by group or others or owned by anyone but
+   * root or the SSH user, and the same for every directory above it (sticky ones like /tmp pass).
    * @default '/opt/model-deployments'
    */
   readonly deployRoot?: string;
