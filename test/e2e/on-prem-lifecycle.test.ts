@@ -94,6 +94,8 @@ describe('on-prem lifecycle over real SSH, podman, nginx and terraform', () => {
   });
 
   test('a request body bigger than nginx\'s memory buffer (spooled to its temp directory) is served through the private directory', async () => {
+    // As on a real host (/opt is 0755): the test hosts' temp base is 0700, which would stop nginx's workers before ours does.
+    fs.chmodSync(path.dirname(path.dirname(e.hosts[0].rootDir)), 0o711);
     const rows = Array.from({ length: 2000 }, (_, i) => [i % 7, 1, 0.5]);
     expect(JSON.stringify({ instances: rows }).length).toBeGreaterThan(16 * 1024);
     for (const host of e.hosts) {

@@ -964,11 +964,12 @@ describe('prepare: private directories, owner marker, safe deployRoot', () => {
   const OWNER = 'onprem/Fraud';
   const modeOf = (p: string) => fs.statSync(p).mode & 0o7777;
 
-  test('creates the deployment\'s directories 0700 and the owner marker; idempotent', () => {
+  test('creates the deployment\'s directories 0700 (deployRoot 0711: nginx\'s workers pass through) and the owner marker; idempotent', () => {
     sb = new Sandbox();
-    fs.rmSync(sb.mdDir, { recursive: true });
+    fs.rmSync(sb.mdRoot, { recursive: true });
     let r = sb.run(['prepare', sb.mdDir, OWNER], { MD_HOST: HOST });
     expect(r.stderr).toBe('');
+    expect(modeOf(sb.mdRoot)).toBe(0o711);
     for (const d of ['', 'tool', 'proxy', 'versions', 'artifacts', 'images']) expect(modeOf(path.join(sb.mdDir, d))).toBe(0o700);
     expect(fs.readFileSync(path.join(sb.mdDir, 'owner'), 'utf8')).toBe(`${OWNER}\n`);
     r = sb.run(['prepare', sb.mdDir, OWNER], { MD_HOST: HOST });

@@ -1685,7 +1685,8 @@ cmd_prepare() {
     PREPARE_SCRIPT_DIR="$script_dir:${4:-}"
     private_script_dir "$script_dir"
   fi
-  mkdir -p -- "${MD_DIR%/*}"
+  # deployRoot is shared by the deployments under it; nginx's workers must be able to pass through it.
+  (umask 066 && mkdir -p -- "${MD_DIR%/*}")
   check_deploy_root "${MD_DIR%/*}"
   if [[ -f $MD_DIR/owner ]]; then read -r marker <"$MD_DIR/owner" || true; fi
   if [[ -n $marker && $marker != "$owner" ]]; then
