@@ -27,8 +27,13 @@ afterAll(async () => {
 });
 
 const dirOf = (host: TestHost) => `${e.deployRoot(host)}/linear`;
-/** Terraform's script directory: in root's home (the test hosts share this machine's filesystem). */
-const scriptDirOf = (host: TestHost) => path.join(os.homedir(), remoteScriptDir('linear', dirOf(host)));
+/** Terraform's script directory, as the host's anchor has it: in root's home (the test hosts share this machine's filesystem). */
+function scriptDirOf(host: TestHost): string {
+  const resources = JSON.parse(fs.readFileSync(path.join(e.tf.stackDir, 'cdk.tf.json'), 'utf8')).resource.terraform_data;
+  const anchor = Object.entries(resources).find(([k]) => k.includes(`_${host.name}-host_`))![1] as { input: { scriptDir: string; owner: string } };
+  expect(anchor.input.scriptDir).toBe(remoteScriptDir('linear', dirOf(host), anchor.input.owner));
+  return path.join(os.homedir(), anchor.input.scriptDir);
+}
 const scriptsOn = (host: TestHost) => fs.existsSync(scriptDirOf(host)) ? fs.readdirSync(scriptDirOf(host)).filter(f => /^terraform_.*\.sh$/.test(f)) : [];
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 

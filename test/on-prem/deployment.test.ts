@@ -81,23 +81,26 @@ describe('what each host gets', () => {
       const atCreate = steps.filter((p: any) => p.when === undefined);
       const atDestroy = steps.filter((p: any) => p.when === 'destroy');
       // Created by uploading an empty directory (no script may run before it exists), then the host script, then prepare.
-      const scriptDir = remoteScriptDir(deployment.endpointName, dir);
+      const scriptDir = remoteScriptDir(deployment.endpointName, dir, 'onprem/Fraud');
       expect(atCreate[0]).toEqual({ source: expect.stringMatching(new RegExp(`^assets/.*/${scriptDir}$`)), destination: '.' });
       expect(atCreate[1]).toMatchObject({ destination: `${scriptDir}/modeldeploy.sh` });
-      expect(atCreate[2].inline.join('\n')).toContain(`bash ${scriptDir}/modeldeploy.sh prepare ${dir} onprem/Fraud ${scriptDir} "$0"`);
+      expect(atCreate[2].inline.join('\n')).toContain(`bash ${scriptDir}/modeldeploy.sh prepare ${dir} onprem/Fraud \${self.id} ${scriptDir} "$0"`);
       // At destroy the same uploads (the script is never missing, whatever removed it), then teardown.
       expect(atDestroy.slice(0, 2).map((p: any) => p.destination)).toEqual(['.', `${scriptDir}/modeldeploy.sh`]);
       const teardown = atDestroy[2].inline.join('\n');
-      expect(teardown).toContain("bash ${self.input.scriptDir}/modeldeploy.sh teardown ${self.input.dir} ${self.input.runtime} '${self.input.runtimeArgs}' ${self.input.owner} ${self.input.scriptDir} \"$0\"");
-      expect(teardown.replace(/\$\{self\.input\.\w+\}/g, '')).not.toContain('${');
+      expect(teardown).toContain("bash ${self.input.scriptDir}/modeldeploy.sh teardown ${self.input.dir} ${self.input.runtime} '${self.input.runtimeArgs}' ${self.input.owner} ${self.id} ${self.input.scriptDir} \"$0\"");
+      expect(teardown.replace(/\$\{self\.(input\.)?\w+\}/g, '')).not.toContain('${');
       expect(anchor.input).toEqual({ dir, runtime: 'podman', runtimeArgs: '', host, owner: 'onprem/Fraud', scriptDir });
     }
   });
 
   test('Terraform\'s remote scripts go to a private directory in the SSH user\'s home, not /tmp, and each removes itself', () => {
     const dir = `/opt/model-deployments/${deployment.endpointName}`;
-    const scriptDir = remoteScriptDir(deployment.endpointName, dir);
+    const scriptDir = remoteScriptDir(deployment.endpointName, dir, 'onprem/Fraud');
     expect(scriptDir).toMatch(/^\.model-deploy-[a-z0-9-]+-[0-9a-f]{8}$/);
+    // Two deployments (or two directories) never share one.
+    expect(remoteScriptDir(deployment.endpointName, dir, 'onprem/Other')).not.toBe(scriptDir);
+    expect(remoteScriptDir(deployment.endpointName, '/srv/x', 'onprem/Fraud')).not.toBe(scriptDir);
     for (const r of ['host', 'tool', 'artifact', 'image', 'deployment']) {
       const resource = data(json, `gpu01-${r}`);
       expect(resource.connection.script_path).toBe(`${scriptDir}/terraform_%RAND%.sh`);

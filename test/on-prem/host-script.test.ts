@@ -23,6 +23,8 @@ const SHA = 'ab'.repeat(32);
 const IMAGE = 'localhost/onnx-server:1';
 const IMAGE_ID = 'cd'.repeat(32);
 const PREFIX = `[model-deploy host=${HOST} deployment=${DEP}] `;
+/** The id of the host's anchor terraform_data (a UUID) that prepare and teardown get. */
+const ANCHOR = '5f0c2d1e-8a7b-4c3d-9e2f-1a0b3c4d5e6f';
 
 const A10G = [0, 1, 2, 3].map((i) => `GPU-5c2f8e41-7b1d-4a3e-9f6c-0d8e2b4a6c1${i}`);
 const H100 = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => `GPU-a1b2c3d4-0000-4e5f-8a9b-0c1d2e3f4a5${i}`);
@@ -967,20 +969,20 @@ describe('prepare: private directories, owner marker, safe deployRoot', () => {
   test('creates the deployment\'s directories 0700 (deployRoot 0711: nginx\'s workers pass through) and the owner marker; idempotent', () => {
     sb = new Sandbox();
     fs.rmSync(sb.mdRoot, { recursive: true });
-    let r = sb.run(['prepare', sb.mdDir, OWNER], { MD_HOST: HOST });
+    let r = sb.run(['prepare', sb.mdDir, OWNER, ANCHOR], { MD_HOST: HOST });
     expect(r.stderr).toBe('');
     expect(modeOf(sb.mdRoot)).toBe(0o711);
     for (const d of ['', 'tool', 'proxy', 'versions', 'artifacts', 'images']) expect(modeOf(path.join(sb.mdDir, d))).toBe(0o700);
     expect(fs.readFileSync(path.join(sb.mdDir, 'owner'), 'utf8')).toBe(`${OWNER}\n`);
-    r = sb.run(['prepare', sb.mdDir, OWNER], { MD_HOST: HOST });
+    r = sb.run(['prepare', sb.mdDir, OWNER, ANCHOR], { MD_HOST: HOST });
     expect(r.status).toBe(0);
   });
 
   test('refuses a directory another deployment owns, naming both, and changes nothing there', () => {
     sb = new Sandbox();
-    expect(sb.run(['prepare', sb.mdDir, 'stack-a/Vision'], { MD_HOST: HOST }).status).toBe(0);
+    expect(sb.run(['prepare', sb.mdDir, 'stack-a/Vision', ANCHOR], { MD_HOST: HOST }).status).toBe(0);
     const before = snapshot(sb.mdDir);
-    const r = sb.run(['prepare', sb.mdDir, 'stack-a/vision'], { MD_HOST: HOST });
+    const r = sb.run(['prepare', sb.mdDir, 'stack-a/vision', ANCHOR], { MD_HOST: HOST });
     expect(errorLine(r)).toBe(`ERROR host=${HOST} deployment=${DEP}: ${sb.mdDir} belongs to the deployment stack-a/Vision, not to stack-a/vision; ` +
       'two deployments cannot share a directory: give one another endpointName or deployRoot');
     expect(snapshot(sb.mdDir)).toEqual(before);
@@ -990,20 +992,20 @@ describe('prepare: private directories, owner marker, safe deployRoot', () => {
     sb = new Sandbox();
     const opt = path.dirname(sb.mdRoot);
     fs.chmodSync(sb.mdRoot, 0o775);
-    let r = sb.run(['prepare', sb.mdDir, OWNER], { MD_HOST: HOST });
+    let r = sb.run(['prepare', sb.mdDir, OWNER, ANCHOR], { MD_HOST: HOST });
     expect(errorLine(r)).toBe(`ERROR host=${HOST} deployment=${DEP}: deployRoot ${sb.mdRoot} is not safe: ${sb.mdRoot} is writable by group or others (mode 775), ` +
       'and root\'s boot hook runs a script from under it; use a directory that only root or this user can write, e.g. /opt/model-deployments');
     fs.chmodSync(sb.mdRoot, 0o1777);
-    expect(errorLine(sb.run(['prepare', sb.mdDir, OWNER], { MD_HOST: HOST }))).toContain(`${sb.mdRoot} is writable by group or others (mode 1777)`);
+    expect(errorLine(sb.run(['prepare', sb.mdDir, OWNER, ANCHOR], { MD_HOST: HOST }))).toContain(`${sb.mdRoot} is writable by group or others (mode 1777)`);
     fs.chmodSync(sb.mdRoot, 0o755);
     fs.chmodSync(opt, 0o757);
-    expect(errorLine(sb.run(['prepare', sb.mdDir, OWNER], { MD_HOST: HOST }))).toContain(`: ${opt} is writable by group or others (mode 757)`);
+    expect(errorLine(sb.run(['prepare', sb.mdDir, OWNER, ANCHOR], { MD_HOST: HOST }))).toContain(`: ${opt} is writable by group or others (mode 757)`);
     // Sticky like /tmp: nobody can rename or replace an entry they do not own.
     fs.chmodSync(opt, 0o1777);
-    expect(sb.run(['prepare', sb.mdDir, OWNER], { MD_HOST: HOST }).status).toBe(0);
+    expect(sb.run(['prepare', sb.mdDir, OWNER, ANCHOR], { MD_HOST: HOST }).status).toBe(0);
     fs.chmodSync(opt, 0o755);
     fs.chownSync(opt, 65534, 65534);
-    r = sb.run(['prepare', sb.mdDir, OWNER], { MD_HOST: HOST });
+    r = sb.run(['prepare', sb.mdDir, OWNER, ANCHOR], { MD_HOST: HOST });
     expect(errorLine(r)).toContain(`deployRoot ${sb.mdRoot} is not safe: ${opt} is owned by uid 65534, neither root nor this user (uid 0)`);
     // A symlinked deployRoot is checked where it leads, too.
     fs.chownSync(opt, 0, 0);
@@ -1012,7 +1014,7 @@ describe('prepare: private directories, owner marker, safe deployRoot', () => {
     fs.chmodSync(elsewhere, 0o777);
     const link = path.join(sb.root, 'linked-root');
     fs.symlinkSync(elsewhere, link);
-    r = sb.run(['prepare', path.join(link, DEP), OWNER], { MD_HOST: HOST });
+    r = sb.run(['prepare', path.join(link, DEP), OWNER, ANCHOR], { MD_HOST: HOST });
     expect(errorLine(r)).toContain(`deployRoot ${link} is not safe: `);
     // Deploy checks it too (the boot hook is installed then), before changing anything.
     fs.chmodSync(sb.mdRoot, 0o777);
@@ -1025,14 +1027,14 @@ describe('prepare: private directories, owner marker, safe deployRoot', () => {
     const scripts = path.join(sb.root, '.model-deploy-fraud-scorer-0123abcd');
     fs.mkdirSync(scripts, { mode: 0o755 });
     fs.chmodSync(scripts, 0o755);
-    expect(sb.run(['prepare', sb.mdDir, OWNER, '.model-deploy-fraud-scorer-0123abcd'], { MD_HOST: HOST }).status).toBe(0);
+    expect(sb.run(['prepare', sb.mdDir, OWNER, ANCHOR, '.model-deploy-fraud-scorer-0123abcd'], { MD_HOST: HOST }).status).toBe(0);
     expect(modeOf(scripts)).toBe(0o700);
     fs.chmodSync(sb.root, 0o755);
-    const r = sb.run(['prepare', sb.mdDir, OWNER, '.model-deploy-fraud-scorer-0123abcd'], { MD_HOST: HOST });
+    const r = sb.run(['prepare', sb.mdDir, OWNER, ANCHOR, '.model-deploy-fraud-scorer-0123abcd'], { MD_HOST: HOST });
     expect(errorLine(r)).toContain(`the SSH user's home ${sb.root} can be entered by other users (mode 755)`);
     // A failed prepare removes the directory (Terraform runs no destroy step for what failed to create).
     expect(fs.existsSync(scripts)).toBe(false);
-    expect(errorLine(sb.run(['prepare', sb.mdDir, OWNER, '../etc'], { MD_HOST: HOST }))).toContain('is not .model-deploy-<name>');
+    expect(errorLine(sb.run(['prepare', sb.mdDir, OWNER, ANCHOR, '../etc'], { MD_HOST: HOST }))).toContain('is not .model-deploy-<name>');
   });
 });
 
@@ -1043,7 +1045,7 @@ describe('teardown: removes everything the deployment ever put on the host', () 
   /** A host after a failed update: active version, a leftover of another version, a loaded image, a boot hook, GPUs, scripts. */
   function messyHost(): void {
     sb = new Sandbox({ smi: 'g5-12xlarge-4x-a10g.csv' });
-    expect(sb.run(['prepare', sb.mdDir, OWNER], { MD_HOST: HOST }).status).toBe(0);
+    expect(sb.run(['prepare', sb.mdDir, OWNER, ANCHOR], { MD_HOST: HOST }).status).toBe(0);
     sb.activeVersion(OLD_VERSION, 0, [A10G[0]]);
     sb.assign(A10G[1], DEP, VERSION, 0);
     sb.addContainer(`${DEP}-${VERSION}-r0`, { 'md.deployment': DEP, 'md.version': VERSION, 'md.replica': '0' }, 'exited');
@@ -1072,12 +1074,12 @@ describe('teardown: removes everything the deployment ever put on the host', () 
 
   test('every version\'s containers, GPU files, boot hooks, loaded images and the directory; idempotent', () => {
     messyHost();
-    let r = sb.run(['teardown', sb.mdDir, 'podman', '', OWNER, SCRIPTS], { MD_HOST: HOST });
+    let r = sb.run(['teardown', sb.mdDir, 'podman', '', OWNER, ANCHOR, SCRIPTS], { MD_HOST: HOST });
     expect(r.stderr).toBe('');
     expect(r.stdout).toContain(`removed image ${IMAGE}`);
     expectTornDown();
     expect(fs.existsSync(path.join(sb.root, SCRIPTS))).toBe(false);
-    r = sb.run(['teardown', sb.mdDir, 'podman', '', OWNER, SCRIPTS], { MD_HOST: HOST });
+    r = sb.run(['teardown', sb.mdDir, 'podman', '', OWNER, ANCHOR, SCRIPTS], { MD_HOST: HOST });
     expect(r.status).toBe(0);
     expect(r.stdout).toContain(`deployment ${DEP} removed from this host`);
   });
@@ -1086,7 +1088,7 @@ describe('teardown: removes everything the deployment ever put on the host', () 
     sb = new Sandbox();
     fs.mkdirSync(path.join(sb.mdDir, 'versions', VERSION), { recursive: true });
     sb.removeTool('podman');
-    const r = sb.run(['teardown', sb.mdDir, 'podman', '', OWNER, SCRIPTS], { MD_HOST: HOST });
+    const r = sb.run(['teardown', sb.mdDir, 'podman', '', OWNER, ANCHOR, SCRIPTS], { MD_HOST: HOST });
     expect(r.status).toBe(0);
     expect(fs.existsSync(sb.mdDir)).toBe(false);
   });
@@ -1094,7 +1096,7 @@ describe('teardown: removes everything the deployment ever put on the host', () 
   test('an image another container still uses is kept', () => {
     messyHost();
     sb.addContainer('someone-else', {});
-    const r = sb.run(['teardown', sb.mdDir, 'podman', '', OWNER], { MD_HOST: HOST });
+    const r = sb.run(['teardown', sb.mdDir, 'podman', '', OWNER, ANCHOR], { MD_HOST: HOST });
     expect(r.status).toBe(0);
     expect(r.stdout).toContain(`image ${IMAGE} kept: container(s) someone-else still use it`);
     expect(fs.existsSync(sb.mdDir)).toBe(false);
@@ -1103,18 +1105,33 @@ describe('teardown: removes everything the deployment ever put on the host', () 
   test('a runtime that cannot list containers fails the teardown (so destroy can be retried) before removing the directory', () => {
     messyHost();
     fs.writeFileSync(path.join(sb.state, 'fail-ps'), 'Error: database is locked\n');
-    let r = sb.run(['teardown', sb.mdDir, 'podman', '', OWNER, SCRIPTS], { MD_HOST: HOST });
+    let r = sb.run(['teardown', sb.mdDir, 'podman', '', OWNER, ANCHOR, SCRIPTS], { MD_HOST: HOST });
     expect(errorLine(r)).toContain(`could not list the containers of ${DEP}`);
     expect(fs.existsSync(sb.mdDir)).toBe(true);
     fs.rmSync(path.join(sb.state, 'fail-ps'));
-    r = sb.run(['teardown', sb.mdDir, 'podman', '', OWNER, SCRIPTS], { MD_HOST: HOST });
+    r = sb.run(['teardown', sb.mdDir, 'podman', '', OWNER, ANCHOR, SCRIPTS], { MD_HOST: HOST });
     expect(r.status).toBe(0);
+    expectTornDown();
+  });
+
+  test('a replaced anchor (a renamed host) leaves the directory, and the script directory, that its successor holds', () => {
+    messyHost();
+    const successor = '0e1d2c3b-4a59-4687-9a0b-1c2d3e4f5a6b';
+    expect(sb.run(['prepare', sb.mdDir, OWNER, successor], { MD_HOST: 'gpu01-renamed' }).status).toBe(0);
+    const r = sb.run(['teardown', sb.mdDir, 'podman', '', OWNER, ANCHOR, SCRIPTS], { MD_HOST: HOST });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain(`${sb.mdDir} is held by a newer Terraform resource of this deployment (${successor}, not ${ANCHOR}`);
+    expect(fs.existsSync(sb.mdDir)).toBe(true);
+    expect(sb.containers()).toHaveLength(3);
+    expect(fs.existsSync(path.join(sb.root, SCRIPTS))).toBe(true);
+    // The successor's own teardown removes it all.
+    expect(sb.run(['teardown', sb.mdDir, 'podman', '', OWNER, successor, SCRIPTS], { MD_HOST: HOST }).status).toBe(0);
     expectTornDown();
   });
 
   test('leaves alone a directory another deployment owns', () => {
     messyHost();
-    const r = sb.run(['teardown', sb.mdDir, 'podman', '', 'other-stack/Fraud', SCRIPTS], { MD_HOST: HOST });
+    const r = sb.run(['teardown', sb.mdDir, 'podman', '', 'other-stack/Fraud', ANCHOR, SCRIPTS], { MD_HOST: HOST });
     expect(r.status).toBe(0);
     expect(r.stderr).toContain(`${sb.mdDir} belongs to the deployment ${OWNER}, not to other-stack/Fraud; left as it is`);
     expect(fs.existsSync(sb.mdDir)).toBe(true);
@@ -1125,7 +1142,7 @@ describe('teardown: removes everything the deployment ever put on the host', () 
     messyHost();
     const running = path.join(sb.root, SCRIPTS, 'terraform_3.sh');
     fs.writeFileSync(running, '#!/bin/sh\necho teardown\n');
-    const r = sb.run(['teardown', sb.mdDir, 'podman', '', OWNER, SCRIPTS, `${SCRIPTS}/terraform_3.sh`], { MD_HOST: HOST });
+    const r = sb.run(['teardown', sb.mdDir, 'podman', '', OWNER, ANCHOR, SCRIPTS, `${SCRIPTS}/terraform_3.sh`], { MD_HOST: HOST });
     expect(r.status).toBe(0);
     expect(fs.readdirSync(path.join(sb.root, SCRIPTS))).toEqual(['terraform_3.sh']);
     fs.writeFileSync(running, ''); // what Terraform does once the script ended

@@ -71,7 +71,7 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
     const scheme = props.tls ? 'https' : 'http';
     // Who owns the deployment directory on the hosts: the host script refuses a directory another deployment owns.
     const owner = this.node.path.replace(/[^A-Za-z0-9._\/:-]/g, '-').slice(-200);
-    const scriptDirs = this.scriptDirsAsset(plans.map(plan => remoteScriptDir(this.endpointName, plan.deploymentDir)));
+    const scriptDirs = this.scriptDirsAsset(plans.map(plan => remoteScriptDir(this.endpointName, plan.deploymentDir, owner)));
 
     this.hostUrls = {};
     this.versions = {};
@@ -80,7 +80,7 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
     for (const plan of plans) {
       const values = hostDeployValues(spec, props, plan, this.endpointName, archive.sha256);
       const version = versionId(values, containerEnv, apiKeyRevision);
-      const scriptDir = remoteScriptDir(this.endpointName, plan.deploymentDir);
+      const scriptDir = remoteScriptDir(this.endpointName, plan.deploymentDir, owner);
       const connection = sshConnection(plan, connectTimeout, scriptDir);
       const deployed = this.hostResources(plan, connection, { values, version, containerEnv, scriptSha256, scriptAsset, artifact, artifactSha256: archive.sha256, image, apiKeyFile: props.apiKeyFile, previous, owner, scriptDir, scriptDirs });
       previous = deployed;
@@ -131,10 +131,10 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
       provisioners: [
         scriptDirUpload,
         hostScriptUpload,
-        remoteExec([`MD_HOST=${name} bash ${p.scriptDir}/modeldeploy.sh prepare ${dir} ${p.owner} ${p.scriptDir} "$0"`]),
+        remoteExec([`MD_HOST=${name} bash ${p.scriptDir}/modeldeploy.sh prepare ${dir} ${p.owner} \${self.id} ${p.scriptDir} "$0"`]),
         atDestroy(scriptDirUpload),
         atDestroy(hostScriptUpload),
-        atDestroy(remoteExec([`MD_HOST=\${self.input.host} bash \${self.input.scriptDir}/modeldeploy.sh teardown \${self.input.dir} \${self.input.runtime} '\${self.input.runtimeArgs}' \${self.input.owner} \${self.input.scriptDir} "$0"`])),
+        atDestroy(remoteExec([`MD_HOST=\${self.input.host} bash \${self.input.scriptDir}/modeldeploy.sh teardown \${self.input.dir} \${self.input.runtime} '\${self.input.runtimeArgs}' \${self.input.owner} \${self.id} \${self.input.scriptDir} "$0"`])),
       ],
     });
 

@@ -102,10 +102,10 @@ export function planHosts(deployment: string, replicas: number, options: OnPremT
 
 /**
  * Where Terraform puts the scripts it runs on a host: a directory in the SSH user's home (remote-exec
- * resolves a relative path from there), one per deployment directory so deployments never share it.
+ * resolves a relative path from there), one per deployment (OWNER) and directory, so no two share it.
  */
-export function remoteScriptDir(deployment: string, deploymentDir: string): string {
-  return `.model-deploy-${deployment}-${crypto.createHash('sha256').update(deploymentDir).digest('hex').slice(0, 8)}`;
+export function remoteScriptDir(deployment: string, deploymentDir: string, owner: string): string {
+  return `.model-deploy-${deployment}-${crypto.createHash('sha256').update(`${owner}\n${deploymentDir}`).digest('hex').slice(0, 8)}`;
 }
 
 /** The values of `deploy.env`, minus the version id (which is their hash). */

@@ -6,8 +6,8 @@
 # model in containers pinned to GPUs by UUID, behind an nginx reverse proxy that
 # checks an API key, and switches versions blue/green.
 #
-#   bash modeldeploy.sh prepare          MD_DIR OWNER [SCRIPT_DIR [RUNNING_SCRIPT]]
-#   bash modeldeploy.sh teardown         MD_DIR RUNTIME 'RUNTIME_ARGS' [OWNER [SCRIPT_DIR [RUNNING_SCRIPT]]]
+#   bash modeldeploy.sh prepare          MD_DIR OWNER ANCHOR [SCRIPT_DIR [RUNNING_SCRIPT]]
+#   bash modeldeploy.sh teardown         MD_DIR RUNTIME 'RUNTIME_ARGS' [OWNER ANCHOR [SCRIPT_DIR [RUNNING_SCRIPT]]]
 #   bash modeldeploy.sh install-artifact MD_DIR SHA256
 #   bash modeldeploy.sh remove-artifact  MD_DIR SHA256 RUNTIME 'RUNTIME_ARGS'
 #   bash modeldeploy.sh install-image    MD_DIR RUNTIME 'RUNTIME_ARGS' IMAGE ARCHIVE_SHA256|'' EXPECTED_ID|''
@@ -1619,6 +1619,7 @@ cmd_retire() {
 # ---------------------------------------------------------------- host lifecycle: prepare and teardown
 
 is_owner() { [[ $1 =~ ^[A-Za-z0-9._/:-]{1,200}$ ]]; }
+is_anchor() { [[ $1 =~ ^[A-Za-z0-9-]{1,64}$ ]]; }
 
 # The directory (relative to the SSH user's home) where Terraform puts its remote scripts.
 is_script_dir() { [[ $1 =~ ^\.model-deploy-[a-z0-9-]{1,60}$ ]]; }
@@ -1674,15 +1675,18 @@ private_script_dir() {
 }
 
 # Creates the deployment's private directories, or refuses one that another deployment owns.
+# OWNER names the deployment (stack and construct path); ANCHOR is the id of the Terraform resource
+# that holds the directory now, so that the teardown of one it replaced (a renamed host) leaves it.
 cmd_prepare() {
-  (($# >= 2 && $# <= 4)) || usage_die "prepare MD_DIR OWNER [SCRIPT_DIR [RUNNING_SCRIPT]]"
+  (($# >= 3 && $# <= 5)) || usage_die "prepare MD_DIR OWNER ANCHOR [SCRIPT_DIR [RUNNING_SCRIPT]]"
   host_from_env
   set_md_dir "$1" MD_DIR
-  local owner=$2 script_dir=${3:-} marker="" d
+  local owner=$2 anchor=$3 script_dir=${4:-} marker="" d
   is_owner "$owner" || die "owner '$owner' must be 1-200 characters of letters, digits and ._/:-"
+  is_anchor "$anchor" || die "anchor id '$anchor' must be 1-64 letters, digits and -"
   if [[ -n $script_dir ]]; then
     is_script_dir "$script_dir" || die "script directory '$script_dir' is not .model-deploy-<name> in the SSH user's home"
-    PREPARE_SCRIPT_DIR="$script_dir:${4:-}"
+    PREPARE_SCRIPT_DIR="$script_dir:${5:-}"
     private_script_dir "$script_dir"
   fi
   # deployRoot is shared by the deployments under it; nginx's workers must be able to pass through it.
@@ -1697,6 +1701,7 @@ cmd_prepare() {
     if [[ ! -d $d ]]; then mkdir -p -- "$d"; fi
   done
   if [[ -z $marker ]]; then printf '%s\n' "$owner" | write_atomic "$MD_DIR/owner"; fi
+  printf '%s\n' "$anchor" | write_atomic "$MD_DIR/anchor"
   PREPARE_SCRIPT_DIR=""
   say "prepared $MD_DIR (private to $(id -un), owned by $owner)"
 }
@@ -1792,21 +1797,26 @@ remove_script_dir() {
 # Removes everything the deployment ever put on this host, whatever happened before: the anchor's
 # destroy step runs it, and Terraform runs no destroy step for tainted or replaced (deposed) objects.
 cmd_teardown() {
-  (($# >= 3 && $# <= 6)) || usage_die "teardown MD_DIR RUNTIME 'RUNTIME_ARGS' [OWNER [SCRIPT_DIR [RUNNING_SCRIPT]]]"
+  (($# == 3 || ($# >= 5 && $# <= 7))) || usage_die "teardown MD_DIR RUNTIME 'RUNTIME_ARGS' [OWNER ANCHOR [SCRIPT_DIR [RUNNING_SCRIPT]]]"
   host_from_env
   set_md_dir "$1" MD_DIR
   set_runtime "$2" "$3"
-  local owner=${4:-} script_dir=${5:-} running=${6:-} marker=""
+  local owner=${4:-} anchor=${5:-} script_dir=${6:-} running=${7:-} marker="" held=""
   [[ -z $owner ]] || is_owner "$owner" || die "owner '$owner' must be 1-200 characters of letters, digits and ._/:-"
+  [[ -z $anchor ]] || is_anchor "$anchor" || die "anchor id '$anchor' must be 1-64 letters, digits and -"
   if [[ -n $owner && -f $MD_DIR/owner ]]; then read -r marker <"$MD_DIR/owner" || true; fi
+  if [[ -n $anchor && -f $MD_DIR/anchor ]]; then read -r held <"$MD_DIR/anchor" || true; fi
   if [[ -n $marker && $marker != "$owner" ]]; then
     warn "$MD_DIR belongs to the deployment $marker, not to $owner; left as it is"
+  elif [[ -n $held && $held != "$anchor" ]]; then
+    # Its script directory is the successor's too: keep it.
+    warn "$MD_DIR is held by a newer Terraform resource of this deployment ($held, not $anchor; a renamed host?); left as it is"
   else
     say "tearing down deployment $MD_DEPLOYMENT on this host"
     teardown_deployment
     say "deployment $MD_DEPLOYMENT removed from this host"
+    if [[ -n $script_dir ]]; then remove_script_dir "$script_dir" "$running"; fi
   fi
-  if [[ -n $script_dir ]]; then remove_script_dir "$script_dir" "$running"; fi
 }
 
 # Hidden, for tests: reads "COLOR COUNT" lines and prints the slot ports of each, one line each.
@@ -1912,8 +1922,8 @@ cmd_update_keys() {
 usage_text() {
   cat <<'EOF'
 Usage: bash modeldeploy.sh SUBCOMMAND ARGS...
-  prepare          MD_DIR OWNER [SCRIPT_DIR [RUNNING_SCRIPT]]
-  teardown         MD_DIR RUNTIME 'RUNTIME_ARGS' [OWNER [SCRIPT_DIR [RUNNING_SCRIPT]]]
+  prepare          MD_DIR OWNER ANCHOR [SCRIPT_DIR [RUNNING_SCRIPT]]
+  teardown         MD_DIR RUNTIME 'RUNTIME_ARGS' [OWNER ANCHOR [SCRIPT_DIR [RUNNING_SCRIPT]]]
   install-artifact MD_DIR SHA256
   remove-artifact  MD_DIR SHA256 RUNTIME 'RUNTIME_ARGS'
   install-image    MD_DIR RUNTIME 'RUNTIME_ARGS' IMAGE ARCHIVE_SHA256|'' EXPECTED_ID|''
