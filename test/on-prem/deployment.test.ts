@@ -7,7 +7,7 @@ import { App, TerraformStack, Testing } from 'cdktf';
 import {
   AuthMode, Compute, DeploymentTarget, GpuKind, ModelArtifact, ModelDeployment, ModelDeploymentValidationError, Rollout, ServingContainer,
 } from '../../lib';
-import { readImageArchiveId } from '../../lib/targets/on-prem/host-config';
+import { readImageArchiveId, remoteScriptDir } from '../../lib/targets/on-prem/host-config';
 import { ContainerRuntime, OnPremModelDeployment, OnPremModelDeploymentProps, OnPremTargetOptions } from '../../lib/targets/on-prem';
 
 const FIXTURE = path.join(__dirname, '..', 'fixtures', 'linear-model');
@@ -60,10 +60,54 @@ function expectRefusal(fn: () => unknown, field: string, allowed: RegExp) {
 describe('what each host gets', () => {
   const { json, deployment } = synth();
 
-  test('five terraform_data per host, and nothing that needs a provider download', () => {
+  test('six terraform_data per host, and nothing that needs a provider download', () => {
     expect(Object.keys(json.resource)).toEqual(['terraform_data']);
     expect(json.provider).toBeUndefined();
-    expect(Object.keys(json.resource.terraform_data)).toHaveLength(10);
+    expect(Object.keys(json.resource.terraform_data)).toHaveLength(12);
+  });
+
+  test('destroy after a failed update: the host anchor is created first, destroyed last, and its destroy step tears everything down from self alone', () => {
+    const dir = `/opt/model-deployments/${deployment.endpointName}`;
+    for (const host of ['gpu01', 'gpu02']) {
+      const anchor = data(json, `${host}-host`);
+      expect(anchor.triggers_replace).toEqual({ dir });
+      // Only the anchor has destroy steps: Terraform runs none for a tainted or deposed deployment.
+      for (const other of ['tool', 'artifact', 'image', 'keys', 'deployment']) {
+        const r = data(json, `${host}-${other}`);
+        expect(r.depends_on).toContain(`terraform_data.${address(json, `${host}-host`)}`);
+        expect(r.provisioner.filter((p: any) => Object.values(p).some((v: any) => v.when === 'destroy'))).toEqual([]);
+      }
+      const steps = anchor.provisioner.map((p: any) => Object.values(p)[0]);
+      const atCreate = steps.filter((p: any) => p.when === undefined);
+      const atDestroy = steps.filter((p: any) => p.when === 'destroy');
+      // Created by uploading an empty directory (no script may run before it exists), then the host script, then prepare.
+      const scriptDir = remoteScriptDir(deployment.endpointName, dir, 'onprem/Fraud');
+      expect(atCreate[0]).toEqual({ source: expect.stringMatching(new RegExp(`^assets/.*/${scriptDir}$`)), destination: '.' });
+      expect(atCreate[1]).toMatchObject({ destination: `${scriptDir}/modeldeploy.sh` });
+      expect(atCreate[2].inline.join('\n')).toContain(`bash ${scriptDir}/modeldeploy.sh prepare ${dir} onprem/Fraud \${self.id} ${scriptDir} "$0"`);
+      // At destroy the same uploads (the script is never missing, whatever removed it), then teardown.
+      expect(atDestroy.slice(0, 2).map((p: any) => p.destination)).toEqual(['.', `${scriptDir}/modeldeploy.sh`]);
+      const teardown = atDestroy[2].inline.join('\n');
+      expect(teardown).toContain("bash ${self.input.scriptDir}/modeldeploy.sh teardown ${self.input.dir} ${self.input.runtime} '${self.input.runtimeArgs}' ${self.input.owner} ${self.id} ${self.input.scriptDir} \"$0\"");
+      expect(teardown.replace(/\$\{self\.(input\.)?\w+\}/g, '')).not.toContain('${');
+      expect(anchor.input).toEqual({ dir, runtime: 'podman', runtimeArgs: '', host, owner: 'onprem/Fraud', scriptDir });
+    }
+  });
+
+  test('Terraform\'s remote scripts go to a private directory in the SSH user\'s home, not /tmp, and each removes itself', () => {
+    const dir = `/opt/model-deployments/${deployment.endpointName}`;
+    const scriptDir = remoteScriptDir(deployment.endpointName, dir, 'onprem/Fraud');
+    expect(scriptDir).toMatch(/^\.model-deploy-[a-z0-9-]+-[0-9a-f]{8}$/);
+    // Two deployments (or two directories) never share one.
+    expect(remoteScriptDir(deployment.endpointName, dir, 'onprem/Other')).not.toBe(scriptDir);
+    expect(remoteScriptDir(deployment.endpointName, '/srv/x', 'onprem/Fraud')).not.toBe(scriptDir);
+    for (const r of ['host', 'tool', 'artifact', 'image', 'keys', 'deployment']) {
+      const resource = data(json, `gpu01-${r}`);
+      expect(resource.connection.script_path).toBe(`${scriptDir}/terraform_%RAND%.sh`);
+      for (const step of provisioners(resource, 'remote-exec')) expect(step.inline[0]).toMatch(/^trap '' HUP; f="\$0"; .*rm -f "\$f"\) <\/dev\/null >\/dev\/null 2>&1 & trap - HUP$/);
+    }
+    const own = synth({ hosts: [{ ...hosts[0], scriptPath: '/home/deploy/.tf/terraform_%RAND%.sh' }], scaling: { minReplicas: 1 } });
+    expect(data(own.json, 'gpu01-deployment').connection.script_path).toBe('/home/deploy/.tf/terraform_%RAND%.sh');
   });
 
   test('a new version comes up before the old one goes, and hosts update one after another', () => {
@@ -71,7 +115,6 @@ describe('what each host gets', () => {
       const d = data(json, `${host}-deployment`);
       expect(d.lifecycle).toEqual({ create_before_destroy: true });
       expect(d.triggers_replace).toEqual({ version: deployment.versions[host] });
-      expect(d.input).toMatchObject({ version: deployment.versions[host], dir: `/opt/model-deployments/${deployment.endpointName}`, runtime: 'podman' });
     }
     const second = data(json, 'gpu02-deployment');
     expect(second.depends_on).toContain(`terraform_data.${address(json, 'gpu01-deployment')}`);
@@ -94,7 +137,7 @@ describe('what each host gets', () => {
     expect(provisioners(data(json, 'gpu01-deployment'), 'file').some((f: any) => f.destination.includes('api-keys'))).toBe(false);
   });
 
-  test('the artifact is uploaded only when its checksum changes, into a versioned path, and removed by its own destroy step', () => {
+  test('the artifact is uploaded only when its checksum changes, into a versioned path', () => {
     const a = data(json, 'gpu01-artifact');
     const sha = a.triggers_replace.sha256;
     expect(sha).toMatch(/^[0-9a-f]{64}$/);
@@ -102,12 +145,10 @@ describe('what each host gets', () => {
     expect(provisioners(a, 'file')[0].source).toMatch(/assets\/.*\/model\.tar$/);
     const steps = provisioners(a, 'remote-exec');
     expect(steps.some((s: any) => s.inline.join(' ').includes(`install-artifact /opt/model-deployments/${deployment.endpointName} ${sha}`))).toBe(true);
-    const destroy = steps.find((s: any) => s.when === 'destroy');
-    expect(destroy.inline[0]).toContain('remove-artifact ${self.input.dir} ${self.input.sha256}');
     expect(deployEnv(json, 'gpu01').MD_ARTIFACT_SHA256).toBe(sha);
   });
 
-  test('deploy.env carries the serving contract, and the destroy step retires by version', () => {
+  test('deploy.env carries the serving contract', () => {
     const env = deployEnv(json, 'gpu01');
     expect(env).toMatchObject({
       MD_IMAGE: 'registry.internal/fraud-scorer:4.2.0', MD_CONTAINER_PORT: '8080', MD_HEALTH_PATH: '/ping', MD_RUNTIME: 'podman',
@@ -116,8 +157,6 @@ describe('what each host gets', () => {
     });
     const container = provisioners(data(json, 'gpu01-deployment'), 'file').find((f: any) => f.destination.endsWith('/container.env'));
     expect(container.content).toBe('LOG_LEVEL=info\n');
-    const destroy = provisioners(data(json, 'gpu01-deployment'), 'remote-exec').find((s: any) => s.when === 'destroy');
-    expect(destroy.inline[0]).toContain('retire ${self.input.dir} ${self.input.version}');
     expect(deployment.hostUrls).toEqual({
       gpu01: 'http://10.20.0.11:8443/invocations',
       gpu02: 'http://10.20.0.12:8443/invocations',
@@ -178,7 +217,8 @@ describe('API keys: rotation by replacing the key file', () => {
       const upload = provisioners(keys, 'file');
       expect(upload).toHaveLength(1);
       expect(upload[0].destination).toBe(`${dir}/proxy/api-keys.upload`);
-      const steps = provisioners(keys, 'remote-exec').map((s: any) => s.inline.join('\n'));
+      // The first line of every remote-exec step is the watcher that removes Terraform's script afterwards.
+      const steps = provisioners(keys, 'remote-exec').map((s: any) => s.inline.slice(1).join('\n'));
       expect(steps[steps.length - 1]).toBe(`MD_HOST=${host} bash ${dir}/tool/modeldeploy.sh update-keys ${dir}`);
       expect(keys.depends_on).toContain(`terraform_data.${address(json, `${host}-tool`)}`);
       // The first deploy needs the keys: the deployment comes after them.
@@ -238,7 +278,7 @@ describe('files on the hosts are private from their first byte', () => {
   const dir = `/opt/model-deployments/${deployment.endpointName}`;
 
   test('the deployment\'s directories are made 0700 before any upload', () => {
-    const first = provisioners(data(json, 'gpu01-tool'), 'remote-exec')[0].inline.join('\n');
+    const first = provisioners(data(json, 'gpu01-tool'), 'remote-exec')[0].inline.slice(1).join('\n');
     expect(first).toMatch(/^umask 077/);
     for (const sub of ['', '/tool', '/proxy', '/versions', '/artifacts', '/images']) expect(first).toContain(` ${dir}${sub}`);
     expect(first).toMatch(/chmod 700 /);
@@ -310,6 +350,14 @@ describe('refused at synth time', () => {
     expectRefusal(() => synth({ hosts: [hosts[0], { ...hosts[1], name: 'gpu01' }] }), 'hosts[1].name', /no other host/);
     expectRefusal(() => synth({ hosts: [{ ...hosts[0], deployRoot: '/opt/x; rm -rf /' }, hosts[1]] }), 'hosts[0].deployRoot', /absolute path/);
     expectRefusal(() => synth({ hosts: [{ ...hosts[0], runtimeArgs: ["--root '/x'"] }, hosts[1]] }), 'hosts[0].runtimeArgs[0]', /argument/);
+  });
+  test('slot ports: each host reserves slotPortBase..+127 whatever the replica count; proxyPort outside it; at most 64 replicas per host', () => {
+    expect(synth({ slotPortBase: 65536 - 128 }).json).toBeDefined();
+    expectRefusal(() => synth({ slotPortBase: 65536 - 127 }), 'slotPortBase', /from 1024 to 65408/);
+    expectRefusal(() => synth({ slotPortBase: 18000, proxyPort: 18127 }), 'proxyPort', /outside the slot ports .*\(here 18000-18127\)/);
+    expect(synth({ slotPortBase: 18000, proxyPort: 18128 }).json).toBeDefined();
+    expect(synth({ scaling: { minReplicas: 128 } }).json).toBeDefined();
+    expectRefusal(() => synth({ scaling: { minReplicas: 129 } }), 'scaling.minReplicas', /1 to 64 replicas per host \(at most 64 x the number of hosts\)/);
   });
   test('cloud identity, canary, capture, missing image, a model that is not local', () => {
     expectRefusal(() => synth({ access: { auth: AuthMode.IAM } }), 'access.auth', /API key/);

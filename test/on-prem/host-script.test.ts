@@ -23,6 +23,8 @@ const SHA = 'ab'.repeat(32);
 const IMAGE = 'localhost/onnx-server:1';
 const IMAGE_ID = 'cd'.repeat(32);
 const PREFIX = `[model-deploy host=${HOST} deployment=${DEP}] `;
+/** The id of the host's anchor terraform_data (a UUID) that prepare and teardown get. */
+const ANCHOR = '5f0c2d1e-8a7b-4c3d-9e2f-1a0b3c4d5e6f';
 
 const A10G = [0, 1, 2, 3].map((i) => `GPU-5c2f8e41-7b1d-4a3e-9f6c-0d8e2b4a6c1${i}`);
 const H100 = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => `GPU-a1b2c3d4-0000-4e5f-8a9b-0c1d2e3f4a5${i}`);
@@ -118,7 +120,8 @@ cat "$FAKE_NVIDIA_SMI_FIXTURE"
 
 /** Real tools the script (and the fakes) use; linked into the sandbox PATH. */
 const SYSTEM_TOOLS = ['bash', 'cat', 'mkdir', 'rm', 'mv', 'cp', 'chmod', 'chown', 'ls', 'df', 'du', 'cut', 'tr',
-  'sha256sum', 'tar', 'gzip', 'mktemp', 'dirname', 'basename', 'uname', 'sleep', 'curl', 'env', 'head', 'tail'];
+  'sha256sum', 'tar', 'gzip', 'mktemp', 'dirname', 'basename', 'uname', 'sleep', 'curl', 'env', 'head', 'tail',
+  'stat', 'readlink', 'id'];
 const toolPaths: Record<string, string> = {};
 for (const t of SYSTEM_TOOLS) {
   const r = spawnSync('bash', ['-c', `command -v ${t}`], { encoding: 'utf8' });
@@ -296,9 +299,10 @@ class Sandbox {
     return fs.existsSync(f) ? fs.readFileSync(f, 'utf8').trim().split('\n') : [];
   }
 
-  run(args: string[], extraEnv: NodeJS.ProcessEnv = {}): RunResult {
+  run(args: string[], extraEnv: NodeJS.ProcessEnv = {}, opts: { input?: string } = {}): RunResult {
+    // In the home directory, as over SSH: Terraform's script directory is relative to it.
     const r = spawnSync(toolPaths.bash ?? 'bash', [SCRIPT, ...args], {
-      env: { ...this.env, ...extraEnv }, encoding: 'utf8', timeout: 30000,
+      env: { ...this.env, ...extraEnv }, encoding: 'utf8', timeout: 30000, cwd: this.root, input: opts.input,
     });
     const lines = (r.stdout + r.stderr).split('\n').filter((l) => l.length > 0);
     return { status: r.status, stdout: r.stdout, stderr: r.stderr, lines };
@@ -459,8 +463,8 @@ describe('plan: the run command deploy executes', () => {
     sb.activeVersion(OLD_VERSION, 0, [A10G[0], A10G[1]]);
     const cfg = sb.config({ MD_REPLICAS: '2', MD_GPUS_PER_REPLICA: '1' });
     const argv = planArgv(sb.run(['plan', sb.writeConfig(cfg)]));
-    // color 1: BASE + 1 * REPLICAS + replica
-    expect(argv.map((a) => flagValues(a, '-p')[0])).toEqual(['127.0.0.1:18002:8080', '127.0.0.1:18003:8080']);
+    // color 1: BASE + 1 * MAX_REPLICAS_PER_HOST (64) + replica
+    expect(argv.map((a) => flagValues(a, '-p')[0])).toEqual(['127.0.0.1:18064:8080', '127.0.0.1:18065:8080']);
     expect(argv.map((a) => flagValues(a, '--device')[0])).toEqual([`nvidia.com/gpu=${A10G[2]}`, `nvidia.com/gpu=${A10G[3]}`]);
 
     // The next switch goes back to color 0.
@@ -686,6 +690,9 @@ describe('config validation', () => {
     ['ALL capabilities', { MD_CAP_ADD: 'ALL' }, /invalid containerCapabilities \(MD_CAP_ADD\) 'ALL'/],
     ['an unknown capability', { MD_CAP_ADD: 'NET_BIND_SERVICE,FLY' }, /invalid containerCapabilities \(MD_CAP_ADD\) 'NET_BIND_SERVICE,FLY'/],
     ['a read-only flag that is not 0 or 1', { MD_READ_ONLY_ROOT: 'yes' }, /invalid readOnlyRootFilesystem \(MD_READ_ONLY_ROOT\) 'yes'\. Allowed: 0 or 1/],
+    ['slot ports past 65535', { MD_SLOT_PORT_BASE: '65409' }, /invalid slotPortBase \(MD_SLOT_PORT_BASE\) '65409'/],
+    ['more replicas than a host may run', { MD_REPLICAS: '65' }, /invalid scaling\.minReplicas \(MD_REPLICAS\) '65'/],
+    ['proxy port on the last slot port', { MD_PROXY_PORT: '18127' }, /invalid proxyPort \(MD_PROXY_PORT\) 18127, inside 18000-18127/],
   ];
   test.each(cases)('refuses %s', (_name, overrides, message) => {
     sb = new Sandbox();
@@ -989,5 +996,256 @@ describe('deploy rollback and retire (fake runtime)', () => {
     sb = new Sandbox();
     const r = sb.run(['retire', sb.mdDir], { MD_HOST: HOST });
     expect(errorLine(r)).toBe(`ERROR host=${HOST} deployment=?: usage: bash modeldeploy.sh retire MD_DIR VERSION RUNTIME 'RUNTIME_ARGS'`);
+  });
+});
+
+describe('slot ports: changing the replica count never collides with the running version', () => {
+  const MAX = 64;
+
+  test('every transition (old count 1..64, new count 1..64, active colour 0 or 1): the new version\'s ports never intersect the running one\'s', () => {
+    sb = new Sandbox();
+    // The script's own slot_port for every colour and count, in one run.
+    const queries: Array<[number, number]> = [];
+    for (const colour of [0, 1]) for (let n = 1; n <= MAX; n++) queries.push([colour, n]);
+    const r = sb.run(['_slot-ports', '18000'], { MD_HOST: HOST }, { input: queries.map(([c, n]) => `${c} ${n}\n`).join('') });
+    expect(r.stderr).toBe('');
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(queries.length);
+    const ports = new Map(queries.map(([c, n], i) => [`${c} ${n}`, lines[i].split(' ').map(Number)]));
+    let cases = 0;
+    for (const active of [0, 1]) {
+      for (let oldCount = 1; oldCount <= MAX; oldCount++) {
+        for (let newCount = 1; newCount <= MAX; newCount++) {
+          const running = new Set(ports.get(`${active} ${oldCount}`)!);
+          const next = ports.get(`${1 - active} ${newCount}`)!;
+          expect(next).toHaveLength(newCount);
+          if (next.some((p) => running.has(p))) throw new Error(`collision: colour ${active} x ${oldCount} -> ${newCount}`);
+          cases++;
+        }
+      }
+    }
+    expect(cases).toBe(2 * MAX * MAX);
+    // The whole reservation is the fixed range [base, base + 127].
+    const all = [...ports.values()].flat();
+    expect(Math.min(...all)).toBe(18000);
+    expect(Math.max(...all)).toBe(18000 + 2 * MAX - 1);
+  });
+
+  test('plan picks the other colour with those ports: 2 -> 1 from colour 0 and 1 -> 2 from colour 1 (the issue\'s collisions)', () => {
+    sb = new Sandbox();
+    sb.activeVersion(OLD_VERSION, 0, []);
+    sb.addContainer(`${DEP}-${OLD_VERSION}-r1`, { 'md.deployment': DEP, 'md.version': OLD_VERSION, 'md.replica': '1' });
+    let argv = planArgv(sb.run(['plan', sb.writeConfig(sb.config({ MD_REPLICAS: '1' }))]));
+    // Before: 18000 + 1 * 1 + 0 = 18001, the port of the running replica 1.
+    expect(argv.map((a) => flagValues(a, '-p')[0])).toEqual(['127.0.0.1:18064:8080']);
+    fs.writeFileSync(path.join(sb.mdDir, 'versions', OLD_VERSION, 'color'), '1\n');
+    argv = planArgv(sb.run(['plan', sb.writeConfig(sb.config({ MD_REPLICAS: '2' }))]));
+    // Before: 18000 + 0 * 2 + {0,1} = 18000, 18001, and the running replica of colour 1 held 18000 + 1 * 1 + 0.
+    expect(argv.map((a) => flagValues(a, '-p')[0])).toEqual(['127.0.0.1:18000:8080', '127.0.0.1:18001:8080']);
+  });
+});
+
+describe('prepare: private directories, owner marker, safe deployRoot', () => {
+  const OWNER = 'onprem/Fraud';
+  const modeOf = (p: string) => fs.statSync(p).mode & 0o7777;
+
+  test('creates the deployment\'s directories 0700 (a missing deployRoot too: nginx\'s workers need no path through it) and the owner marker; idempotent', () => {
+    sb = new Sandbox();
+    fs.rmSync(sb.mdRoot, { recursive: true });
+    let r = sb.run(['prepare', sb.mdDir, OWNER, ANCHOR], { MD_HOST: HOST });
+    expect(r.stderr).toBe('');
+    expect(modeOf(sb.mdRoot)).toBe(0o700);
+    for (const d of ['', 'tool', 'proxy', 'versions', 'artifacts', 'images']) expect(modeOf(path.join(sb.mdDir, d))).toBe(0o700);
+    expect(fs.readFileSync(path.join(sb.mdDir, 'owner'), 'utf8')).toBe(`${OWNER}\n`);
+    r = sb.run(['prepare', sb.mdDir, OWNER, ANCHOR], { MD_HOST: HOST });
+    expect(r.status).toBe(0);
+  });
+
+  test('refuses a directory another deployment owns, naming both, and changes nothing there', () => {
+    sb = new Sandbox();
+    expect(sb.run(['prepare', sb.mdDir, 'stack-a/Vision', ANCHOR], { MD_HOST: HOST }).status).toBe(0);
+    const before = snapshot(sb.mdDir);
+    const r = sb.run(['prepare', sb.mdDir, 'stack-a/vision', ANCHOR], { MD_HOST: HOST });
+    expect(errorLine(r)).toBe(`ERROR host=${HOST} deployment=${DEP}: ${sb.mdDir} belongs to the deployment stack-a/Vision, not to stack-a/vision; ` +
+      'two deployments cannot share a directory: give one another endpointName or deployRoot');
+    expect(snapshot(sb.mdDir)).toEqual(before);
+  });
+
+  test('refuses a deployRoot, or a directory above it, that is group/world-writable or owned by another user; accepts a sticky ancestor like /tmp', () => {
+    sb = new Sandbox();
+    const opt = path.dirname(sb.mdRoot);
+    fs.chmodSync(sb.mdRoot, 0o775);
+    let r = sb.run(['prepare', sb.mdDir, OWNER, ANCHOR], { MD_HOST: HOST });
+    expect(errorLine(r)).toBe(`ERROR host=${HOST} deployment=${DEP}: deployRoot ${sb.mdRoot} is not safe: ${sb.mdRoot} is writable by group or others (mode 775), ` +
+      'and root\'s boot hook runs a script from under it; use a directory that only root or this user can write, e.g. /opt/model-deployments');
+    fs.chmodSync(sb.mdRoot, 0o1777);
+    expect(errorLine(sb.run(['prepare', sb.mdDir, OWNER, ANCHOR], { MD_HOST: HOST }))).toContain(`${sb.mdRoot} is writable by group or others (mode 1777)`);
+    fs.chmodSync(sb.mdRoot, 0o755);
+    fs.chmodSync(opt, 0o757);
+    expect(errorLine(sb.run(['prepare', sb.mdDir, OWNER, ANCHOR], { MD_HOST: HOST }))).toContain(`: ${opt} is writable by group or others (mode 757)`);
+    // Sticky like /tmp: nobody can rename or replace an entry they do not own.
+    fs.chmodSync(opt, 0o1777);
+    expect(sb.run(['prepare', sb.mdDir, OWNER, ANCHOR], { MD_HOST: HOST }).status).toBe(0);
+    fs.chmodSync(opt, 0o755);
+    fs.chownSync(opt, 65534, 65534);
+    r = sb.run(['prepare', sb.mdDir, OWNER, ANCHOR], { MD_HOST: HOST });
+    expect(errorLine(r)).toContain(`deployRoot ${sb.mdRoot} is not safe: ${opt} is owned by uid 65534, neither root nor this user (uid 0)`);
+    // A symlinked deployRoot is checked where it leads, too.
+    fs.chownSync(opt, 0, 0);
+    const elsewhere = path.join(sb.root, 'elsewhere');
+    fs.mkdirSync(elsewhere, { mode: 0o777 });
+    fs.chmodSync(elsewhere, 0o777);
+    const link = path.join(sb.root, 'linked-root');
+    fs.symlinkSync(elsewhere, link);
+    r = sb.run(['prepare', path.join(link, DEP), OWNER, ANCHOR], { MD_HOST: HOST });
+    expect(errorLine(r)).toContain(`deployRoot ${link} is not safe: `);
+    // Deploy checks it too (the boot hook is installed then), before changing anything.
+    fs.chmodSync(sb.mdRoot, 0o777);
+    sb.readyForPreflight();
+    expect(errorLine(sb.run(['preflight', sb.writeConfig(sb.config())]))).toContain(`deployRoot ${sb.mdRoot} is not safe`);
+  });
+
+  test('makes Terraform\'s script directory 0700, and refuses (removing it) a home other users can enter', () => {
+    sb = new Sandbox();
+    const scripts = path.join(sb.root, '.model-deploy-fraud-scorer-0123abcd');
+    fs.mkdirSync(scripts, { mode: 0o755 });
+    fs.chmodSync(scripts, 0o755);
+    expect(sb.run(['prepare', sb.mdDir, OWNER, ANCHOR, '.model-deploy-fraud-scorer-0123abcd'], { MD_HOST: HOST }).status).toBe(0);
+    expect(modeOf(scripts)).toBe(0o700);
+    fs.chmodSync(sb.root, 0o755);
+    const r = sb.run(['prepare', sb.mdDir, OWNER, ANCHOR, '.model-deploy-fraud-scorer-0123abcd'], { MD_HOST: HOST });
+    expect(errorLine(r)).toContain(`the SSH user's home ${sb.root} can be entered by other users (mode 755)`);
+    // A failed prepare removes the directory (Terraform runs no destroy step for what failed to create).
+    expect(fs.existsSync(scripts)).toBe(false);
+    expect(errorLine(sb.run(['prepare', sb.mdDir, OWNER, ANCHOR, '../etc'], { MD_HOST: HOST }))).toContain('is not .model-deploy-<name>');
+  });
+});
+
+describe('teardown: removes everything the deployment ever put on the host', () => {
+  const OWNER = 'onprem/Fraud';
+  const SCRIPTS = '.model-deploy-fraud-scorer-0123abcd';
+
+  /** A host after a failed update: active version, a leftover of another version, a loaded image, a boot hook, GPUs, scripts. */
+  function messyHost(): void {
+    sb = new Sandbox({ smi: 'g5-12xlarge-4x-a10g.csv' });
+    expect(sb.run(['prepare', sb.mdDir, OWNER, ANCHOR], { MD_HOST: HOST }).status).toBe(0);
+    sb.activeVersion(OLD_VERSION, 0, [A10G[0]]);
+    sb.assign(A10G[1], DEP, VERSION, 0);
+    sb.addContainer(`${DEP}-${VERSION}-r0`, { 'md.deployment': DEP, 'md.version': VERSION, 'md.replica': '0' }, 'exited');
+    sb.otherDeployment('churn-model', 'v9999bbbb2222', [A10G[2]]);
+    const churn = path.join(sb.state, 'containers', 'churn-model-v9999bbbb2222-r0');
+    fs.writeFileSync(churn, fs.readFileSync(churn, 'utf8').replace(`image ${IMAGE}`, 'image localhost/other:1'));
+    sb.addImage(IMAGE, IMAGE_ID);
+    sb.addImage('localhost/other:1', 'ef'.repeat(32));
+    fs.writeFileSync(path.join(sb.mdDir, 'images', 'loaded'), `${IMAGE}\n`);
+    fs.mkdirSync(path.join(sb.root, 'cron.d'), { recursive: true });
+    fs.writeFileSync(path.join(sb.root, 'cron.d', `model-deploy-${DEP}-${HOST}`), `@reboot root MD_HOST=${HOST} /bin/bash ${sb.mdDir}/tool/modeldeploy.sh resume ${sb.mdDir} >>x 2>&1\n`);
+    fs.writeFileSync(path.join(sb.root, 'cron.d', `model-deploy-${DEP}-renamed`), `@reboot root /bin/bash ${sb.mdDir}/tool/modeldeploy.sh resume ${sb.mdDir} >>x 2>&1\n`);
+    fs.writeFileSync(path.join(sb.root, 'cron.d', 'model-deploy-churn-model-gpu01'), '@reboot root /bin/bash /x/tool/modeldeploy.sh resume /x >>x 2>&1\n');
+    fs.mkdirSync(path.join(sb.root, SCRIPTS), { mode: 0o700 });
+    for (const f of ['terraform_1.sh', 'terraform_2.sh', 'modeldeploy.sh']) fs.writeFileSync(path.join(sb.root, SCRIPTS, f), '');
+  }
+
+  function expectTornDown(): void {
+    expect(sb.containers()).toEqual(['churn-model-v9999bbbb2222-r0']);
+    expect(sb.gpuFiles()).toEqual([A10G[2]]);
+    expect(fs.existsSync(sb.mdDir)).toBe(false);
+    expect(fs.existsSync(path.join(sb.mdRoot, 'churn-model'))).toBe(true);
+    expect(fs.readdirSync(path.join(sb.root, 'cron.d'))).toEqual(['model-deploy-churn-model-gpu01']);
+    expect(fs.readdirSync(path.join(sb.state, 'images'))).toEqual(['localhost_other_1']);
+  }
+
+  test('every version\'s containers, GPU files, boot hooks, loaded images and the directory; idempotent', () => {
+    messyHost();
+    let r = sb.run(['teardown', sb.mdDir, 'podman', '', OWNER, ANCHOR, SCRIPTS], { MD_HOST: HOST });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain(`removed image ${IMAGE}`);
+    expectTornDown();
+    expect(fs.existsSync(path.join(sb.root, SCRIPTS))).toBe(false);
+    r = sb.run(['teardown', sb.mdDir, 'podman', '', OWNER, ANCHOR, SCRIPTS], { MD_HOST: HOST });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(`deployment ${DEP} removed from this host`);
+  });
+
+  test('tolerates partial states: a half-created directory, no runtime, a missing script directory', () => {
+    sb = new Sandbox();
+    fs.mkdirSync(path.join(sb.mdDir, 'versions', VERSION), { recursive: true });
+    sb.removeTool('podman');
+    const r = sb.run(['teardown', sb.mdDir, 'podman', '', OWNER, ANCHOR, SCRIPTS], { MD_HOST: HOST });
+    expect(r.status).toBe(0);
+    expect(fs.existsSync(sb.mdDir)).toBe(false);
+  });
+
+  test('an image another container still uses is kept', () => {
+    messyHost();
+    sb.addContainer('someone-else', {});
+    const r = sb.run(['teardown', sb.mdDir, 'podman', '', OWNER, ANCHOR], { MD_HOST: HOST });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(`image ${IMAGE} kept: container(s) someone-else still use it`);
+    expect(fs.existsSync(sb.mdDir)).toBe(false);
+  });
+
+  test('a runtime that cannot list containers fails the teardown (so destroy can be retried) before removing the directory', () => {
+    messyHost();
+    fs.writeFileSync(path.join(sb.state, 'fail-ps'), 'Error: database is locked\n');
+    let r = sb.run(['teardown', sb.mdDir, 'podman', '', OWNER, ANCHOR, SCRIPTS], { MD_HOST: HOST });
+    expect(errorLine(r)).toContain(`could not list the containers of ${DEP}`);
+    expect(fs.existsSync(sb.mdDir)).toBe(true);
+    fs.rmSync(path.join(sb.state, 'fail-ps'));
+    r = sb.run(['teardown', sb.mdDir, 'podman', '', OWNER, ANCHOR, SCRIPTS], { MD_HOST: HOST });
+    expect(r.status).toBe(0);
+    expectTornDown();
+  });
+
+  test('a replaced anchor (a renamed host) leaves the directory, and the script directory, that its successor holds', () => {
+    messyHost();
+    const successor = '0e1d2c3b-4a59-4687-9a0b-1c2d3e4f5a6b';
+    expect(sb.run(['prepare', sb.mdDir, OWNER, successor], { MD_HOST: 'gpu01-renamed' }).status).toBe(0);
+    const r = sb.run(['teardown', sb.mdDir, 'podman', '', OWNER, ANCHOR, SCRIPTS], { MD_HOST: HOST });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain(`${sb.mdDir} is held by a newer Terraform resource of this deployment (${successor}, not ${ANCHOR}`);
+    expect(fs.existsSync(sb.mdDir)).toBe(true);
+    expect(sb.containers()).toHaveLength(3);
+    expect(fs.existsSync(path.join(sb.root, SCRIPTS))).toBe(true);
+    // The successor's own teardown removes it all.
+    expect(sb.run(['teardown', sb.mdDir, 'podman', '', OWNER, successor, SCRIPTS], { MD_HOST: HOST }).status).toBe(0);
+    expectTornDown();
+  });
+
+  test('leaves alone a directory another deployment owns', () => {
+    messyHost();
+    const r = sb.run(['teardown', sb.mdDir, 'podman', '', 'other-stack/Fraud', ANCHOR, SCRIPTS], { MD_HOST: HOST });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain(`${sb.mdDir} belongs to the deployment ${OWNER}, not to other-stack/Fraud; left as it is`);
+    expect(fs.existsSync(sb.mdDir)).toBe(true);
+    expect(sb.containers()).toHaveLength(3);
+  });
+
+  test('Terraform\'s running script is left until Terraform has emptied it, then the directory goes', async () => {
+    messyHost();
+    const running = path.join(sb.root, SCRIPTS, 'terraform_3.sh');
+    fs.writeFileSync(running, '#!/bin/sh\necho teardown\n');
+    const r = sb.run(['teardown', sb.mdDir, 'podman', '', OWNER, ANCHOR, SCRIPTS, `${SCRIPTS}/terraform_3.sh`], { MD_HOST: HOST });
+    expect(r.status).toBe(0);
+    expect(fs.readdirSync(path.join(sb.root, SCRIPTS))).toEqual(['terraform_3.sh']);
+    fs.writeFileSync(running, ''); // what Terraform does once the script ended
+    const deadline = Date.now() + 5000;
+    while (fs.existsSync(path.join(sb.root, SCRIPTS)) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
+    expect(fs.existsSync(path.join(sb.root, SCRIPTS))).toBe(false);
+  });
+
+  test('install-image remembers what it loaded or pulled, so teardown finds it when no version names it', () => {
+    sb = new Sandbox();
+    const content = `${IMAGE} sha256:${IMAGE_ID}\n`;
+    const sha = crypto.createHash('sha256').update(content).digest('hex');
+    fs.mkdirSync(path.join(sb.mdDir, 'images'), { recursive: true });
+    fs.writeFileSync(path.join(sb.mdDir, 'images', `${sha}.tar.upload`), content);
+    expect(sb.run(['install-image', sb.mdDir, 'podman', '', IMAGE, sha, IMAGE_ID], { MD_HOST: HOST }).status).toBe(0);
+    fs.writeFileSync(path.join(sb.state, 'pullable-registry.internal_m_2'), `${'12'.repeat(32)}\n`);
+    expect(sb.run(['install-image', sb.mdDir, 'podman', '', 'registry.internal/m:2', '', ''], { MD_HOST: HOST }).status).toBe(0);
+    expect(sb.run(['install-image', sb.mdDir, 'podman', '', 'registry.internal/m:2', '', ''], { MD_HOST: HOST }).status).toBe(0);
+    expect(fs.readFileSync(path.join(sb.mdDir, 'images', 'loaded'), 'utf8')).toBe(`${IMAGE}\nregistry.internal/m:2\n`);
+    expect(sb.run(['teardown', sb.mdDir, 'podman', ''], { MD_HOST: HOST }).status).toBe(0);
+    expect(fs.readdirSync(path.join(sb.state, 'images'))).toEqual([]);
   });
 });

@@ -15,7 +15,8 @@ import { ModelDeploymentSpecProps, ResolvedModelDeploymentSpec, resolveSpec } fr
 import { escapeTerraformTemplate, terraformStringLiteral } from '../../common/terraform';
 import { apiKeyLines, apiKeyProblem } from './host-contract';
 import {
-  HostPlan, Problems, TARGET, checkHostContract, checkOptionShapes, hostDeployValues, planHosts, readImageArchiveId, renderContainerEnv, renderDeployEnv, versionId,
+  HostPlan, Problems, TARGET, checkHostContract, checkOptionShapes, hostDeployValues, planHosts, readImageArchiveId, remoteScriptDir,
+  renderContainerEnv, renderDeployEnv, versionId,
 } from './host-config';
 import { ContainerRuntime, ON_PREM_OPTION_KEYS, OnPremTargetOptions } from './options';
 
@@ -90,6 +91,9 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
     // A local, so that the keys' precondition refers to something (Terraform requires it). The
     // path is written as an escaped HCL string: cdktf's Fn.* would leave quotes and %{ raw.
     const apiKeyFilePath = new TerraformLocal(this, 'ApiKeyFile', `\${pathexpand(${terraformStringLiteral(apiKeyFile)})}`).asString;
+    // Who owns the deployment directory on the hosts: the host script refuses a directory another deployment owns.
+    const owner = this.node.path.replace(/[^A-Za-z0-9._\/:-]/g, '-').slice(-200);
+    const scriptDirs = this.scriptDirsAsset(plans.map(plan => remoteScriptDir(this.endpointName, plan.deploymentDir, owner)));
 
     this.hostUrls = {};
     this.versions = {};
@@ -98,8 +102,11 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
     for (const plan of plans) {
       const values = hostDeployValues(spec, props, plan, this.endpointName, archive.sha256);
       const version = versionId(values, containerEnv);
-      const connection = sshConnection(plan, connectTimeout);
-      const deployed = this.hostResources(plan, connection, { values, version, containerEnv, scriptSha256, scriptAsset, artifact, artifactSha256: archive.sha256, image, apiKeyFile, apiKeyFilePath, apiKeyRevision, previous });
+      const scriptDir = remoteScriptDir(this.endpointName, plan.deploymentDir, owner);
+      const connection = sshConnection(plan, connectTimeout, scriptDir);
+      const deployed = this.hostResources(plan, connection, {
+        values, version, containerEnv, scriptSha256, scriptAsset, artifact, artifactSha256: archive.sha256, image, apiKeyFile, apiKeyFilePath, apiKeyRevision, previous, owner, scriptDir, scriptDirs,
+      });
       previous = deployed;
       this.versions[plan.host.name] = version;
       this.hostDeployments[plan.host.name] = deployed;
@@ -119,10 +126,14 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
     });
   }
 
-  /** The five resources of one host: the script, the artifact, the image, the API keys, and the deployment that uses them. */
+  /**
+   * The resources of one host: the anchor that owns everything on it, then the script, the
+   * artifact, the image, the API keys, and the deployment that uses them.
+   */
   private hostResources(plan: HostPlan, connection: SSHProvisionerConnection, p: {
     values: { [key: string]: string }; version: string; containerEnv: string; scriptSha256: string; scriptAsset: TerraformAsset; artifact: TerraformAsset; artifactSha256: string;
     image?: { asset: TerraformAsset; sha256: string; id: string }; apiKeyFile: string; apiKeyFilePath: string; apiKeyRevision: number; previous?: ITerraformDependable;
+    owner: string; scriptDir: string; scriptDirs: TerraformAsset;
   }): DataResource {
     // Every user string below is validated by the host contract, and escaped all the same.
     const id = plan.host.name;
@@ -131,15 +142,38 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
     const runtime = escapeTerraformTemplate(p.values.MD_RUNTIME);
     const runtimeArgs = escapeTerraformTemplate(p.values.MD_RUNTIME_ARGS);
     const tool = `bash ${dir}/tool/modeldeploy.sh`;
-    // Destroy steps may only read self.input; they tolerate a directory that an earlier teardown removed.
-    const onHost = (cmd: string) => `if [ -f ${dir}/tool/modeldeploy.sh ]; then ${cmd}; fi`;
     const replaceFirst = { createBeforeDestroy: true };
 
-    // Private from the first byte: every directory 0700 before any upload.
+    // The anchor: created first and destroyed last (everything of this host depends on it). Its
+    // destroy step removes all the deployment ever put on the host, whatever happened before:
+    // Terraform runs no destroy step for a tainted object (a failed update) nor for a deposed one
+    // (the version still serving after a create_before_destroy replacement), so the others' could not.
+    // Terraform's scp creates a directory with mode 0755 whatever the local mode (measured: it sends
+    // D0755), so the script directory is made by uploading an empty directory into the SSH user's
+    // home, and the first script makes it 0700 (the home must keep other users out until then).
+    // Its create and destroy steps both upload the current host script there, so teardown never lacks it.
+    const scriptDirUpload = { type: 'file' as const, source: escapeTerraformTemplate(`${p.scriptDirs.path}/${p.scriptDir}`), destination: '.' };
+    const hostScriptUpload = { type: 'file' as const, source: escapeTerraformTemplate(p.scriptAsset.path), destination: `${p.scriptDir}/modeldeploy.sh` };
+    const anchor = new DataResource(this, `${id}-host`, {
+      triggersReplace: { dir },
+      input: { dir, runtime, runtimeArgs, host: name, owner: p.owner, scriptDir: p.scriptDir },
+      connection,
+      provisioners: [
+        scriptDirUpload,
+        hostScriptUpload,
+        remoteExec([`MD_HOST=${name} bash ${p.scriptDir}/modeldeploy.sh prepare ${dir} ${p.owner} \${self.id} ${p.scriptDir} "$0"`]),
+        atDestroy(scriptDirUpload),
+        atDestroy(hostScriptUpload),
+        atDestroy(remoteExec([`MD_HOST=\${self.input.host} bash \${self.input.scriptDir}/modeldeploy.sh teardown \${self.input.dir} \${self.input.runtime} '\${self.input.runtimeArgs}' \${self.input.owner} \${self.id} \${self.input.scriptDir} "$0"`])),
+      ],
+    });
+
+        // Private from the first byte: every directory 0700 before any upload.
     const dirs = ['', '/tool', '/proxy', '/versions', '/artifacts', '/images'].map(sub => `${dir}${sub}`).join(' ');
     const toolResource = new DataResource(this, `${id}-tool`, {
       triggersReplace: { script: p.scriptSha256, dir },
       connection,
+      dependsOn: [anchor],
       provisioners: [
         remoteExec([`umask 077 && mkdir -p ${dirs} && chmod 700 ${dirs} && ${privateFiles(`${dir}/tool/modeldeploy.sh`)} && echo '[model-deploy host=${name}] uploading host script'`]),
         { type: 'file', source: escapeTerraformTemplate(p.scriptAsset.path), destination: `${dir}/tool/modeldeploy.sh` },
@@ -148,24 +182,21 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
 
     const artifactResource = new DataResource(this, `${id}-artifact`, {
       triggersReplace: { sha256: p.artifactSha256, dir },
-      input: { dir, sha256: p.artifactSha256, runtime, runtimeArgs, host: name },
       connection,
-      dependsOn: [toolResource],
+      dependsOn: [anchor, toolResource],
       lifecycle: replaceFirst,
       provisioners: [
         remoteExec([`${privateFiles(`${dir}/artifacts/${p.artifactSha256}.tar.upload`)} && echo '[model-deploy host=${name}] uploading model artifact ${p.artifactSha256.slice(0, 12)}'`]),
         { type: 'file', source: escapeTerraformTemplate(p.artifact.path), destination: `${dir}/artifacts/${p.artifactSha256}.tar.upload` },
         remoteExec([`${tool} install-artifact ${dir} ${p.artifactSha256}`]),
-        destroyExec([onHost(`MD_HOST=\${self.input.host} bash \${self.input.dir}/tool/modeldeploy.sh remove-artifact \${self.input.dir} \${self.input.sha256} \${self.input.runtime} '\${self.input.runtimeArgs}'`)]),
       ],
     });
 
     const imageRef = escapeTerraformTemplate(p.values.MD_IMAGE);
     const imageResource = new DataResource(this, `${id}-image`, {
       triggersReplace: { image: imageRef, archive: p.image?.sha256 ?? '', dir },
-      input: { dir, image: imageRef, runtime, runtimeArgs, host: name },
       connection,
-      dependsOn: [toolResource],
+      dependsOn: [anchor, toolResource],
       lifecycle: replaceFirst,
       provisioners: [
         ...(p.image ? [
@@ -173,7 +204,6 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
           { type: 'file' as const, source: escapeTerraformTemplate(p.image.asset.path), destination: `${dir}/images/${p.image.sha256}.tar.upload` },
         ] : []),
         remoteExec([`${tool} install-image ${dir} ${runtime} '${runtimeArgs}' ${imageRef} '${p.image?.sha256 ?? ''}' '${p.image?.id ?? ''}'`]),
-        destroyExec([onHost(`MD_HOST=\${self.input.host} bash \${self.input.dir}/tool/modeldeploy.sh remove-image \${self.input.dir} \${self.input.runtime} '\${self.input.runtimeArgs}' \${self.input.image}`)]),
       ],
     });
 
@@ -187,7 +217,7 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
       // guarded, so that a missing file is reported by the precondition, in the option's name.
       triggersReplace: { keys: Fn.conditional(keyFilePresent, Fn.filesha256(keyFile), 'missing'), revision: p.apiKeyRevision, dir },
       connection,
-      dependsOn: [toolResource],
+      dependsOn: [anchor, toolResource],
       lifecycle: {
         ...replaceFirst,
         precondition: [{
@@ -206,19 +236,25 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
     const versionDir = `${dir}/versions/${p.version}`;
     return new DataResource(this, `${id}-deployment`, {
       triggersReplace: { version: p.version },
-      input: { dir, version: p.version, runtime, runtimeArgs, host: name },
       connection,
       // One host after another: this host's new version is up before the next host starts.
-      dependsOn: [toolResource, artifactResource, imageResource, keysResource, ...(p.previous ? [p.previous] : [])],
+      dependsOn: [anchor, toolResource, artifactResource, imageResource, keysResource, ...(p.previous ? [p.previous] : [])],
       lifecycle: replaceFirst,
       provisioners: [
         remoteExec([`umask 077 && mkdir -p ${versionDir} && chmod 700 ${versionDir} && ${privateFiles(`${versionDir}/deploy.env`, `${versionDir}/container.env`)}`]),
         { type: 'file', content: escapeTerraformTemplate(renderDeployEnv({ ...p.values, MD_VERSION: p.version })), destination: `${versionDir}/deploy.env` },
         { type: 'file', content: escapeTerraformTemplate(p.containerEnv), destination: `${versionDir}/container.env` },
         remoteExec([`${tool} deploy ${versionDir}/deploy.env`]),
-        destroyExec([onHost(`MD_HOST=\${self.input.host} bash \${self.input.dir}/tool/modeldeploy.sh retire \${self.input.dir} \${self.input.version} \${self.input.runtime} '\${self.input.runtimeArgs}'`)]),
       ],
     });
+  }
+
+  /** Empty directories named like each host's script directory: uploading one creates it on the host. */
+  private scriptDirsAsset(names: string[]): TerraformAsset {
+    const hash = sha256(names.join('\n'));
+    const local = path.join(os.tmpdir(), 'cdk-model-deployment-script-dirs', hash);
+    for (const name of names) fs.mkdirSync(path.join(local, name), { recursive: true, mode: 0o700 });
+    return new TerraformAsset(this, 'ScriptDirs', { path: local, type: AssetType.DIRECTORY, assetHash: hash });
   }
 
   private imageAsset(archivePath: string, id: string): { asset: TerraformAsset; sha256: string; id: string } {
@@ -227,15 +263,25 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
   }
 }
 
-type Provisioner = { type: 'remote-exec'; inline: string[]; when?: 'destroy' };
+type Provisioner = { type: 'remote-exec'; inline: string[] } | { type: 'file'; source: string; destination: string };
+
+/**
+ * Terraform uploads each remote-exec script, runs it, then empties it and leaves it there. The first
+ * line starts a watcher that removes the script once Terraform has emptied it (at most 10 s after it
+ * ends), so scripts never pile up on the host. Terraform runs scripts on a terminal, whose SIGHUP
+ * would kill the watcher when the script ends: it is started with SIGHUP ignored (set before the
+ * fork, so no race), and the step itself runs with the default again.
+ */
+const REMOVE_OWN_SCRIPT = 'trap \'\' HUP; f="$0"; p=$$; (while kill -0 $p 2>/dev/null; do sleep 1; done; i=0; '
+  + 'while [ -s "$f" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; rm -f "$f") </dev/null >/dev/null 2>&1 & trap - HUP';
 
 function remoteExec(inline: string[]): Provisioner {
-  return { type: 'remote-exec', inline };
+  return { type: 'remote-exec', inline: [REMOVE_OWN_SCRIPT, ...inline] };
 }
 
 /** A destroy-time step. cdktf's types only allow `when` on local-exec, but Terraform takes it on any provisioner. */
-function destroyExec(inline: string[]): Provisioner {
-  return { type: 'remote-exec', inline, when: 'destroy' };
+function atDestroy<T extends Provisioner>(provisioner: T): T & { when: 'destroy' } {
+  return { ...provisioner, when: 'destroy' };
 }
 
 /**
@@ -246,7 +292,7 @@ function privateFiles(...files: string[]): string {
   return `umask 077 && touch ${files.join(' ')} && chmod 600 ${files.join(' ')}`;
 }
 
-function sshConnection(plan: HostPlan, timeoutSeconds: number): SSHProvisionerConnection {
+function sshConnection(plan: HostPlan, timeoutSeconds: number, scriptDir: string): SSHProvisionerConnection {
   const host = plan.host;
   const literal = (text: string | undefined) => text === undefined ? undefined : escapeTerraformTemplate(text);
   return {
@@ -259,7 +305,8 @@ function sshConnection(plan: HostPlan, timeoutSeconds: number): SSHProvisionerCo
     agent: host.privateKeyPath === undefined ? 'true' : undefined,
     hostKey: literal(host.hostKey?.trim()),
     timeout: `${timeoutSeconds}s`,
-    scriptPath: literal(host.scriptPath),
+    // Relative: remote-exec resolves it from the SSH user's home (measured with Terraform 1.11).
+    scriptPath: literal(host.scriptPath) ?? `${scriptDir}/terraform_%RAND%.sh`,
   };
 }
 

@@ -209,6 +209,14 @@ export function checkHostContract(problems: Problems, values: HostDeployValues, 
 
 const dflt = (key: string) => contractKey(key).default;
 
+/**
+ * Where Terraform puts the scripts it runs on a host: a directory in the SSH user's home (remote-exec
+ * resolves a relative path from there), one per deployment (OWNER) and directory, so no two share it.
+ */
+export function remoteScriptDir(deployment: string, deploymentDir: string, owner: string): string {
+  return `.model-deploy-${deployment}-${crypto.createHash('sha256').update(`${owner}\n${deploymentDir}`).digest('hex').slice(0, 8)}`;
+}
+
 /** The values of `deploy.env`, minus the version id (which is their hash). */
 export interface HostDeployValues {
   readonly [key: string]: string;

@@ -172,7 +172,9 @@ export function contractViolations(values: { readonly [key: string]: string }): 
   for (const rule of HOST_CONTRACT_RULES) {
     const other = rule.kind === 'endsWith' ? rule.suffixKey : rule.kind === 'outsideRange' ? rule.baseKey : rule.kind === 'together' ? rule.otherKey : rule.whenKey;
     if (bad.has(rule.key) || bad.has(other)) continue;
-    if (!ruleHolds(rule, values[rule.key], values[other])) out.push({ key: rule.key, field: rule.field, allowed: rule.allowed });
+    if (ruleHolds(rule, values[rule.key], values[other])) continue;
+    const here = rule.kind === 'outsideRange' ? ` (here ${values[other]}-${Number(values[other]) + rule.width - 1})` : '';
+    out.push({ key: rule.key, field: rule.field, allowed: rule.allowed + here });
   }
   return out;
 }

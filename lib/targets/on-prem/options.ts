@@ -45,14 +45,17 @@ export interface OnPremHost {
    */
   readonly labels?: { [key: string]: string };
   /**
-   * The directory under which deployments live on this host.
+   * The directory under which deployments live on this host. Root's boot hook runs a script from
+   * under it, so the host refuses one that is writable by group or others or owned by anyone but
+   * root or the SSH user, and the same for every directory above it (sticky ones like /tmp pass).
    * @default '/opt/model-deployments'
    */
   readonly deployRoot?: string;
   /**
    * Where Terraform writes the scripts it runs on this host (`connection.script_path`;
-   * `%RAND%` is replaced by a random number). The directory must exist.
-   * @default - Terraform's default, /tmp/terraform_%RAND%.sh
+   * `%RAND%` is replaced by a random number). The directory must exist and only the SSH user may
+   * enter it: Terraform makes each script mode 0777.
+   * @default - a private (0700) directory `~/.model-deploy-<deployment>-<hash>` in the SSH user's home, removed on destroy
    */
   readonly scriptPath?: string;
   /**
@@ -123,8 +126,9 @@ export interface OnPremTargetOptions {
    */
   readonly tls?: OnPremTlsOptions;
   /**
-   * The first loopback port of the model containers; a host uses 2 x replicas ports from it
-   * (blue and green slots).
+   * The first loopback port of the model containers. Each host reserves the 128 ports from it
+   * (blue and green slots of up to 64 replicas each): replica r of colour c listens on
+   * slotPortBase + 64 * c + r, so changing the replica count never collides with the running version.
    * @default 18000
    */
   readonly slotPortBase?: number;

@@ -133,8 +133,14 @@ export class OnPremE2e {
     app.synth();
   }
 
+  /**
+   * One request on a fresh connection. nginx closes idle keep-alive connections when it reloads, and
+   * a client that writes a request on one at that moment gets a reset (the request never reached the
+   * model, so a retry is safe; the README says so): the availability checks count the model's answers,
+   * not that client-side race.
+   */
   public post(host: TestHost, body: unknown, headers: Record<string, string> = { 'x-api-key': this.apiKey }): Promise<Reply> {
-    return post(host, body, headers);
+    return post(host, body, headers, { agent: false });
   }
 
   /** Every host answers with the model's exact predictions and names the model version. */
@@ -150,6 +156,33 @@ export class OnPremE2e {
     }
   }
 
+  /**
+   * Runs ACTION while one caller per host keeps sending requests; returns what failed. Each request
+   * opens its own connection: a reused keep-alive connection that nginx closes while a request is
+   * on its way fails in any HTTP client (it is not a dropped request, the client may retry it).
+   */
+  public async underLoad<T>(action: () => Promise<T>): Promise<{ result: T; sent: number; failures: string[] }> {
+    let stop = false;
+    let sent = 0;
+    const failures: string[] = [];
+    const loop = (async () => {
+      while (!stop) {
+        for (const host of this.hosts) {
+          const reply = await post(host, { instances: [[1, 1, 1]] }, { 'x-api-key': this.apiKey }, { agent: false });
+          sent++;
+          if (reply.status !== 200) failures.push(`${host.name}: ${reply.status} ${reply.error ?? reply.body.slice(0, 100)}`);
+        }
+        await new Promise(r => setTimeout(r, 20));
+      }
+    })();
+    try {
+      return { result: await action(), sent, failures };
+    } finally {
+      stop = true;
+      await loop;
+    }
+  }
+
   public async containersOn(host: TestHost): Promise<string[]> {
     return (await host.containers()).sort();
   }
@@ -161,10 +194,10 @@ export class OnPremE2e {
   }
 }
 
-export function post(host: TestHost, body: unknown, headers: Record<string, string>): Promise<Reply> {
+export function post(host: TestHost, body: unknown, headers: Record<string, string>, opts: { agent?: http.Agent | false } = {}): Promise<Reply> {
   const data = JSON.stringify(body);
   return new Promise(resolve => {
-    const req = http.request({ host: host.address, port: PROXY_PORT, path: '/invocations', method: 'POST', timeout: 10_000,
+    const req = http.request({ host: host.address, port: PROXY_PORT, path: '/invocations', method: 'POST', timeout: 10_000, ...opts,
       headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data), ...headers } }, res => {
       let text = '';
       res.on('data', c => { text += c; });

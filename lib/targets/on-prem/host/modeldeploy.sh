@@ -6,6 +6,8 @@
 # model in containers pinned to GPUs by UUID, behind an nginx reverse proxy that
 # checks an API key, and switches versions blue/green.
 #
+#   bash modeldeploy.sh prepare          MD_DIR OWNER ANCHOR [SCRIPT_DIR [RUNNING_SCRIPT]]
+#   bash modeldeploy.sh teardown         MD_DIR RUNTIME 'RUNTIME_ARGS' [OWNER ANCHOR [SCRIPT_DIR [RUNNING_SCRIPT]]]
 #   bash modeldeploy.sh install-artifact MD_DIR SHA256
 #   bash modeldeploy.sh remove-artifact  MD_DIR SHA256 RUNTIME 'RUNTIME_ARGS'
 #   bash modeldeploy.sh install-image    MD_DIR RUNTIME 'RUNTIME_ARGS' IMAGE ARCHIVE_SHA256|'' EXPECTED_ID|''
@@ -230,6 +232,7 @@ SIGNAL=""
 ERR_LINE=""
 ERR_CMD=""
 ROLLBACK_ARMED=0
+PREPARE_SCRIPT_DIR=""
 HELD_LOCKS=()
 KEYS=()
 
@@ -299,6 +302,8 @@ on_exit() {
         FAIL_MSG="${SUBCMD:-modeldeploy.sh} failed unexpectedly (exit $rc) at line ${ERR_LINE:-?} of modeldeploy.sh: ${ERR_CMD:-?}"
       fi
     fi
+    # A failed prepare leaves nothing either (Terraform runs no destroy step for the tainted anchor).
+    if [[ -n $PREPARE_SCRIPT_DIR ]]; then remove_script_dir "${PREPARE_SCRIPT_DIR%%:*}" "${PREPARE_SCRIPT_DIR#*:}" >/dev/null; fi
     if ((ROLLBACK_ARMED)); then
       ROLLBACK_ARMED=0
       if deploy_rollback; then
@@ -899,7 +904,9 @@ read_active() {
   fi
 }
 
-slot_port() { printf '%s' $((MD_SLOT_PORT_BASE + $1 * MD_REPLICAS + $2)); }
+# Replica r of colour c: each colour owns a fixed block, so a new version never takes a port the
+# running one holds, whatever the two replica counts.
+slot_port() { printf '%s' $((MD_SLOT_PORT_BASE + $1 * MAX_REPLICAS_PER_HOST + $2)); }
 container_name() { printf '%s' "$MD_DEPLOYMENT-$MD_VERSION-r$1"; }
 
 # The one place that builds the run command; plan prints it, deploy executes it.
@@ -954,6 +961,7 @@ preflight_checks() {
     die "container runtime does not answer: '$(rt_display) version' failed (exit $rc): $(last_line "$out"); start it (for docker: systemctl start docker) or fix runtimeArgs"
   fi
   say "runtime answers: $(rt_display) version"
+  check_deploy_root "${MD_DIR%/*}"
   command -v curl >/dev/null 2>&1 || die "curl not found on PATH; install curl (health checks use it)"
   command -v nginx >/dev/null 2>&1 || die "nginx not found on PATH; install nginx (the proxy that checks API keys), e.g. apt-get install nginx-light or dnf install nginx"
   avail=$(disk_free_mib "$MD_DIR") || die "could not read free disk space under $MD_DIR with df -Pm"
@@ -1229,10 +1237,11 @@ wait_workers_stop_accepting() {
   warn "old nginx workers still accept connections 10s after the reload; going on"
 }
 
-# Stops the nginx of this deployment: QUIT (graceful), then TERM, then KILL with its workers.
+# Stops the nginx of this deployment (or the master PID given): QUIT (graceful), then TERM, then
+# KILL with its workers.
 stop_nginx() {
-  local pid kids
-  if ! pid=$(nginx_master_pid); then
+  local pid=${1:-} kids
+  if [[ -z $pid ]] && ! pid=$(nginx_master_pid); then
     say "proxy not running"
     return 0
   fi
@@ -1634,6 +1643,7 @@ cmd_install_image() {
       die "image $image loaded from the archive has id sha256:$id, expected sha256:$expected; the archive holds another build, or another image of that name was loaded"
     fi
     rm -f -- "$upload"
+    record_image "$image"
     say "image $image loaded (id ${id:0:12})"
     return 0
   fi
@@ -1655,6 +1665,7 @@ cmd_install_image() {
   if [[ -n $expected && $id != "$expected" ]]; then
     die "image $image pulled with id sha256:$id, expected sha256:$expected; pin the image by digest"
   fi
+  record_image "$image"
   say "image $image pulled (id ${id:0:12})"
 }
 
@@ -1739,15 +1750,7 @@ cmd_retire() {
   fi
   if ((full)); then
     say "retiring version $version, the active one: tearing down deployment $MD_DEPLOYMENT on this host"
-    rm -f -- "$(boot_hook_file)"
-    stop_nginx
-    remove_containers ""
-    release_gpu_files "$MD_DEPLOYMENT"
-    if [[ -d $MD_DIR ]]; then
-      chmod -R u+w "$MD_DIR" 2>/dev/null || true
-      rm -rf -- "$MD_DIR"
-      say "removed $MD_DIR"
-    fi
+    teardown_deployment
     say "deployment $MD_DEPLOYMENT removed from this host"
   else
     say "retiring version $version${active:+ (replaced by $active)}"
@@ -1760,6 +1763,223 @@ cmd_retire() {
     fi
     say "version $version retired"
   fi
+}
+
+# ---------------------------------------------------------------- host lifecycle: prepare and teardown
+
+is_owner() { [[ $1 =~ ^[A-Za-z0-9._/:-]{1,200}$ ]]; }
+is_anchor() { [[ $1 =~ ^[A-Za-z0-9-]{1,64}$ ]]; }
+
+# The directory (relative to the SSH user's home) where Terraform puts its remote scripts.
+is_script_dir() { [[ $1 =~ ^\.model-deploy-[a-z0-9-]{1,60}$ ]]; }
+
+# mode and uid of PATH (symlinks followed) into ST_MODE (octal text) and ST_UID.
+stat_path() {
+  local out
+  out=$(stat -L -c '%a %u' -- "$1" 2>/dev/null) || return 1
+  read -r ST_MODE ST_UID <<<"$out"
+}
+
+# Root's cron runs a script from under deployRoot (the boot hook), so nobody but root and this user
+# may be able to change deployRoot or any directory above it: each must be owned by one of them and
+# not writable by group or others. An ancestor with the sticky bit (/tmp) is accepted: there nobody
+# can rename or replace an entry that they do not own. deployRoot itself must not be writable at all.
+check_deploy_root() {
+  local root=$1 me=$EUID real p m chain=()
+  real=$(readlink -f -- "$root" 2>/dev/null) || real=$root
+  for p in "$root" "$real"; do
+    while :; do
+      chain+=("$p")
+      [[ $p != / ]] || break
+      p=${p%/*}
+      p=${p:-/}
+    done
+  done
+  for p in "${chain[@]}"; do
+    [[ -e $p ]] || continue
+    stat_path "$p" || die "deployRoot $root: cannot read the owner and mode of $p"
+    if [[ $ST_UID != 0 && $ST_UID != "$me" ]]; then
+      die "deployRoot $root is not safe: $p is owned by uid $ST_UID, neither root nor this user (uid $me), and root's boot hook runs a script from under it; use a directory that only root or this user controls"
+    fi
+    m=$((8#$ST_MODE))
+    if ((m & 8#022)) && { [[ $p == "$root" || $p == "$real" ]] || ((!(m & 8#1000))); }; then
+      die "deployRoot $root is not safe: $p is writable by group or others (mode $ST_MODE), and root's boot hook runs a script from under it; use a directory that only root or this user can write, e.g. /opt/model-deployments"
+    fi
+  done
+}
+
+# Makes Terraform's script directory (in the SSH user's home) private. Terraform creates it with mode
+# 0755 (its scp sends D0755 whatever the local mode) and writes each script 0777 into it, so the home
+# directory must keep other users out until this runs; refuse one that does not.
+private_script_dir() {
+  local dir=$1 home
+  is_script_dir "$dir" || die "script directory '$dir' is not .model-deploy-<name> in the SSH user's home"
+  [[ -d $dir && ! -L $dir ]] || die "script directory $PWD/$dir is missing; Terraform's file provisioner creates it first"
+  chmod 700 -- "$dir"
+  home=$(cd -P -- "$dir/.." && pwd -P)
+  stat_path "$home" || die "cannot read the mode of $home"
+  if (($((8#$ST_MODE)) & 8#001)); then
+    die "the SSH user's home $home can be entered by other users (mode $ST_MODE), and Terraform makes its remote scripts there mode 0777; run chmod 700 $home (or o-x), or set scriptPath to a directory only this user can enter"
+  fi
+}
+
+# Creates the deployment's private directories, or refuses one that another deployment owns.
+# OWNER names the deployment (stack and construct path); ANCHOR is the id of the Terraform resource
+# that holds the directory now, so that the teardown of one it replaced (a renamed host) leaves it.
+cmd_prepare() {
+  (($# >= 3 && $# <= 5)) || usage_die "prepare MD_DIR OWNER ANCHOR [SCRIPT_DIR [RUNNING_SCRIPT]]"
+  host_from_env
+  set_md_dir "$1" MD_DIR
+  local owner=$2 anchor=$3 script_dir=${4:-} marker="" d
+  is_owner "$owner" || die "owner '$owner' must be 1-200 characters of letters, digits and ._/:-"
+  is_anchor "$anchor" || die "anchor id '$anchor' must be 1-64 letters, digits and -"
+  if [[ -n $script_dir ]]; then
+    is_script_dir "$script_dir" || die "script directory '$script_dir' is not .model-deploy-<name> in the SSH user's home"
+    PREPARE_SCRIPT_DIR="$script_dir:${5:-}"
+    private_script_dir "$script_dir"
+  fi
+  # A missing deployRoot is created private too: nginx's workers need no path through it (the proxy
+  # streams bodies instead of buffering them to temp files).
+  mkdir -p -- "${MD_DIR%/*}"
+  check_deploy_root "${MD_DIR%/*}"
+  if [[ -f $MD_DIR/owner ]]; then read -r marker <"$MD_DIR/owner" || true; fi
+  if [[ -n $marker && $marker != "$owner" ]]; then
+    die "$MD_DIR belongs to the deployment $marker, not to $owner; two deployments cannot share a directory: give one another endpointName or deployRoot"
+  fi
+  # Created 0700 (umask 077); an existing one keeps its mode (the proxy's workers may need to traverse it).
+  for d in "$MD_DIR" "$MD_DIR"/{tool,proxy,versions,artifacts,images}; do
+    if [[ ! -d $d ]]; then mkdir -p -- "$d"; fi
+  done
+  if [[ -z $marker ]]; then printf '%s\n' "$owner" | write_atomic "$MD_DIR/owner"; fi
+  printf '%s\n' "$anchor" | write_atomic "$MD_DIR/anchor"
+  PREPARE_SCRIPT_DIR=""
+  say "prepared $MD_DIR (private to $(id -un), owned by $owner)"
+}
+
+# Remembers an image that install-image loaded or pulled, for teardown.
+record_image() {
+  local list=$MD_DIR/images/loaded line
+  mkdir -p -- "$MD_DIR/images"
+  if [[ -f $list ]]; then
+    while IFS= read -r line; do [[ $line != "$1" ]] || return 0; done <"$list"
+  fi
+  printf '%s\n' "$1" >>"$list"
+}
+
+# The nginx master of this deployment, by its pid file or else by its command line.
+find_nginx_master() {
+  local pid d
+  if pid=$(nginx_master_pid); then
+    printf '%s' "$pid"
+    return 0
+  fi
+  for d in /proc/[0-9]*; do
+    if [[ $(proc_title "${d#/proc/}") == "nginx: master process "*" -c $PROXY_DIR/nginx.conf"* ]]; then
+      printf '%s' "${d#/proc/}"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# Does the boot hook FILE resume the deployment in MD_DIR?
+hook_resumes() {
+  local line
+  while IFS= read -r line; do
+    if [[ $line == *" resume $MD_DIR "* ]]; then return 0; fi
+  done <"$1"
+  return 1
+}
+
+# Removes everything of the deployment in MD_DIR from this host: boot hook, proxy, containers of
+# every version, the images it loaded, GPU assignments and the directory. Tolerates any partial state.
+teardown_deployment() {
+  local f pid img
+  PROXY_DIR=$MD_DIR/proxy
+  GPU_PARENT=${MD_DIR%/*}
+  GPU_DIR=$GPU_PARENT/.gpus
+  for f in "$(boot_hook_file)" "${MD_BOOT_HOOK_DIR:-/etc/cron.d}/model-deploy-$MD_DEPLOYMENT-"*; do
+    if [[ -f $f ]] && hook_resumes "$f"; then
+      rm -f -- "$f"
+      say "removed the boot hook $f"
+    fi
+  done
+  if pid=$(find_nginx_master); then stop_nginx "$pid"; else say "proxy not running"; fi
+  remove_containers ""
+  if [[ -f $MD_DIR/images/loaded ]]; then
+    while IFS= read -r img; do
+      if [[ -n $img ]]; then (cmd_remove_image "$MD_DIR" "$MD_RUNTIME" "$MD_RUNTIME_ARGS" "$img"); fi
+    done <"$MD_DIR/images/loaded"
+  fi
+  release_gpu_files "$MD_DEPLOYMENT"
+  if [[ -d $MD_DIR ]]; then
+    chmod -R u+w "$MD_DIR" 2>/dev/null || true
+    rm -rf -- "$MD_DIR"
+    say "removed $MD_DIR"
+  fi
+}
+
+# Removes Terraform's scripts of this deployment: the finished ones now, and the directory once the
+# running one is done (Terraform empties it after it ends), from a detached process.
+remove_script_dir() {
+  local dir=$1 running=$2 f
+  is_script_dir "$dir" || die "script directory '$dir' is not .model-deploy-<name> in the SSH user's home"
+  [[ -d $dir ]] || return 0
+  if [[ -n $running && $running != /* ]]; then running=$PWD/$running; fi
+  for f in "$dir"/* "$dir"/.[!.]*; do
+    if [[ -e $f && ! ($f -ef $running) ]]; then rm -rf -- "$f"; fi
+  done
+  if [[ -z $running || ! -f $running ]]; then
+    rm -rf -- "$dir"
+  else
+    # Terraform runs scripts on a terminal, whose SIGHUP would kill the watcher when the script ends:
+    # start it with SIGHUP ignored (set before the fork, so there is no race).
+    local hup
+    hup=$(trap -p HUP)
+    trap '' HUP
+    # shellcheck disable=SC2016 # expanded by the child bash
+    bash -c 'for ((i = 0; i < 600; i++)); do [[ -s $1 ]] || break; sleep 0.1; done; rm -rf -- "$2"' _ "$running" "$PWD/$dir" </dev/null >/dev/null 2>&1 &
+    eval "${hup:-trap - HUP}"
+  fi
+  say "removed Terraform's scripts in $PWD/$dir"
+}
+
+# Removes everything the deployment ever put on this host, whatever happened before: the anchor's
+# destroy step runs it, and Terraform runs no destroy step for tainted or replaced (deposed) objects.
+cmd_teardown() {
+  (($# == 3 || ($# >= 5 && $# <= 7))) || usage_die "teardown MD_DIR RUNTIME 'RUNTIME_ARGS' [OWNER ANCHOR [SCRIPT_DIR [RUNNING_SCRIPT]]]"
+  host_from_env
+  set_md_dir "$1" MD_DIR
+  set_runtime "$2" "$3"
+  local owner=${4:-} anchor=${5:-} script_dir=${6:-} running=${7:-} marker="" held=""
+  [[ -z $owner ]] || is_owner "$owner" || die "owner '$owner' must be 1-200 characters of letters, digits and ._/:-"
+  [[ -z $anchor ]] || is_anchor "$anchor" || die "anchor id '$anchor' must be 1-64 letters, digits and -"
+  if [[ -n $owner && -f $MD_DIR/owner ]]; then read -r marker <"$MD_DIR/owner" || true; fi
+  if [[ -n $anchor && -f $MD_DIR/anchor ]]; then read -r held <"$MD_DIR/anchor" || true; fi
+  if [[ -n $marker && $marker != "$owner" ]]; then
+    warn "$MD_DIR belongs to the deployment $marker, not to $owner; left as it is"
+  elif [[ -n $held && $held != "$anchor" ]]; then
+    # Its script directory is the successor's too: keep it.
+    warn "$MD_DIR is held by a newer Terraform resource of this deployment ($held, not $anchor; a renamed host?); left as it is"
+  else
+    say "tearing down deployment $MD_DEPLOYMENT on this host"
+    teardown_deployment
+    say "deployment $MD_DEPLOYMENT removed from this host"
+    if [[ -n $script_dir ]]; then remove_script_dir "$script_dir" "$running"; fi
+  fi
+}
+
+# Hidden, for tests: reads "COLOR COUNT" lines and prints the slot ports of each, one line each.
+cmd_slot_ports() {
+  [[ $# -eq 1 ]] || usage_die "_slot-ports BASE"
+  host_from_env
+  MD_SLOT_PORT_BASE=$1
+  local c n r out
+  while read -r c n; do
+    out=""
+    for ((r = 0; r < n; r++)); do out+="${out:+ }$(slot_port "$c" "$r")"; done
+    printf '%s\n' "$out"
+  done
 }
 
 # ---------------------------------------------------------------- reboots
@@ -1893,6 +2113,8 @@ cmd_check_contract() {
 usage_text() {
   cat <<'EOF'
 Usage: bash modeldeploy.sh SUBCOMMAND ARGS...
+  prepare          MD_DIR OWNER ANCHOR [SCRIPT_DIR [RUNNING_SCRIPT]]
+  teardown         MD_DIR RUNTIME 'RUNTIME_ARGS' [OWNER ANCHOR [SCRIPT_DIR [RUNNING_SCRIPT]]]
   install-artifact MD_DIR SHA256
   remove-artifact  MD_DIR SHA256 RUNTIME 'RUNTIME_ARGS'
   install-image    MD_DIR RUNTIME 'RUNTIME_ARGS' IMAGE ARCHIVE_SHA256|'' EXPECTED_ID|''
@@ -1920,6 +2142,9 @@ main() {
   SUBCMD=$1
   shift
   case $SUBCMD in
+    prepare) cmd_prepare "$@" ;;
+    teardown) cmd_teardown "$@" ;;
+    _slot-ports) cmd_slot_ports "$@" ;;
     install-artifact) cmd_install_artifact "$@" ;;
     remove-artifact) cmd_remove_artifact "$@" ;;
     install-image) cmd_install_image "$@" ;;
