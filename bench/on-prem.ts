@@ -36,7 +36,7 @@ function synthesize(outDir: string, state: string, host: TestHost, image: ModelS
     target: DeploymentTarget.onPrem({
       hosts: [{
         name: host.name, address: host.address, user: 'root', privateKeyPath: host.privateKeyPath, hostKey: host.hostPublicKey,
-        deployRoot: `${host.rootDir}/data/deployments`, runtimeArgs: [...host.runtimeArgv], scriptPath: `${host.rootDir}/data/terraform_%RAND%.sh`,
+        deployRoot: `${host.rootDir}/data/deployments`, runtimeArgs: [...host.runtimeArgv],
       }],
       runtime: ContainerRuntime.PODMAN, apiKeyFile, imageArchive: image.archivePath,
     }),
