@@ -15,7 +15,7 @@ import { ModelDeploymentSpecProps, ResolvedModelDeploymentSpec, resolveSpec } fr
 import { escapeTerraformTemplate, terraformStringLiteral } from '../../common/terraform';
 import { apiKeyLines, apiKeyProblem } from './host-contract';
 import {
-  HostPlan, Problems, TARGET, checkHostContract, checkOptionShapes, hostDeployValues, planHosts, readImageArchiveId, remoteScriptDir,
+  HostDeployValues, HostPlan, Problems, TARGET, checkHostContract, checkOptionShapes, hostDeployValues, planHosts, readImageArchiveId, remoteScriptDir,
   renderContainerEnv, renderDeployEnv, versionId,
 } from './host-config';
 import { ContainerRuntime, ON_PREM_OPTION_KEYS, OnPremTargetOptions } from './options';
@@ -24,6 +24,76 @@ import { ContainerRuntime, ON_PREM_OPTION_KEYS, OnPremTargetOptions } from './op
 export interface OnPremModelDeploymentProps extends ModelDeploymentSpecProps, OnPremTargetOptions {}
 
 const HOST_SCRIPT = path.join(__dirname, 'host', 'modeldeploy.sh');
+
+/** One host, validated: its plan and where Terraform puts the scripts it runs there. */
+interface ResolvedHost {
+  readonly plan: HostPlan;
+  /** The script directory in the SSH user's home (relative: remote-exec resolves it from there). */
+  readonly scriptDir: string;
+}
+
+/** An image archive to upload to air-gapped hosts, and the image id recorded in it. */
+interface ResolvedImageArchive {
+  /** The archive on this machine, as Terraform must see it (see localPath). */
+  readonly path: string;
+  readonly id: string;
+}
+
+/**
+ * The props validated and their defaults applied, once: everything the render reads. Built by
+ * `resolve`, which refuses the props (every problem at once) before any resource exists.
+ */
+interface ResolvedOnPremDeployment {
+  readonly spec: ResolvedModelDeploymentSpec;
+  /** The on-prem options as given (the host values read them with the spec). */
+  readonly options: OnPremTargetOptions;
+  /** The deployment's name: lower-cased, or derived from the construct path. */
+  readonly endpointName: string;
+  /** Who owns the deployment directory on the hosts: the host script refuses a directory another deployment owns. */
+  readonly owner: string;
+  /** The hosts in order, with their share of the replicas. */
+  readonly hosts: readonly ResolvedHost[];
+  /** The API key file's path for Terraform (resolved against the project directory, or `~/...`). */
+  readonly apiKeyFile: string;
+  readonly apiKeyRevision: number;
+  readonly connectTimeoutSeconds: number;
+  readonly imageArchive?: ResolvedImageArchive;
+  /** The container's env file, the same on every host. */
+  readonly containerEnv: string;
+  /** The proxies' URL scheme. */
+  readonly scheme: 'http' | 'https';
+}
+
+/** An uploaded image archive: its asset, its hash (the upload's name and trigger) and the image id. */
+interface ImageUpload {
+  readonly asset: TerraformAsset;
+  readonly sha256: string;
+  readonly id: string;
+}
+
+/** What the hosts receive from the machine that runs Terraform, made once and shared by every host. */
+interface RenderedAssets {
+  readonly artifact: TerraformAsset;
+  /** The artifact's sha256: its name on the hosts, its trigger and part of the version. */
+  readonly artifactSha256: string;
+  readonly image?: ImageUpload;
+  readonly hostScript: TerraformAsset;
+  readonly hostScriptSha256: string;
+  /** Empty directories named like each host's script directory (see scriptDirsAsset). */
+  readonly scriptDirs: TerraformAsset;
+  /** The API key file's path, as a reference to the ApiKeyFile local. */
+  readonly apiKeyFilePath: string;
+}
+
+/** One host's render context: what its resources need beyond the resolved deployment and the assets. */
+interface HostRender extends ResolvedHost {
+  readonly connection: SSHProvisionerConnection;
+  /** The host's deploy.env values, minus the version id. */
+  readonly values: HostDeployValues;
+  readonly version: string;
+  /** The deployment of the host before this one: hosts are updated one after another. */
+  readonly previous?: ITerraformDependable;
+}
 
 /**
  * A model served from your own GPU hosts: containers started over SSH by Terraform's built-in
@@ -45,81 +115,96 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
   /** The first host's predict URL; every host serves the same model (see `hostUrls`). */
   public readonly endpointUrl: string;
   /** The predict URL of each host, by host name. */
-  public readonly hostUrls: { [host: string]: string };
+  public readonly hostUrls: { [host: string]: string } = {};
   /** The version id each host runs, by host name. */
-  public readonly versions: { [host: string]: string };
+  public readonly versions: { [host: string]: string } = {};
   /** The `terraform_data` that deploys to each host, by host name (escape hatch). */
-  public readonly hostDeployments: { [host: string]: DataResource };
+  public readonly hostDeployments: { [host: string]: DataResource } = {};
 
   constructor(scope: Construct, id: string, props: OnPremModelDeploymentProps) {
     super(scope, id);
-    const spec = resolveSpec(props, ON_PREM_OPTION_KEYS);
     // Resolve, then render: every refusal is collected, and nothing is created before all pass.
+    const resolved = this.resolve(props);
+    this.endpointName = resolved.endpointName;
+    const assets = this.renderAssets(resolved);
+    let previous: ITerraformDependable | undefined;
+    for (const host of resolved.hosts) previous = this.renderHost(resolved, assets, host, previous);
+    this.endpointUrl = this.hostUrls[resolved.hosts[0].plan.host.name];
+    this.renderOutputs(resolved);
+  }
+
+  /** Validates the props and applies their defaults; every problem is collected and thrown together, before any resource is created. */
+  private resolve(props: OnPremModelDeploymentProps): ResolvedOnPremDeployment {
+    const spec = resolveSpec(props, ON_PREM_OPTION_KEYS);
     const problems = new Problems();
     checkOptionShapes(problems, props);
     problems.throwIfAny();
     checkTargetLimits(problems, spec, props);
-    this.endpointName = spec.endpointName?.toLowerCase() ?? deploymentNameFrom(this.node.path);
-    const plans = planHosts(problems, this.endpointName, spec.scaling.minReplicas, props);
+    const endpointName = spec.endpointName?.toLowerCase() ?? deploymentNameFrom(this.node.path);
+    const plans = planHosts(problems, endpointName, spec.scaling.minReplicas, props);
     const apiKeyFile = checkApiKeyFile(problems, props.apiKeyFile, message => Annotations.of(this).addWarning(message));
     const apiKeyRevision = props.apiKeyRevision ?? 1;
     problems.check(() => checkInteger('apiKeyRevision', apiKeyRevision, 1, 1_000_000, TARGET));
-    const connectTimeout = props.connectTimeoutSeconds ?? 30;
-    problems.check(() => checkInteger('connectTimeoutSeconds', connectTimeout, 1, 3600, TARGET));
-    const imageArchive = props.imageArchive === undefined ? undefined : localPath(props.imageArchive);
-    let imageId: string | undefined;
-    if (imageArchive !== undefined) problems.check(() => { imageId = readImageArchiveId(imageArchive, props.runtime ?? ContainerRuntime.DOCKER); });
+    const connectTimeoutSeconds = props.connectTimeoutSeconds ?? 30;
+    problems.check(() => checkInteger('connectTimeoutSeconds', connectTimeoutSeconds, 1, 3600, TARGET));
+    const imageArchive = resolveImageArchive(problems, props.imageArchive, props.runtime ?? ContainerRuntime.DOCKER);
     const containerEnv = renderContainerEnv(spec.serving.environment);
     const userValues = { MD_REPLICAS: spec.scaling.minReplicas, MD_MODEL_MOUNT: props.modelMountPath, MD_PROXY_BIND: props.proxyBindAddress };
     // The artifact's checksum is not known before packing; a placeholder of the right shape stands in.
     for (const plan of plans) {
-      const draft = hostDeployValues(spec, props, plan, this.endpointName, '0'.repeat(64));
+      const draft = hostDeployValues(spec, props, plan, endpointName, '0'.repeat(64));
       checkHostContract(problems, { ...draft, MD_VERSION: versionId(draft, containerEnv) }, plan, userValues);
     }
     claimHostDirectories(problems, this, plans);
     problems.throwIfAny();
 
+    const owner = this.node.path.replace(/[^A-Za-z0-9._\/:-]/g, '-').slice(-200);
+    return {
+      spec, options: props, endpointName, owner,
+      hosts: plans.map(plan => ({ plan, scriptDir: remoteScriptDir(endpointName, plan.deploymentDir, owner) })),
+      apiKeyFile, apiKeyRevision, connectTimeoutSeconds, imageArchive, containerEnv,
+      scheme: props.tls ? 'https' : 'http',
+    };
+  }
+
+  /** The files every host receives (model, image, host script, script directories) and the key file's local. */
+  private renderAssets(r: ResolvedOnPremDeployment): RenderedAssets {
     // The model archive and the optional image archive travel in cdktf.out as assets. The model is
     // an uncompressed tar: its hash (the artifact's trigger and part of the version) is then the
     // content hash, the same on every machine whatever its zlib; weights barely compress anyway.
-    const archive = packModelArtifact(spec.model.localPath!, TARGET, { compression: 'none' });
+    const archive = packModelArtifact(r.spec.model.localPath!, TARGET, { compression: 'none' });
     const artifact = new TerraformAsset(this, 'ModelArtifact', { path: archive.archivePath, type: AssetType.FILE, assetHash: archive.contentHash });
-    const image = imageArchive === undefined ? undefined : this.imageAsset(imageArchive, imageId!);
-    const scriptSha256 = hashFile(HOST_SCRIPT);
-    const scriptAsset = new TerraformAsset(this, 'HostScript', { path: HOST_SCRIPT, type: AssetType.FILE, assetHash: scriptSha256 });
-    const scheme = props.tls ? 'https' : 'http';
+    const image = r.imageArchive === undefined ? undefined : this.imageAsset(r.imageArchive);
+    const hostScriptSha256 = hashFile(HOST_SCRIPT);
+    const hostScript = new TerraformAsset(this, 'HostScript', { path: HOST_SCRIPT, type: AssetType.FILE, assetHash: hostScriptSha256 });
     // A local, so that the keys' precondition refers to something (Terraform requires it). The
     // path is written as an escaped HCL string: cdktf's Fn.* would leave quotes and %{ raw.
-    const apiKeyFilePath = new TerraformLocal(this, 'ApiKeyFile', `\${pathexpand(${terraformStringLiteral(apiKeyFile)})}`).asString;
-    // Who owns the deployment directory on the hosts: the host script refuses a directory another deployment owns.
-    const owner = this.node.path.replace(/[^A-Za-z0-9._\/:-]/g, '-').slice(-200);
-    const scriptDirs = this.scriptDirsAsset(plans.map(plan => remoteScriptDir(this.endpointName, plan.deploymentDir, owner)));
+    const apiKeyFilePath = new TerraformLocal(this, 'ApiKeyFile', `\${pathexpand(${terraformStringLiteral(r.apiKeyFile)})}`).asString;
+    const scriptDirs = this.scriptDirsAsset(r.hosts.map(host => host.scriptDir));
+    return { artifact, artifactSha256: archive.sha256, image, hostScript, hostScriptSha256, scriptDirs, apiKeyFilePath };
+  }
 
-    this.hostUrls = {};
-    this.versions = {};
-    this.hostDeployments = {};
-    let previous: ITerraformDependable | undefined;
-    for (const plan of plans) {
-      const values = hostDeployValues(spec, props, plan, this.endpointName, archive.sha256);
-      const version = versionId(values, containerEnv);
-      const scriptDir = remoteScriptDir(this.endpointName, plan.deploymentDir, owner);
-      const connection = sshConnection(plan, connectTimeout, scriptDir);
-      const deployed = this.hostResources(plan, connection, {
-        values, version, containerEnv, scriptSha256, scriptAsset, artifact, artifactSha256: archive.sha256, image, apiKeyFile, apiKeyFilePath, apiKeyRevision, previous, owner, scriptDir, scriptDirs,
-      });
-      previous = deployed;
-      this.versions[plan.host.name] = version;
-      this.hostDeployments[plan.host.name] = deployed;
-      this.hostUrls[plan.host.name] = `${scheme}://${urlHost(plan.host.address)}:${values.MD_PROXY_PORT}${spec.serving.predictPath}`;
-    }
-    this.endpointUrl = this.hostUrls[plans[0].host.name];
+  /** One host's resources, recorded in hostUrls, versions and hostDeployments; returns its deployment. */
+  private renderHost(r: ResolvedOnPremDeployment, assets: RenderedAssets, host: ResolvedHost, previous?: ITerraformDependable): DataResource {
+    const values = hostDeployValues(r.spec, r.options, host.plan, r.endpointName, assets.artifactSha256);
+    const version = versionId(values, r.containerEnv);
+    const connection = sshConnection(host.plan, r.connectTimeoutSeconds, host.scriptDir);
+    const deployed = this.hostResources(r, assets, { ...host, connection, values, version, previous });
+    const name = host.plan.host.name;
+    this.versions[name] = version;
+    this.hostDeployments[name] = deployed;
+    this.hostUrls[name] = `${r.scheme}://${urlHost(host.plan.host.address)}:${values.MD_PROXY_PORT}${r.spec.serving.predictPath}`;
+    return deployed;
+  }
 
+  /** The deployment's outputs: each host's URL, version, address, replicas and labels. */
+  private renderOutputs(r: ResolvedOnPremDeployment): void {
     const literal = (text: string) => escapeTerraformTemplate(text);
     const literalKeys = <T>(o: { [k: string]: T }, f: (v: T) => unknown) => Object.fromEntries(Object.entries(o).map(([k, v]) => [literal(k), f(v)]));
     new TerraformOutput(this, 'HostUrls', { value: literalKeys(this.hostUrls, literal), description: 'Predict URL of each host (send X-Api-Key or Authorization: Bearer)' });
     new TerraformOutput(this, 'Versions', { value: literalKeys(this.versions, v => v), description: 'Version id each host runs' });
     new TerraformOutput(this, 'Hosts', {
-      value: Object.fromEntries(plans.map(p => [literal(p.host.name), {
+      value: Object.fromEntries(r.hosts.map(({ plan: p }) => [literal(p.host.name), {
         address: literal(p.host.address), replicas: p.replicas, labels: literalKeys(p.host.labels ?? {}, literal),
       }])),
       description: 'Each host: its address, replica count and labels',
@@ -130,17 +215,14 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
    * The resources of one host: the anchor that owns everything on it, then the script, the
    * artifact, the image, the API keys, and the deployment that uses them.
    */
-  private hostResources(plan: HostPlan, connection: SSHProvisionerConnection, p: {
-    values: { [key: string]: string }; version: string; containerEnv: string; scriptSha256: string; scriptAsset: TerraformAsset; artifact: TerraformAsset; artifactSha256: string;
-    image?: { asset: TerraformAsset; sha256: string; id: string }; apiKeyFile: string; apiKeyFilePath: string; apiKeyRevision: number; previous?: ITerraformDependable;
-    owner: string; scriptDir: string; scriptDirs: TerraformAsset;
-  }): DataResource {
+  private hostResources(r: ResolvedOnPremDeployment, assets: RenderedAssets, h: HostRender): DataResource {
     // Every user string below is validated by the host contract, and escaped all the same.
-    const id = plan.host.name;
+    const { connection, scriptDir } = h;
+    const id = h.plan.host.name;
     const name = escapeTerraformTemplate(id);
-    const dir = escapeTerraformTemplate(plan.deploymentDir);
-    const runtime = escapeTerraformTemplate(p.values.MD_RUNTIME);
-    const runtimeArgs = escapeTerraformTemplate(p.values.MD_RUNTIME_ARGS);
+    const dir = escapeTerraformTemplate(h.plan.deploymentDir);
+    const runtime = escapeTerraformTemplate(h.values.MD_RUNTIME);
+    const runtimeArgs = escapeTerraformTemplate(h.values.MD_RUNTIME_ARGS);
     const tool = `bash ${dir}/tool/modeldeploy.sh`;
     const replaceFirst = { createBeforeDestroy: true };
 
@@ -152,77 +234,79 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
     // D0755), so the script directory is made by uploading an empty directory into the SSH user's
     // home, and the first script makes it 0700 (the home must keep other users out until then).
     // Its create and destroy steps both upload the current host script there, so teardown never lacks it.
-    const scriptDirUpload = { type: 'file' as const, source: escapeTerraformTemplate(`${p.scriptDirs.path}/${p.scriptDir}`), destination: '.' };
-    const hostScriptUpload = { type: 'file' as const, source: escapeTerraformTemplate(p.scriptAsset.path), destination: `${p.scriptDir}/modeldeploy.sh` };
+    const scriptDirUpload = { type: 'file' as const, source: escapeTerraformTemplate(`${assets.scriptDirs.path}/${scriptDir}`), destination: '.' };
+    const hostScriptUpload = { type: 'file' as const, source: escapeTerraformTemplate(assets.hostScript.path), destination: `${scriptDir}/modeldeploy.sh` };
     const anchor = new DataResource(this, `${id}-host`, {
       triggersReplace: { dir },
-      input: { dir, runtime, runtimeArgs, host: name, owner: p.owner, scriptDir: p.scriptDir },
+      input: { dir, runtime, runtimeArgs, host: name, owner: r.owner, scriptDir },
       connection,
       provisioners: [
         scriptDirUpload,
         hostScriptUpload,
-        remoteExec([`MD_HOST=${name} bash ${p.scriptDir}/modeldeploy.sh prepare ${dir} ${p.owner} \${self.id} ${p.scriptDir} "$0"`]),
+        remoteExec([`MD_HOST=${name} bash ${scriptDir}/modeldeploy.sh prepare ${dir} ${r.owner} \${self.id} ${scriptDir} "$0"`]),
         atDestroy(scriptDirUpload),
         atDestroy(hostScriptUpload),
         atDestroy(remoteExec([`MD_HOST=\${self.input.host} bash \${self.input.scriptDir}/modeldeploy.sh teardown \${self.input.dir} \${self.input.runtime} '\${self.input.runtimeArgs}' \${self.input.owner} \${self.id} \${self.input.scriptDir} "$0"`])),
       ],
     });
 
-        // Private from the first byte: every directory 0700 before any upload.
+    // Private from the first byte: every directory 0700 before any upload.
     const dirs = ['', '/tool', '/proxy', '/versions', '/artifacts', '/images'].map(sub => `${dir}${sub}`).join(' ');
     const toolResource = new DataResource(this, `${id}-tool`, {
-      triggersReplace: { script: p.scriptSha256, dir },
+      triggersReplace: { script: assets.hostScriptSha256, dir },
       connection,
       dependsOn: [anchor],
       provisioners: [
         remoteExec([`umask 077 && mkdir -p ${dirs} && chmod 700 ${dirs} && ${privateFiles(`${dir}/tool/modeldeploy.sh`)} && echo '[model-deploy host=${name}] uploading host script'`]),
-        { type: 'file', source: escapeTerraformTemplate(p.scriptAsset.path), destination: `${dir}/tool/modeldeploy.sh` },
+        { type: 'file', source: escapeTerraformTemplate(assets.hostScript.path), destination: `${dir}/tool/modeldeploy.sh` },
       ],
     });
 
+    const artifactSha256 = assets.artifactSha256;
     const artifactResource = new DataResource(this, `${id}-artifact`, {
-      triggersReplace: { sha256: p.artifactSha256, dir },
+      triggersReplace: { sha256: artifactSha256, dir },
       connection,
       dependsOn: [anchor, toolResource],
       lifecycle: replaceFirst,
       provisioners: [
-        remoteExec([`${privateFiles(`${dir}/artifacts/${p.artifactSha256}.tar.upload`)} && echo '[model-deploy host=${name}] uploading model artifact ${p.artifactSha256.slice(0, 12)}'`]),
-        { type: 'file', source: escapeTerraformTemplate(p.artifact.path), destination: `${dir}/artifacts/${p.artifactSha256}.tar.upload` },
-        remoteExec([`${tool} install-artifact ${dir} ${p.artifactSha256}`]),
+        remoteExec([`${privateFiles(`${dir}/artifacts/${artifactSha256}.tar.upload`)} && echo '[model-deploy host=${name}] uploading model artifact ${artifactSha256.slice(0, 12)}'`]),
+        { type: 'file', source: escapeTerraformTemplate(assets.artifact.path), destination: `${dir}/artifacts/${artifactSha256}.tar.upload` },
+        remoteExec([`${tool} install-artifact ${dir} ${artifactSha256}`]),
       ],
     });
 
-    const imageRef = escapeTerraformTemplate(p.values.MD_IMAGE);
+    const image = assets.image;
+    const imageRef = escapeTerraformTemplate(h.values.MD_IMAGE);
     const imageResource = new DataResource(this, `${id}-image`, {
-      triggersReplace: { image: imageRef, archive: p.image?.sha256 ?? '', dir },
+      triggersReplace: { image: imageRef, archive: image?.sha256 ?? '', dir },
       connection,
       dependsOn: [anchor, toolResource],
       lifecycle: replaceFirst,
       provisioners: [
-        ...(p.image ? [
-          remoteExec([`${privateFiles(`${dir}/images/${p.image.sha256}.tar.upload`)} && echo '[model-deploy host=${name}] uploading image archive ${p.image.sha256.slice(0, 12)}'`]),
-          { type: 'file' as const, source: escapeTerraformTemplate(p.image.asset.path), destination: `${dir}/images/${p.image.sha256}.tar.upload` },
+        ...(image ? [
+          remoteExec([`${privateFiles(`${dir}/images/${image.sha256}.tar.upload`)} && echo '[model-deploy host=${name}] uploading image archive ${image.sha256.slice(0, 12)}'`]),
+          { type: 'file' as const, source: escapeTerraformTemplate(image.asset.path), destination: `${dir}/images/${image.sha256}.tar.upload` },
         ] : []),
-        remoteExec([`${tool} install-image ${dir} ${runtime} '${runtimeArgs}' ${imageRef} '${p.image?.sha256 ?? ''}' '${p.image?.id ?? ''}'`]),
+        remoteExec([`${tool} install-image ${dir} ${runtime} '${runtimeArgs}' ${imageRef} '${image?.sha256 ?? ''}' '${image?.id ?? ''}'`]),
       ],
     });
 
     // Rotating keys is a proxy reload: a changed key file (its hash, taken by Terraform at plan
     // time) replaces only this resource, never the deployment's containers.
-    const keyFile = p.apiKeyFilePath;
+    const keyFile = assets.apiKeyFilePath;
     const keyFilePresent = Fn.fileexists(keyFile);
     const keysUpload = `${dir}/proxy/api-keys.upload`;
     const keysResource = new DataResource(this, `${id}-keys`, {
       // Terraform evaluates triggers and provisioner blocks before preconditions: every read is
       // guarded, so that a missing file is reported by the precondition, in the option's name.
-      triggersReplace: { keys: Fn.conditional(keyFilePresent, Fn.filesha256(keyFile), 'missing'), revision: p.apiKeyRevision, dir },
+      triggersReplace: { keys: Fn.conditional(keyFilePresent, Fn.filesha256(keyFile), 'missing'), revision: r.apiKeyRevision, dir },
       connection,
       dependsOn: [anchor, toolResource],
       lifecycle: {
         ...replaceFirst,
         precondition: [{
           condition: keyFilePresent,
-          errorMessage: escapeTerraformTemplate(`apiKeyFile: no file at ${p.apiKeyFile} on the machine that runs terraform (the API keys the proxies accept, one per line).`),
+          errorMessage: escapeTerraformTemplate(`apiKeyFile: no file at ${r.apiKeyFile} on the machine that runs terraform (the API keys the proxies accept, one per line).`),
         }],
       },
       provisioners: [
@@ -233,17 +317,17 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
       ],
     });
 
-    const versionDir = `${dir}/versions/${p.version}`;
+    const versionDir = `${dir}/versions/${h.version}`;
     return new DataResource(this, `${id}-deployment`, {
-      triggersReplace: { version: p.version },
+      triggersReplace: { version: h.version },
       connection,
       // One host after another: this host's new version is up before the next host starts.
-      dependsOn: [anchor, toolResource, artifactResource, imageResource, keysResource, ...(p.previous ? [p.previous] : [])],
+      dependsOn: [anchor, toolResource, artifactResource, imageResource, keysResource, ...(h.previous ? [h.previous] : [])],
       lifecycle: replaceFirst,
       provisioners: [
         remoteExec([`umask 077 && mkdir -p ${versionDir} && chmod 700 ${versionDir} && ${privateFiles(`${versionDir}/deploy.env`, `${versionDir}/container.env`)}`]),
-        { type: 'file', content: escapeTerraformTemplate(renderDeployEnv({ ...p.values, MD_VERSION: p.version })), destination: `${versionDir}/deploy.env` },
-        { type: 'file', content: escapeTerraformTemplate(p.containerEnv), destination: `${versionDir}/container.env` },
+        { type: 'file', content: escapeTerraformTemplate(renderDeployEnv({ ...h.values, MD_VERSION: h.version })), destination: `${versionDir}/deploy.env` },
+        { type: 'file', content: escapeTerraformTemplate(r.containerEnv), destination: `${versionDir}/container.env` },
         remoteExec([`${tool} deploy ${versionDir}/deploy.env`]),
       ],
     });
@@ -257,9 +341,9 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
     return new TerraformAsset(this, 'ScriptDirs', { path: local, type: AssetType.DIRECTORY, assetHash: hash });
   }
 
-  private imageAsset(archivePath: string, id: string): { asset: TerraformAsset; sha256: string; id: string } {
-    const sha256 = hashFile(archivePath);
-    return { asset: new TerraformAsset(this, 'ImageArchive', { path: archivePath, type: AssetType.FILE, assetHash: sha256 }), sha256, id };
+  private imageAsset(archive: ResolvedImageArchive): ImageUpload {
+    const sha256 = hashFile(archive.path);
+    return { asset: new TerraformAsset(this, 'ImageArchive', { path: archive.path, type: AssetType.FILE, assetHash: sha256 }), sha256, id: archive.id };
   }
 }
 
@@ -321,6 +405,15 @@ function localPath(file: string): string {
 
 function expandHome(file: string): string {
   return file === '~' || file.startsWith('~/') ? path.join(process.env.HOME || os.homedir(), file.slice(1)) : file;
+}
+
+/** The image archive's path for Terraform and the image id read from it (a refusal is recorded). */
+function resolveImageArchive(problems: Problems, file: string | undefined, runtime: ContainerRuntime): ResolvedImageArchive | undefined {
+  if (file === undefined) return undefined;
+  const archivePath = localPath(file);
+  let id = '';
+  problems.check(() => { id = readImageArchiveId(archivePath, runtime); });
+  return { path: archivePath, id };
 }
 
 /**
