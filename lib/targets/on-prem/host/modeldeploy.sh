@@ -1846,7 +1846,7 @@ cmd_prepare() {
   if [[ -n $marker && $marker != "$owner" ]]; then
     die "$MD_DIR belongs to the deployment $marker, not to $owner; two deployments cannot share a directory: give one another endpointName or deployRoot"
   fi
-  # Created 0700 (umask 077); an existing one keeps its mode (the proxy's workers may need to traverse it).
+  # Created 0700 (umask 077); the tool step that follows makes existing ones (older releases) 0700 too.
   for d in "$MD_DIR" "$MD_DIR"/{tool,proxy,versions,artifacts,images}; do
     if [[ ! -d $d ]]; then mkdir -p -- "$d"; fi
   done
