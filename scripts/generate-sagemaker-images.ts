@@ -355,6 +355,5 @@ export function main(args: readonly string[] = process.argv.slice(2)): string {
 
 if (require.main === module) {
   const written = main();
-  // eslint-disable-next-line no-console
   console.log(`wrote ${path.relative(process.cwd(), written)}`);
 }
