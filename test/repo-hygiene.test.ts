@@ -21,11 +21,12 @@ describe('repository hygiene', () => {
     expect(fs.existsSync(path.join(ROOT, 'LICENSE'))).toBe(true);
   });
 
-  test('CHANGELOG.md follows Keep a Changelog, with an Unreleased section and the released version', () => {
+  test('CHANGELOG.md follows Keep a Changelog: Unreleased first, then released versions with their dates', () => {
     const changelog = read('CHANGELOG.md');
     expect(changelog).toMatch(/keepachangelog\.com/);
-    expect(changelog).toMatch(/^## \[Unreleased\]$/m);
-    expect(changelog).toContain(`## [${pkg.version}]`);
+    const versions = [...changelog.matchAll(/^## (.*)$/gm)].map((m) => m[1]);
+    expect(versions[0]).toBe('[Unreleased]');
+    for (const v of versions.slice(1)) expect(v).toMatch(/^\[\d+\.\d+\.\d+\] - \d{4}-\d{2}-\d{2}$/);
   });
 
   test('npm run lint runs ESLint on the whole repository, failing on warnings, and CI runs it before the tests', () => {
