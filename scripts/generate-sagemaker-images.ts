@@ -1,11 +1,11 @@
 /**
  * Generates lib/targets/sagemaker/image-catalog.generated.ts from the SageMaker Python SDK's own
- * image URI tables (a copy of sagemaker-core/src/sagemaker/core/image_uri_config/ kept in
- * shared/data/sagemaker-image-uris/, whose README.md names the source commit and date).
+ * image URI tables (a copy of sagemaker-core/src/sagemaker/core/image_uri_config/ vendored in
+ * scripts/data/sagemaker-image-uris/ with its licence; its README.md names the source commit and date).
  *
  *   npx ts-node --transpile-only scripts/generate-sagemaker-images.ts [INPUT_DIR [OUTPUT_FILE]]
  *
- * INPUT_DIR defaults to ../shared/data/sagemaker-image-uris (relative to the repository root),
+ * INPUT_DIR defaults to scripts/data/sagemaker-image-uris (relative to the repository root),
  * OUTPUT_FILE to lib/targets/sagemaker/image-catalog.generated.ts.
  *
  * Tags are built here, once, with the SDK's rules (sagemaker.core.image_uris.retrieve and
@@ -23,7 +23,7 @@ import * as path from 'path';
 const REPO_ROOT = path.join(__dirname, '..');
 
 /** Default input directory, relative to the repository root. */
-export const DEFAULT_INPUT_DIR = path.join(REPO_ROOT, '..', 'shared', 'data', 'sagemaker-image-uris');
+export const DEFAULT_INPUT_DIR = path.join(REPO_ROOT, 'scripts', 'data', 'sagemaker-image-uris');
 /** Default output file. */
 export const DEFAULT_OUTPUT_FILE = path.join(REPO_ROOT, 'lib', 'targets', 'sagemaker', 'image-catalog.generated.ts');
 
@@ -355,6 +355,5 @@ export function main(args: readonly string[] = process.argv.slice(2)): string {
 
 if (require.main === module) {
   const written = main();
-  // eslint-disable-next-line no-console
   console.log(`wrote ${path.relative(process.cwd(), written)}`);
 }

@@ -460,13 +460,13 @@ function buildsOrRefusesCleanly(fn: () => void): ModelDeploymentValidationError 
     return undefined;
   } catch (e) {
     if (!(e instanceof ModelDeploymentValidationError)) {
-      throw new Error(`expected success or ModelDeploymentValidationError, got ${describeError(e)}`);
+      throw new Error(`expected success or ModelDeploymentValidationError, got ${describeError(e)}`, { cause: e });
     }
-    if (typeof e.field !== 'string' || e.field.length === 0) throw new Error(`empty field in: ${e.message}`);
-    if (typeof e.allowed !== 'string' || e.allowed.length === 0) throw new Error(`empty allowed in: ${e.message}`);
-    if (!e.message.includes(e.field)) throw new Error(`message does not name the field ${e.field}: ${e.message}`);
-    if (!e.message.includes(e.allowed)) throw new Error(`message does not say what is allowed: ${e.message}`);
-    if (!e.message.includes(e.value)) throw new Error(`message does not show the value: ${e.message}`);
+    if (typeof e.field !== 'string' || e.field.length === 0) throw new Error(`empty field in: ${e.message}`, { cause: e });
+    if (typeof e.allowed !== 'string' || e.allowed.length === 0) throw new Error(`empty allowed in: ${e.message}`, { cause: e });
+    if (!e.message.includes(e.field)) throw new Error(`message does not name the field ${e.field}: ${e.message}`, { cause: e });
+    if (!e.message.includes(e.allowed)) throw new Error(`message does not say what is allowed: ${e.message}`, { cause: e });
+    if (!e.message.includes(e.value)) throw new Error(`message does not show the value: ${e.message}`, { cause: e });
     return e;
   }
 }
@@ -780,7 +780,7 @@ describe('valid specs only', () => {
         } catch (e) {
           const edge = mayRefuse(desc);
           if (e instanceof ModelDeploymentValidationError && edge.some(field => e.field === field || e.field.startsWith(`${field}.`))) return;
-          throw new Error(`a valid spec did not synthesize: ${describeError(e)}`);
+          throw new Error(`a valid spec did not synthesize: ${describeError(e)}`, { cause: e });
         }
         seen.add(desc.mode);
         const json = template.toJSON() as { Resources: Record<string, { Type: string; Properties: Record<string, Json> }> };

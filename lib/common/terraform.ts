@@ -18,6 +18,7 @@ export function escapeTerraformTemplate(text: string): string {
 export function terraformStringLiteral(text: string): string {
   const escaped = escapeTerraformTemplate(text)
     .replace(/[\\"]/g, c => `\\${c}`)
+    // eslint-disable-next-line no-control-regex -- control characters are what this escapes
     .replace(/[\u0000-\u001f\u007f]/g, c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   return `"${escaped}"`;
 }

@@ -50,7 +50,7 @@ function readableByOthers(host: TestHost): string[] {
     try { st = fs.lstatSync(p); } catch { return; } // removed while we looked
     if ((st.mode & 0o077) !== 0 && !isArtifactException(host, p, st)) out.push(`${(st.mode & 0o7777).toString(8)} ${p}`);
     if (st.isDirectory()) {
-      let entries: string[] = [];
+      let entries: string[];
       try { entries = fs.readdirSync(p); } catch { return; }
       for (const name of entries) walk(path.join(p, name));
     }

@@ -195,7 +195,6 @@ describe('the contract itself', () => {
 
 describe('the construct and the host agree on option values (property, through the real construct)', () => {
   // Imported here so that the contract tests above do not pay for cdktf.
-  /* eslint-disable @typescript-eslint/no-require-imports */
   const { TerraformStack, Testing } = require('cdktf') as typeof import('cdktf');
   const { ModelArtifact, ModelDeploymentValidationError, ServingContainer } = require('../../lib') as typeof import('../../lib');
   const { ContainerRuntime, OnPremModelDeployment } = require('../../lib/targets/on-prem') as typeof import('../../lib/targets/on-prem');

@@ -166,8 +166,9 @@ describe('generator', () => {
     expect(buildTag('x', '1.0', { registries: reg, repository: 'r', py_versions: ['py3'], processor_in_tag: false }, 'gpu')).toBe('1.0-py3');
   });
 
-  // The shared data sits beside every checkout (and CI's); a missing copy is a failure, not a skip.
-  test('regenerating from the shared data gives the committed file byte for byte', () => {
+  // The SDK's tables are vendored in the repository (scripts/data/); a missing copy is a failure, not a skip.
+  test('regenerating from the vendored SDK tables gives the committed file byte for byte', () => {
+    expect(path.relative(path.join(__dirname, '..', '..'), DEFAULT_INPUT_DIR)).toBe(path.join('scripts', 'data', 'sagemaker-image-uris'));
     expect(fs.existsSync(path.join(DEFAULT_INPUT_DIR, 'README.md'))).toBe(true);
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dlc-catalog-'));
     try {

@@ -158,7 +158,7 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
     claimHostDirectories(problems, this, plans);
     problems.throwIfAny();
 
-    const owner = this.node.path.replace(/[^A-Za-z0-9._\/:-]/g, '-').slice(-200);
+    const owner = this.node.path.replace(/[^A-Za-z0-9._/:-]/g, '-').slice(-200);
     return {
       spec, options: props, endpointName, owner,
       hosts: plans.map(plan => ({ plan, scriptDir: remoteScriptDir(endpointName, plan.deploymentDir, owner) })),

@@ -16,7 +16,7 @@ import { ContainerRuntime, OnPremHost, OnPremTargetOptions, OnPremTlsOptions } f
 
 export const TARGET = 'onPrem';
 
-const ADDRESS = /^[A-Za-z0-9.:\[\]-]{1,253}$/;
+const ADDRESS = /^[A-Za-z0-9.:[\]-]{1,253}$/;
 const HOST_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/=]+$/;
 /** A public key line that passes HOST_KEY, for messages and docs. */
 export const EXAMPLE_HOST_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOmd7Ze0hR3x6nkd0oEvKVa5Zp7bIkFGU0f0d7bq4bXk';
@@ -111,7 +111,7 @@ export function checkOptionShapes(problems: Problems, options: OnPremTargetOptio
         problems.add(`${field}.labels`, labels, 'an object of string values');
       } else {
         for (const [key, value] of Object.entries(labels as Record<string, unknown>)) {
-          if (!/^[A-Za-z0-9][A-Za-z0-9._\/-]{0,62}$/.test(key) || typeof value !== 'string' || value.length > 256) {
+          if (!/^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/.test(key) || typeof value !== 'string' || value.length > 256) {
             problems.add(`${field}.labels`, { [key]: value }, 'keys of letters, digits and . _ / - (at most 63), string values of at most 256 characters');
           }
         }
@@ -182,7 +182,7 @@ export function planHosts(problems: Problems, deployment: string, replicas: numb
     if (host.hostKey !== undefined && !HOST_KEY.test(host.hostKey.trim())) {
       problems.add(`${field}.hostKey`, host.hostKey, `a public key line "TYPE BASE64" as ssh-keyscan prints it without the host name, e.g. "${EXAMPLE_HOST_KEY}"`);
     }
-    if (host.scriptPath !== undefined && (!/^\/[A-Za-z0-9._\/%-]*$/.test(host.scriptPath) || host.scriptPath.includes('..'))) {
+    if (host.scriptPath !== undefined && (!/^\/[A-Za-z0-9._/%-]*$/.test(host.scriptPath) || host.scriptPath.includes('..'))) {
       problems.add(`${field}.scriptPath`, host.scriptPath, 'an absolute path of letters, digits and . _ - / %');
     }
     const runtimeArgs = host.runtimeArgs ?? [];
@@ -315,6 +315,7 @@ export function readImageArchiveId(archivePath: string, runtime: ContainerRuntim
   }
   try {
     const members = tarMembers(fd, fs.fstatSync(fd).size, fail);
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed archive JSON, each field checked where it is read
     const json = (name: string): any => {
       const m = members.get(name);
       if (!m) throw fail(`no ${name} in the archive`);

@@ -252,7 +252,7 @@ function cleanupAllSync(): void {
  */
 export function reapStaleTestHosts(): string[] {
   const reaped: string[] = [];
-  let names: string[] = [];
+  let names: string[];
   try {
     names = fs.readdirSync(REGISTRY_DIR).filter((n) => n.endsWith('.json'));
   } catch {
@@ -625,7 +625,7 @@ async function startOne(name: string, tempBase: string, clientKey: string, publi
     const log = path.join(rootDir, 'sshd.log');
     const detail = fs.existsSync(log) ? `\n--- sshd log\n${fs.readFileSync(log, 'utf8')}` : '';
     cleanupRecordSync(record);
-    throw new Error(`test host ${name} did not start: ${(e as Error).message}${detail}`);
+    throw new Error(`test host ${name} did not start: ${(e as Error).message}${detail}`, { cause: e });
   }
 }
 

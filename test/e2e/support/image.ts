@@ -304,7 +304,7 @@ async function withLock<T>(lockDir: string, fn: () => Promise<T>, timeoutMs = 60
         fs.rmSync(lockDir, { recursive: true, force: true });
         continue;
       }
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${lockDir} (held by pid ${owner})`);
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${lockDir} (held by pid ${owner})`, { cause: e });
       await sleep(200);
     }
   }

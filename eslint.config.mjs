@@ -1,0 +1,54 @@
+// ESLint flat config: the recommended rules of @eslint/js and typescript-eslint for every source file
+// in the repository. `npm run lint` fails on warnings too; .ci/run runs it before the tests.
+import js from '@eslint/js';
+import { defineConfig, globalIgnores } from 'eslint/config';
+import globals from 'globals';
+import tseslint from 'typescript-eslint';
+
+export default defineConfig(
+  globalIgnores([
+    'node_modules/',
+    'dist/',
+    'cdk.out/',
+    'cdktf.out/',
+    'coverage/',
+    'test/e2e/.cache/',
+    // Written by scripts/generate-sagemaker-images.ts (the generator itself is linted).
+    'lib/targets/sagemaker/image-catalog.generated.ts',
+  ]),
+  js.configs.recommended,
+  tseslint.configs.recommended,
+  {
+    linterOptions: { reportUnusedDisableDirectives: 'error' },
+    languageOptions: {
+      ecmaVersion: 2022,
+      sourceType: 'commonjs',
+      globals: { ...globals.node },
+    },
+    rules: {
+      // The package loads each target's engine (aws-cdk-lib, cdktf: optional peers) only when that
+      // target is used, with a typed `require(...) as typeof import(...)`; the bench times such loads,
+      // and the .js scripts are plain CommonJS.
+      '@typescript-eslint/no-require-imports': 'off',
+      // `const { dropped: _, ...rest } = obj` is how the code leaves a key out.
+      '@typescript-eslint/no-unused-vars': ['error', { ignoreRestSiblings: true, argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    files: ['**/*.ts'],
+    languageOptions: { sourceType: 'module' },
+  },
+  {
+    files: ['**/*.js'],
+    // CommonJS scripts bind `const crypto = require('crypto')`, a name Node also has as a global.
+    rules: { 'no-redeclare': ['error', { builtinGlobals: false }] },
+  },
+  {
+    files: ['test/**/*.ts'],
+    languageOptions: { globals: { ...globals.jest } },
+    rules: {
+      // Tests read synthesized templates, Terraform JSON and parsed host output, which are untyped.
+      '@typescript-eslint/no-explicit-any': 'off',
+    },
+  },
+);
