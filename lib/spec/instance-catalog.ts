@@ -6,8 +6,8 @@ import { ModelDeploymentValidationError } from './errors';
  * Data only: targets call `selectInstance` and never keep tables of their own.
  *
  * Sources: AWS SageMaker instance pages and the SageMaker SDK's instance_gpu_info.json
- * (shared/data/sagemaker-image-uris), Azure ML's managed online endpoint SKU list, Google's
- * Vertex AI machine-type and accelerator tables (shared/research/, November 2026).
+ * (vendored in scripts/data/sagemaker-image-uris), Azure ML's managed online endpoint SKU list,
+ * Google's Vertex AI machine-type and accelerator tables (as published in November 2026).
  */
 
 /** Facts about a GPU kind that every target needs, including how `nvidia-smi` names it on a host. */
