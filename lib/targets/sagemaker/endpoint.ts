@@ -21,7 +21,7 @@ import { CatalogPlatform, InstanceOffer, findInstance, selectInstance } from '..
 import { RolloutStrategy } from '../../spec/rollout';
 import { ScalingMetric } from '../../spec/scaling';
 import { ModelDeploymentSpecProps, ResolvedModelDeploymentSpec, resolveSpec } from '../../spec/spec';
-import { packModelArtifact } from '../../common/model-archive';
+import { packModelArchive } from '../../common/model-archive';
 import { findTargetConstruct } from '../../common/target-construct';
 import { TARGET, resolveSageMakerImage } from './image';
 import { sageMakerInstanceGpus } from './image-catalog';
@@ -384,7 +384,7 @@ export class SageMakerModelEndpoint extends Construct implements IModelEndpoint 
   private modelData(): Pick<sagemaker.CfnModel.ContainerDefinitionProperty, 'modelDataUrl' | 'modelDataSource'> {
     const model = this.spec.model;
     if (model.source === ArtifactSource.LOCAL_PATH) {
-      const archive = packModelArtifact(model.localPath!, TARGET);
+      const archive = packModelArchive(model.localPath!);
       const asset = new s3assets.Asset(this, 'ModelArtifact', {
         path: archive.archivePath,
         // The content hash does not depend on the zlib build: an unchanged model never redeploys.
