@@ -71,10 +71,15 @@ export interface ModelArchive {
   readonly fileCount: number;
 }
 
-/** Raised for every problem with the model source (missing path, unsupported entries, ...). */
-export class ModelArchiveError extends Error {
-  constructor(message: string) {
-    super(message);
+/**
+ * Raised for every problem with the model source (missing path, unsupported entries, ...): the
+ * library's one error type, naming `model.path` and the path at fault. It is a problem with the
+ * spec's model, whichever target packs it, so it names no target (as the spec's own refusals).
+ */
+export class ModelArchiveError extends ModelDeploymentValidationError {
+  /** @param at the path at fault (the source, or a file or link inside it); @param problem what is wrong there */
+  constructor(at: string, problem: string) {
+    super('model.path', at, `a readable model file, or a directory of files that can be packed (here: ${problem})`);
     this.name = 'ModelArchiveError';
     Object.setPrototypeOf(this, ModelArchiveError.prototype);
   }
@@ -171,7 +176,8 @@ export function packModelArchive(sourcePath: string, options: PackOptions = {}):
   try {
     fs.mkdirSync(outDir, { recursive: true });
   } catch (e) {
-    throw new ModelArchiveError(`Cannot create archive output directory ${outDir}: ${(e as Error).message}`);
+    // The build machine's problem (disk, permissions of the temp directory), not the spec's.
+    throw new Error(`Cannot create archive output directory ${outDir}: ${(e as Error).message}`);
   }
   const tmpPath = `${archivePath}.${process.pid}.${crypto.randomBytes(6).toString('hex')}.tmp`;
   let fd: number | undefined;
@@ -184,7 +190,7 @@ export function packModelArchive(sourcePath: string, options: PackOptions = {}):
     fs.closeSync(fd);
     fd = undefined;
     if (uncompressedSha256 !== contentHash) {
-      throw new ModelArchiveError(`Model source ${absSource} changed while it was being packed; retry`);
+      throw new ModelArchiveError(absSource, 'it changed while it was being packed; retry');
     }
     fs.renameSync(tmpPath, archivePath);
     result = { archivePath, sha256, contentHash, sizeBytes, fileCount: listing.fileCount };
@@ -236,12 +242,12 @@ function statSource(sourcePath: string, absSource: string): fs.Stats {
   } catch (e) {
     const shown = sourcePath === absSource ? absSource : `${sourcePath} (${absSource})`;
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new ModelArchiveError(`Model source path does not exist: ${shown}`);
+      throw new ModelArchiveError(shown, 'the model source path does not exist');
     }
-    throw new ModelArchiveError(`Cannot access model source path ${shown}: ${(e as Error).message}`);
+    throw new ModelArchiveError(shown, `the model source path cannot be accessed: ${(e as Error).message}`);
   }
   if (!stat.isFile() && !stat.isDirectory()) {
-    throw new ModelArchiveError(`Model source ${absSource} is neither a regular file nor a directory`);
+    throw new ModelArchiveError(absSource, 'the model source is neither a regular file nor a directory');
   }
   return stat;
 }
@@ -276,7 +282,7 @@ function listSource(absSource: string, stat: fs.Stats): SourceListing {
     try {
       names = fs.readdirSync(dirReal);
     } catch (e) {
-      throw new ModelArchiveError(`Cannot read directory ${dirReal}: ${(e as Error).message}`);
+      throw new ModelArchiveError(dirReal, `the directory cannot be read: ${(e as Error).message}`);
     }
     for (const child of names) {
       const rel = relPrefix === '' ? child : `${relPrefix}/${child}`;
@@ -285,7 +291,7 @@ function listSource(absSource: string, stat: fs.Stats): SourceListing {
       try {
         lst = fs.lstatSync(childPath);
       } catch (e) {
-        throw new ModelArchiveError(`Cannot stat ${childPath}: ${(e as Error).message}`);
+        throw new ModelArchiveError(childPath, `it cannot be examined (stat): ${(e as Error).message}`);
       }
 
       let real = childPath;
@@ -295,18 +301,18 @@ function listSource(absSource: string, stat: fs.Stats): SourceListing {
           real = fs.realpathSync(childPath);
           st = fs.statSync(real);
         } catch {
-          throw new ModelArchiveError(`Symbolic link ${childPath} is dangling (its target does not exist)`);
+          throw new ModelArchiveError(childPath, 'this symbolic link is dangling (its target does not exist)');
         }
         if (!isInside(real)) {
-          throw new ModelArchiveError(
-            `Symbolic link ${childPath} points outside the model source directory ${rootReal} (to ${real}); ` +
+          throw new ModelArchiveError(childPath,
+            `this symbolic link points outside the model source directory ${rootReal} (to ${real}); ` +
             'copy the target into the directory instead');
         }
       }
 
       if (st.isDirectory()) {
         if (ancestors.has(real)) {
-          throw new ModelArchiveError(`Symbolic link ${childPath} creates a directory cycle (points to ${real})`);
+          throw new ModelArchiveError(childPath, `this symbolic link creates a directory cycle (points to ${real})`);
         }
         entries.push(dirEntry(rel));
         ancestors.add(real);
@@ -316,8 +322,8 @@ function listSource(absSource: string, stat: fs.Stats): SourceListing {
         entries.push(fileEntry(rel, real, st));
         fileCount++;
       } else {
-        throw new ModelArchiveError(
-          `Unsupported file type at ${childPath}: only regular files, directories and symbolic links are allowed ` +
+        throw new ModelArchiveError(childPath,
+          'unsupported file type: only regular files, directories and symbolic links are allowed ' +
           '(sockets, FIFOs and device files cannot be archived)');
       }
     }
@@ -325,7 +331,7 @@ function listSource(absSource: string, stat: fs.Stats): SourceListing {
   walk(rootReal, '', new Set([rootReal]));
 
   if (fileCount === 0) {
-    throw new ModelArchiveError(`Model source directory ${absSource} is empty (it contains no files)`);
+    throw new ModelArchiveError(absSource, 'the model source directory is empty (it contains no files)');
   }
   entries.sort((a, b) => Buffer.compare(a.nameBytes, b.nameBytes));
   return { entries, fileCount };
@@ -368,7 +374,7 @@ function openForReading(file: string): number {
   try {
     return fs.openSync(file, 'r');
   } catch (e) {
-    throw new ModelArchiveError(`Cannot open ${file}: ${(e as Error).message}`);
+    throw new ModelArchiveError(file, `the file cannot be opened: ${(e as Error).message}`);
   }
 }
 
@@ -382,14 +388,14 @@ function copyFileInto(entry: TarEntry, sink: ByteSink, buf: Buffer): void {
       const want = Math.min(buf.length, remaining);
       const n = fs.readSync(fd, buf, 0, want, position);
       if (n === 0) {
-        throw new ModelArchiveError(`File ${file} shrank while it was being packed; retry`);
+        throw new ModelArchiveError(file, 'the file shrank while it was being packed; retry');
       }
       sink.write(buf.subarray(0, n));
       remaining -= n;
       position += n;
     }
     if (fs.readSync(fd, buf, 0, 1, position) !== 0) {
-      throw new ModelArchiveError(`File ${file} grew while it was being packed; retry`);
+      throw new ModelArchiveError(file, 'the file grew while it was being packed; retry');
     }
   } finally {
     fs.closeSync(fd);
@@ -466,7 +472,8 @@ function paxRecord(key: string, value: Buffer): Buffer {
 function writeOctal(buf: Buffer, offset: number, fieldLen: number, value: number): void {
   const digits = value.toString(8).padStart(fieldLen - 1, '0');
   if (digits.length > fieldLen - 1) {
-    throw new ModelArchiveError(`Value ${value} does not fit a ${fieldLen}-byte tar field`);
+    // Internal invariant: sizes past the ustar field go to PAX records, mtimes and ids are 0.
+    throw new Error(`Value ${value} does not fit a ${fieldLen}-byte tar field`);
   }
   buf.write(digits, offset, fieldLen - 1, 'ascii');
   buf[offset + fieldLen - 1] = 0;
@@ -687,17 +694,4 @@ export interface PackOptions {
    * content hash, so it does not change with the zlib build of the machine that packs it.
    */
   readonly compression?: 'gzip' | 'none';
-}
-
-/**
- * Packs a local model for a target, turning the packer's errors (missing path, special files...)
- * into the library's one error type, named after the target that asked.
- */
-export function packModelArtifact(localPath: string, target: string, options: PackOptions = {}): ModelArchive {
-  try {
-    return packModelArchive(localPath, options);
-  } catch (e) {
-    if (!(e instanceof ModelArchiveError)) throw e;
-    throw new ModelDeploymentValidationError('model.path', localPath, `a readable model file or directory (${e.message})`, target);
-  }
 }

@@ -5,6 +5,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import { hashModelSource, ModelArchiveError, packModelArchive } from '../../lib/common/model-archive';
+import { ModelDeploymentValidationError } from '../../lib/spec/errors';
 
 let work: string;
 let counter = 0;
@@ -391,5 +392,29 @@ describe('uncompressed archives (compression: none)', () => {
       fs.rmSync(src, { recursive: true, force: true });
       fs.rmSync(out, { recursive: true, force: true });
     }
+  });
+});
+
+describe('issue 7, item 8: one error type, thrown where the problem is found', () => {
+  test('a missing model is a ModelDeploymentValidationError naming model.path and the path, without a wrapper', () => {
+    const missing = path.join(work, 'no', 'such-model');
+    let error: unknown;
+    try { packModelArchive(missing); } catch (e) { error = e; }
+    expect(error).toBeInstanceOf(ModelArchiveError);
+    expect(error).toBeInstanceOf(ModelDeploymentValidationError);
+    const e = error as ModelDeploymentValidationError;
+    expect(e.field).toBe('model.path');
+    expect(e.value).toBe(JSON.stringify(missing));
+    expect(e.allowed).toMatch(/does not exist/);
+    // Thrown by the packer itself, not re-thrown by a wrapper that caught it.
+    expect(e.stack).toMatch(/statSource/);
+  });
+
+  test('an empty directory names that directory', () => {
+    const empty = freshDir('empty-typed');
+    let error: unknown;
+    try { packModelArchive(empty); } catch (e) { error = e; }
+    expect((error as ModelDeploymentValidationError).field).toBe('model.path');
+    expect((error as ModelDeploymentValidationError).allowed).toMatch(/empty/);
   });
 });

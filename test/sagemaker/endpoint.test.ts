@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { App, Stack } from 'aws-cdk-lib';
+import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -222,7 +222,7 @@ describe('images and contract', () => {
 
   test('an unknown framework version names the versions available; sklearn has no GPU image', () => {
     expectRefusal(() => synth({ serving: ServingContainer.xgboost({ frameworkVersion: '0.1' }) }), 'serving.frameworkVersion', /3\.2-0/);
-    expectRefusal(() => synth({ serving: ServingContainer.sklearn(), compute: Compute.gpu({ gpu: GpuKind.NVIDIA_T4 }) }), 'serving.frameworkVersion', /gpu/);
+    expectRefusal(() => synth({ serving: ServingContainer.sklearn(), compute: Compute.gpu({ gpu: GpuKind.NVIDIA_T4 }) }), 'compute', /no 'gpu' image.*cpu/);
   });
 
   test('an environment-agnostic stack looks the DLC account up per region at deploy time', () => {
@@ -354,15 +354,15 @@ describe('modes, capture and access', () => {
   });
 
   test('grantInvoke on a private endpoint is restricted to the given VPC endpoints', () => {
-    const { template } = synth({ invokeVpcEndpointIds: ['vpce-0abc'] }, ENV, (stack, ep) => {
+    const { template } = synth({ invokeVpcEndpointIds: ['vpce-0123abcd'] }, ENV, (stack, ep) => {
       ep.grantInvoke(new iam.Role(stack, 'Caller', { assumedBy: new iam.AccountRootPrincipal() }));
     });
     const statements = Object.values(template.findResources('AWS::IAM::Policy'))[0].Properties.PolicyDocument.Statement;
     expect(statements).toEqual([expect.objectContaining({
       Action: ['sagemaker:InvokeEndpoint', 'sagemaker:InvokeEndpointWithResponseStream'],
-      Condition: { StringEquals: { 'aws:SourceVpce': ['vpce-0abc'] } },
+      Condition: { StringEquals: { 'aws:SourceVpce': ['vpce-0123abcd'] } },
     })]);
-    expectRefusal(() => synth({ invokeVpcEndpointIds: ['vpce-0abc'], access: { network: NetworkAccess.PUBLIC } }), 'invokeVpcEndpointIds', /PRIVATE/);
+    expectRefusal(() => synth({ invokeVpcEndpointIds: ['vpce-0123abcd'], access: { network: NetworkAccess.PUBLIC } }), 'invokeVpcEndpointIds', /PRIVATE/);
   });
 
   test('SageMaker accepts only IAM (SigV4) authentication', () => {
@@ -410,5 +410,149 @@ describe('modes, capture and access', () => {
     try { synth({ instnceType: 'ml.m5.large' } as any); } catch (e) { error = e; }
     expect(error).toBeInstanceOf(ModelDeploymentValidationError);
     expect((error as ModelDeploymentValidationError).field).toBe('props.instnceType');
+  });
+});
+
+/** `arn:PARTITION:cloudwatch:REGION:ACCOUNT:alarm:*`, as the template writes it. */
+const OWN_ALARMS = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':cloudwatch:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':alarm:*']] };
+
+describe('issue 7, item 8: SageMaker limits refused at synth', () => {
+  const env = (count: number, valueLength = 1) => Object.fromEntries(Array.from({ length: count }, (_, i) => [`V${i}`, 'x'.repeat(valueLength)]));
+
+  test('more than 100 environment variables are refused naming serving.environment and the limit', () => {
+    expect(() => synth({ serving: ServingContainer.xgboost({ environment: env(100) }) })).not.toThrow();
+    expectRefusal(() => synth({ serving: ServingContainer.xgboost({ environment: env(101) }) }), 'serving.environment', /at most 100 variables/);
+  });
+
+  test('the variables the image needs count toward the 100 (Triton adds its model name)', () => {
+    expectRefusal(() => synth({ serving: ServingContainer.triton({ modelName: 'm', environment: env(100) }), compute: Compute.gpu({ gpu: GpuKind.NVIDIA_A10G }) }),
+      'serving.environment', /at most 100 variables.*1 of them.*image/);
+  });
+
+  test('more than 32 KB of environment (keys and values, UTF-8) is refused naming serving.environment and the limit', () => {
+    // 40 x (3-byte key + 800 bytes) = 32,120 bytes: under 32 KB; 41 of them are over.
+    expect(() => synth({ serving: ServingContainer.xgboost({ environment: env(40, 800) }) })).not.toThrow();
+    expectRefusal(() => synth({ serving: ServingContainer.xgboost({ environment: env(41, 800) }) }), 'serving.environment', /32 KB|32768 bytes/);
+  });
+
+  test('a value over 1024 bytes in UTF-8 is refused even when it is under 1024 characters', () => {
+    expectRefusal(() => synth({ serving: ServingContainer.xgboost({ environment: { GREETING: 'é'.repeat(600) } }) }), 'serving.environment.GREETING', /1024 bytes/);
+  });
+
+  test('invokeVpcEndpointIds given as a string is refused, not spread into characters', () => {
+    expectRefusal(() => synth({ invokeVpcEndpointIds: 'vpce-0abc' as any }), 'invokeVpcEndpointIds', /array/);
+  });
+
+  test.each([
+    ['a policy variable', '${aws:SourceVpce}'],
+    ['a short id', 'vpce-0abc'],
+    ['upper case', 'vpce-0123ABCD'],
+    ['a wildcard', 'vpce-*'],
+    ['an ARN', 'arn:aws:ec2:us-east-1:111111111111:vpc-endpoint/vpce-01234567'],
+  ])('an invokeVpcEndpointIds entry that is %s is refused', (_label, id) => {
+    expectRefusal(() => synth({ invokeVpcEndpointIds: [id] }), 'invokeVpcEndpointIds[0]', /vpce-/);
+  });
+
+  test('well-formed VPC endpoint ids (8 or 17 hex digits) and a VPC endpoint of the same stack are accepted', () => {
+    const { template } = synth({ invokeVpcEndpointIds: ['vpce-0123abcd', 'vpce-0123456789abcdef0'] }, ENV, (stack, ep) => {
+      ep.grantInvoke(new iam.Role(stack, 'Caller', { assumedBy: new iam.AccountRootPrincipal() }));
+    });
+    const statements = Object.values(template.findResources('AWS::IAM::Policy'))[0].Properties.PolicyDocument.Statement;
+    expect(statements[0].Condition).toEqual({ StringEquals: { 'aws:SourceVpce': ['vpce-0123abcd', 'vpce-0123456789abcdef0'] } });
+
+    const app = new App();
+    const stack = new Stack(app, 'S', { env: ENV });
+    const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 1, natGateways: 0 });
+    const runtime = vpc.addInterfaceEndpoint('Runtime', { service: ec2.InterfaceVpcEndpointAwsService.SAGEMAKER_RUNTIME });
+    expect(() => new SageMakerModelEndpoint(stack, 'Ep', {
+      model: ModelArtifact.fromUri('s3://models/model.tar.gz'), serving: ServingContainer.xgboost(), invokeVpcEndpointIds: [runtime.vpcEndpointId],
+    })).not.toThrow();
+    // A token with literal text around it is not an id.
+    expectRefusal(() => new SageMakerModelEndpoint(stack, 'Ep2', {
+      model: ModelArtifact.fromUri('s3://models/model.tar.gz'), serving: ServingContainer.xgboost(), invokeVpcEndpointIds: [`${runtime.vpcEndpointId}*`],
+    }), 'invokeVpcEndpointIds[0]', /vpce-/);
+  });
+
+  test('the same endpointName twice in one stack is refused, naming the first construct', () => {
+    const app = new App();
+    const stack = new Stack(app, 'S', { env: ENV });
+    const props = { model: ModelArtifact.fromUri('s3://models/model.tar.gz'), serving: ServingContainer.xgboost(), endpointName: 'churn' };
+    new SageMakerModelEndpoint(stack, 'First', props);
+    expectRefusal(() => new SageMakerModelEndpoint(stack, 'Second', props), 'endpointName', /S\/First/);
+    // Another stack may use the name (another account or region, or the same stack moved).
+    expect(() => new SageMakerModelEndpoint(new Stack(app, 'Other', { env: ENV }), 'First', props)).not.toThrow();
+  });
+
+  test('logRetention outside logs.RetentionDays is refused naming the field and the allowed values', () => {
+    expectRefusal(() => synth({ logRetention: 'forever' as any }), 'logRetention', /RetentionDays.*365/);
+    expectRefusal(() => synth({ logRetention: 42 as any }), 'logRetention', /RetentionDays/);
+    const { template } = synth({ logRetention: 3653 as any });
+    expect(only(template, 'AWS::Logs::LogGroup').props.RetentionInDays).toBe(3653);
+  });
+
+  test('the key lets CloudWatch use it only for alarms of this account and region (aws:SourceAccount, aws:SourceArn)', () => {
+    const { template } = synth();
+    const statements = only(template, 'AWS::KMS::Key').props.KeyPolicy.Statement;
+    const cloudwatch = statements.find((s: any) => s.Sid === 'Allow-cloudwatch');
+    expect(cloudwatch.Principal).toEqual({ Service: 'cloudwatch.amazonaws.com' });
+    expect(cloudwatch.Condition).toEqual({
+      StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+      ArnLike: { 'aws:SourceArn': OWN_ALARMS },
+    });
+    // Every service principal in the key policy carries a condition that pins it to this account
+    // (CloudWatch Logs: the encryption context, which is the log group's ARN).
+    for (const s of statements.filter((x: any) => x.Principal?.Service)) {
+      expect(JSON.stringify(s.Condition)).toContain('AWS::AccountId');
+    }
+  });
+
+  test('the alarm topic lets CloudWatch publish only for alarms of this account and region', () => {
+    const { template } = synth();
+    const policy = only(template, 'AWS::SNS::TopicPolicy').props.PolicyDocument.Statement;
+    const allow = policy.find((s: any) => s.Effect === 'Allow');
+    expect(allow).toMatchObject({
+      Principal: { Service: 'cloudwatch.amazonaws.com' },
+      Action: 'sns:Publish',
+      Condition: {
+        StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+        ArnLike: { 'aws:SourceArn': OWN_ALARMS },
+      },
+    });
+  });
+});
+
+describe('issue 7, item 9: destroy, then deploy the same endpoint again', () => {
+  test('by default the log group is kept on delete and replace, under a literal name CloudFormation can adopt again', () => {
+    const { template } = synth({ endpointName: 'churn' });
+    const group = only(template, 'AWS::Logs::LogGroup');
+    expect(group.res.DeletionPolicy).toBe('Retain');
+    expect(group.res.UpdateReplacePolicy).toBe('Retain');
+    // `cdk deploy --import-existing-resources` adopts only resources whose name is a literal.
+    expect(group.props.LogGroupName).toBe('/aws/sagemaker/Endpoints/churn');
+    expect(only(template, 'AWS::SageMaker::Endpoint').props.EndpointName).toBe('churn');
+  });
+
+  test('logGroupRemovalPolicy DESTROY deletes the group with the stack, so a plain redeploy creates it again', () => {
+    const { template } = synth({ endpointName: 'churn', logGroupRemovalPolicy: RemovalPolicy.DESTROY });
+    const group = only(template, 'AWS::Logs::LogGroup');
+    expect(group.res.DeletionPolicy).toBe('Delete');
+    expect(group.res.UpdateReplacePolicy).toBe('Delete');
+    expect(group.props.LogGroupName).toBe('/aws/sagemaker/Endpoints/churn');
+  });
+
+  test('RETAIN_ON_UPDATE_OR_DELETE keeps the group except when a first deployment rolls back', () => {
+    const { template } = synth({ logGroupRemovalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE });
+    expect(only(template, 'AWS::Logs::LogGroup').res.DeletionPolicy).toBe('RetainExceptOnCreate');
+  });
+
+  test('a generated endpoint name is a literal too, the same on every synth', () => {
+    const a = only(synth().template, 'AWS::Logs::LogGroup').props.LogGroupName;
+    expect(typeof a).toBe('string');
+    expect(only(synth().template, 'AWS::Logs::LogGroup').props.LogGroupName).toBe(a);
+  });
+
+  test('SNAPSHOT (which log groups do not support) and other values are refused', () => {
+    expectRefusal(() => synth({ logGroupRemovalPolicy: RemovalPolicy.SNAPSHOT }), 'logGroupRemovalPolicy', /RETAIN.*DESTROY/);
+    expectRefusal(() => synth({ logGroupRemovalPolicy: 'keep' as any }), 'logGroupRemovalPolicy', /RETAIN.*DESTROY/);
   });
 });

@@ -9,6 +9,7 @@ import {
   resolveDlcImage,
   sageMakerInstanceGpus,
 } from '../../lib/targets/sagemaker/image-catalog';
+import { ModelDeploymentValidationError } from '../../lib/spec/errors';
 import {
   buildTag,
   compareVersions,
@@ -90,7 +91,7 @@ describe('resolveDlcImage + dlcImageUri', () => {
 
   test('unknown version throws naming framework, the version asked and the versions available', () => {
     expect(() => resolveDlcImage(DlcFramework.PYTORCH, '9.9.9', 'gpu')).toThrow(
-      /pytorch.*'9\.9\.9'.*Available versions: 2\.6\.0, 2\.5\.1, 2\.4\.0, 2\.3\.0/,
+      /pytorch 9\.9\.9.*Available versions: 2\.6\.0, 2\.5\.1, 2\.4\.0, 2\.3\.0/,
     );
     // Versions older than the table's window are refused too.
     expect(() => resolveDlcImage(DlcFramework.PYTORCH, '1.13.1', 'gpu')).toThrow(/1\.13\.1/);
@@ -180,5 +181,26 @@ describe('generator', () => {
     } finally {
       fs.rmSync(tmp, { recursive: true, force: true });
     }
+  });
+});
+
+describe('issue 7, item 8: every catalog refusal is a ModelDeploymentValidationError naming the field', () => {
+  const refusal = (fn: () => unknown): ModelDeploymentValidationError => {
+    try { fn(); } catch (e) {
+      expect(e).toBeInstanceOf(ModelDeploymentValidationError);
+      return e as ModelDeploymentValidationError;
+    }
+    throw new Error('expected a refusal');
+  };
+
+  test.each([
+    ['an unknown framework', () => resolveDlcImage('mxnet' as DlcFramework, undefined, 'cpu'), 'serving.framework'],
+    ['an unknown version', () => resolveDlcImage(DlcFramework.PYTORCH, '9.9.9', 'gpu'), 'serving.frameworkVersion'],
+    ['a processor without an image', () => resolveDlcImage(DlcFramework.SKLEARN, '1.2-1', 'gpu'), 'compute'],
+    ['a region without the image', () => dlcImageUri(resolveDlcImage(DlcFramework.PYTORCH, '2.3.0', 'gpu'), 'xx-nowhere-1'), 'stack.region'],
+  ])('%s', (_label, fn, field) => {
+    const e = refusal(fn);
+    expect(e.field).toBe(field);
+    expect(e.target).toBe('sageMaker');
   });
 });

@@ -6,7 +6,7 @@ import { Annotations, AssetType, DataResource, Fn, ITerraformDependable, SSHProv
 import { Construct, IConstruct } from 'constructs';
 import type { IModelEndpoint } from '../../deployment-target';
 import { findTargetConstruct } from '../../common/target-construct';
-import { hashFile, packModelArtifact } from '../../common/model-archive';
+import { hashFile, packModelArchive } from '../../common/model-archive';
 import { AuthMode } from '../../spec/access';
 import { ArtifactSource } from '../../spec/artifact';
 import { checkInteger } from '../../spec/check';
@@ -172,7 +172,7 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
     // The model archive and the optional image archive travel in cdktf.out as assets. The model is
     // an uncompressed tar: its hash (the artifact's trigger and part of the version) is then the
     // content hash, the same on every machine whatever its zlib; weights barely compress anyway.
-    const archive = packModelArtifact(r.spec.model.localPath!, TARGET, { compression: 'none' });
+    const archive = packModelArchive(r.spec.model.localPath!, { compression: 'none' });
     const artifact = new TerraformAsset(this, 'ModelArtifact', { path: archive.archivePath, type: AssetType.FILE, assetHash: archive.contentHash });
     const image = r.imageArchive === undefined ? undefined : this.imageAsset(r.imageArchive);
     const hostScriptSha256 = hashFile(HOST_SCRIPT);

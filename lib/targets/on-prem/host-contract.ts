@@ -137,6 +137,7 @@ const COMPILED = new Map(HOST_CONTRACT.map(k => [k.key, new RegExp(k.pattern)]))
 
 export function contractKey(key: string): HostContractKey {
   const entry = CONTRACT_BY_KEY.get(key);
+  // Internal invariant: callers pass the contract's own key constants, never user input.
   if (!entry) throw new Error(`no deploy.env key ${key} in the host contract`);
   return entry;
 }

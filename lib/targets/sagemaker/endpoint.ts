@@ -21,10 +21,11 @@ import { CatalogPlatform, InstanceOffer, findInstance, selectInstance } from '..
 import { RolloutStrategy } from '../../spec/rollout';
 import { ScalingMetric } from '../../spec/scaling';
 import { ModelDeploymentSpecProps, ResolvedModelDeploymentSpec, resolveSpec } from '../../spec/spec';
-import { packModelArtifact } from '../../common/model-archive';
+import { packModelArchive } from '../../common/model-archive';
 import { findTargetConstruct } from '../../common/target-construct';
 import { TARGET, resolveSageMakerImage } from './image';
 import { sageMakerInstanceGpus } from './image-catalog';
+import { checkEnvironment, checkLogGroupRemovalPolicy, checkLogRetention, checkVpcEndpointIds, claimEndpointName } from './limits';
 import { SAGEMAKER_OPTION_KEYS, SageMakerAsyncInferenceOptions, SageMakerServerlessOptions, SageMakerTargetOptions } from './options';
 
 /** Props for {@link SageMakerModelEndpoint}: the spec plus the SageMaker options. */
@@ -110,8 +111,10 @@ export class SageMakerModelEndpoint extends Construct implements IModelEndpoint 
       : props.serverless ? SageMakerInferenceMode.SERVERLESS
         : props.asyncInference ? SageMakerInferenceMode.ASYNC : SageMakerInferenceMode.REAL_TIME;
     const serverless = this.inferenceMode === SageMakerInferenceMode.SERVERLESS;
+    this.invokeVpcEndpointIds = checkVpcEndpointIds(props.invokeVpcEndpointIds);
     this.checkTargetLimits(props);
-    this.invokeVpcEndpointIds = [...props.invokeVpcEndpointIds ?? []];
+    const logRetention = checkLogRetention(props.logRetention);
+    const logGroupRemovalPolicy = checkLogGroupRemovalPolicy(props.logGroupRemovalPolicy);
 
     const offer = serverless ? undefined : this.pickInstance(props.instanceType);
     this.instanceType = offer?.name;
@@ -122,6 +125,7 @@ export class SageMakerModelEndpoint extends Construct implements IModelEndpoint 
       throw new ModelDeploymentValidationError('variantName', this.variantName, 'letters, digits and hyphens, at most 63 characters', TARGET);
     }
     this.endpointName = spec.endpointName ?? Names.uniqueResourceName(this, { maxLength: 63, separator: '-', allowedSpecialCharacters: '-' });
+    claimEndpointName(this, this.endpointName);
 
     // --- key ------------------------------------------------------------------------------------
     this.ownsKey = props.encryptionKey === undefined;
@@ -151,8 +155,9 @@ export class SageMakerModelEndpoint extends Construct implements IModelEndpoint 
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       logGroupName,
       encryptionKey: this.encryptionKey,
-      retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
-      removalPolicy: RemovalPolicy.RETAIN,
+      retention: logRetention,
+      // SageMaker writes to this fixed name. Kept by default (audit); see logGroupRemovalPolicy for redeploying.
+      removalPolicy: logGroupRemovalPolicy,
     });
     // The group's own ARN (`...:log-group:NAME:*`) covers only this endpoint's streams.
     this.allow('WriteOwnLogs', ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'], [this.logGroup.logGroupArn]);
@@ -176,7 +181,7 @@ export class SageMakerModelEndpoint extends Construct implements IModelEndpoint 
         image: image.imageUri,
         mode: 'SingleModel',
         ...modelData,
-        environment: nonEmpty({ ...image.environment, ...spec.serving.environment }),
+        environment: nonEmpty(checkEnvironment(image.environment, spec.serving.environment)),
       },
     });
     // SageMaker checks the role's access to the image and model when the model is created.
@@ -337,7 +342,7 @@ export class SageMakerModelEndpoint extends Construct implements IModelEndpoint 
       throw new ModelDeploymentValidationError('rollout.terminationWaitMinutes', rollout.terminationWaitMinutes, 'at most 60 on SageMaker', TARGET);
     }
     if (props.invokeVpcEndpointIds !== undefined) {
-      if (spec.network !== NetworkAccess.PRIVATE || props.invokeVpcEndpointIds.length === 0) {
+      if (spec.network !== NetworkAccess.PRIVATE || this.invokeVpcEndpointIds.length === 0) {
         throw new ModelDeploymentValidationError('invokeVpcEndpointIds', props.invokeVpcEndpointIds, 'one or more VPC endpoint ids, with access.network PRIVATE', TARGET);
       }
     }
@@ -379,7 +384,7 @@ export class SageMakerModelEndpoint extends Construct implements IModelEndpoint 
   private modelData(): Pick<sagemaker.CfnModel.ContainerDefinitionProperty, 'modelDataUrl' | 'modelDataSource'> {
     const model = this.spec.model;
     if (model.source === ArtifactSource.LOCAL_PATH) {
-      const archive = packModelArtifact(model.localPath!, TARGET);
+      const archive = packModelArchive(model.localPath!);
       const asset = new s3assets.Asset(this, 'ModelArtifact', {
         path: archive.archivePath,
         // The content hash does not depend on the zlib build: an unchanged model never redeploys.
@@ -523,13 +528,28 @@ export class SageMakerModelEndpoint extends Construct implements IModelEndpoint 
   }
 
   private createAlarmTopic(): sns.Topic {
-    // CloudWatch must be able to use the key to publish to an encrypted topic.
-    this.allowServiceToUseKey('cloudwatch', 'cloudwatch.amazonaws.com', ['kms:Decrypt', 'kms:GenerateDataKey*'], undefined);
-    return new sns.Topic(this, 'AlarmTopic', {
+    // CloudWatch alarms publish as the service itself: only for alarms of this account and region
+    // (aws:SourceAccount, aws:SourceArn), as AWS documents for alarm actions to an encrypted topic.
+    const fromOwnAlarms = {
+      StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
+      ArnLike: { 'aws:SourceArn': `arn:${Aws.PARTITION}:cloudwatch:${Aws.REGION}:${Aws.ACCOUNT_ID}:alarm:*` },
+    };
+    this.allowServiceToUseKey('cloudwatch', 'cloudwatch.amazonaws.com', ['kms:Decrypt', 'kms:GenerateDataKey*'], fromOwnAlarms);
+    const topic = new sns.Topic(this, 'AlarmTopic', {
       displayName: `Alarms of SageMaker endpoint ${this.endpointName}`,
       masterKey: this.encryptionKey,
       enforceSSL: true,
     });
+    // enforceSSL gives the topic a policy of its own, which replaces SNS's default one (that let
+    // services of this account publish): say who may publish again.
+    topic.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'AllowOwnAlarms',
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['sns:Publish'],
+      resources: [topic.topicArn],
+      conditions: fromOwnAlarms,
+    }));
+    return topic;
   }
 
   private createErrorRateAlarm(): cloudwatch.Alarm {

@@ -4,6 +4,7 @@
  * scripts/generate-sagemaker-images.ts). No AWS calls, no dependencies: the same inputs always give
  * the same URI.
  */
+import { ModelDeploymentValidationError } from '../../spec/errors';
 import { DLC_FRAMEWORKS, DLC_SOURCE, GeneratedDlcFramework, GeneratedDlcVersion, SAGEMAKER_INSTANCE_GPUS } from './image-catalog.generated';
 
 export enum DlcFramework {
@@ -38,6 +39,9 @@ export const DLC_TABLE_SOURCE: { readonly repository: string; readonly commit: s
 
 const PROCESSORS: readonly ('cpu' | 'gpu')[] = ['cpu', 'gpu'];
 
+// The SageMaker target's name, as its errors report it (kept here: image.ts imports this file).
+const TARGET = 'sageMaker';
+
 function hasOwn(obj: object, key: string): boolean {
   return Object.prototype.hasOwnProperty.call(obj, key);
 }
@@ -45,7 +49,7 @@ function hasOwn(obj: object, key: string): boolean {
 function frameworkEntry(framework: DlcFramework): GeneratedDlcFramework {
   if (typeof framework !== 'string' || !hasOwn(DLC_FRAMEWORKS, framework)) {
     const known = Object.values(DlcFramework).join(', ');
-    throw new Error(`Unknown SageMaker DLC framework '${String(framework)}'. Supported frameworks: ${known}.`);
+    throw new ModelDeploymentValidationError('serving.framework', framework, `a framework with a SageMaker image: ${known}`, TARGET);
   }
   return DLC_FRAMEWORKS[framework];
 }
@@ -60,8 +64,8 @@ function describeVersions(entry: GeneratedDlcFramework): string {
 
 /**
  * Resolves framework + optional version (undefined = latest in the table; aliases like '2.3'
- * accepted) + processor. Throws an Error whose message names the framework, the version asked and
- * the versions available (or that the processor is not offered, e.g. sklearn has no GPU image).
+ * accepted) + processor. Throws a ModelDeploymentValidationError naming the framework, the version
+ * asked and the versions available (or that the processor is not offered, e.g. sklearn has no GPU image).
  */
 export function resolveDlcImage(framework: DlcFramework, version: string | undefined, processor: 'cpu' | 'gpu'): DlcImage {
   const entry = frameworkEntry(framework);
@@ -73,18 +77,16 @@ export function resolveDlcImage(framework: DlcFramework, version: string | undef
     found = entry.versions.find((v) => v.version === full);
   }
   if (!found) {
-    throw new Error(
-      `SageMaker DLC framework '${framework}' has no version '${String(version)}' in the image table ` +
-        `(${DLC_TABLE_SOURCE.repository}@${DLC_TABLE_SOURCE.commit.slice(0, 12)}, ${DLC_TABLE_SOURCE.date}). ${describeVersions(entry)}.`,
-    );
+    throw new ModelDeploymentValidationError('serving.frameworkVersion', `${framework} ${String(version)}`,
+      `a version of '${framework}' in the SageMaker image table ` +
+        `(${DLC_TABLE_SOURCE.repository}@${DLC_TABLE_SOURCE.commit.slice(0, 12)}, ${DLC_TABLE_SOURCE.date}). ${describeVersions(entry)}`, TARGET);
   }
   const offered = PROCESSORS.filter((p) => found!.tags[p] !== undefined);
   const tag = PROCESSORS.includes(processor) ? found.tags[processor] : undefined;
   if (tag === undefined) {
-    throw new Error(
-      `SageMaker DLC framework '${framework}' version ${found.version} has no '${String(processor)}' image. ` +
-        `Processors offered: ${offered.join(', ')}.`,
-    );
+    throw new ModelDeploymentValidationError('compute', `'${String(processor)}' for ${framework} ${found.version}`,
+      `compute whose SageMaker image exists: '${framework}' version ${found.version} has no '${String(processor)}' image. ` +
+        `Processors offered: ${offered.join(', ')}`, TARGET);
   }
   return Object.freeze({
     repository: found.repository,
@@ -115,10 +117,9 @@ function dnsSuffix(region: string): string {
  */
 export function dlcImageUri(image: DlcImage, region: string): string {
   if (typeof region !== 'string' || !hasOwn(image.registries, region)) {
-    throw new Error(
-      `SageMaker DLC image ${image.repository}:${image.tag} (${image.framework} ${image.version}) is not published in region ` +
-        `'${String(region)}'. Supported regions: ${Object.keys(image.registries).join(', ')}.`,
-    );
+    throw new ModelDeploymentValidationError('stack.region', region,
+      `a region where SageMaker image ${image.repository}:${image.tag} (${image.framework} ${image.version}) is published ` +
+        `(not '${String(region)}'). Supported regions: ${Object.keys(image.registries).join(', ')}`, TARGET);
   }
   return `${image.registries[region]}.dkr.ecr.${region}.${dnsSuffix(region)}/${image.repository}:${image.tag}`;
 }

@@ -58,12 +58,7 @@ export function resolveSageMakerImage(scope: Construct, spec: ResolvedModelDeplo
     throw new ModelDeploymentValidationError('serving.image', undefined, 'an Amazon ECR image for a custom container', TARGET);
   }
   const processor = spec.compute.kind === ComputeKind.GPU ? 'gpu' : 'cpu';
-  let image;
-  try {
-    image = resolveDlcImage(framework, serving.frameworkVersion, processor);
-  } catch (e) {
-    throw new ModelDeploymentValidationError('serving.frameworkVersion', `${serving.framework} ${serving.frameworkVersion ?? '(latest)'} on ${processor}`, (e as Error).message, TARGET);
-  }
+  const image = resolveDlcImage(framework, serving.frameworkVersion, processor);
 
   const stack = Stack.of(scope);
   let account: string;

@@ -1,3 +1,4 @@
+import type { RemovalPolicy } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -114,10 +115,20 @@ export interface SageMakerTargetOptions {
    */
   readonly variantName?: string;
   /**
-   * How long the endpoint's CloudWatch logs are kept.
+   * How long the endpoint's CloudWatch logs are kept: a `logs.RetentionDays` value.
    * @default logs.RetentionDays.ONE_YEAR
    */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * What happens to the endpoint's log group (`/aws/sagemaker/Endpoints/NAME`, a name SageMaker
+   * fixes) when the stack is deleted or the group replaced. RETAIN keeps the logs for audit; the
+   * group then still exists when the same endpoint is deployed again, and
+   * `cdk deploy --import-existing-resources` adopts it (or delete it first). DESTROY deletes the
+   * logs with the stack, so a plain redeploy works. RETAIN_ON_UPDATE_OR_DELETE keeps them too,
+   * except when the stack's first deployment rolls back. SNAPSHOT is refused: log groups have none.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly logGroupRemovalPolicy?: RemovalPolicy;
   /**
    * Where alarms notify.
    * @default - a new KMS-encrypted, TLS-only SNS topic
@@ -139,6 +150,6 @@ export interface SageMakerTargetOptions {
 /** The keys of SageMakerTargetOptions, so the spec does not refuse them as unknown. */
 export const SAGEMAKER_OPTION_KEYS: readonly string[] = [
   'instanceType', 'encryptionKey', 'vpc', 'vpcSubnets', 'securityGroups', 'networkIsolation', 'volumeSizeGiB',
-  'modelDownloadTimeoutSeconds', 'serverless', 'asyncInference', 'dataBucket', 'variantName', 'logRetention',
+  'modelDownloadTimeoutSeconds', 'serverless', 'asyncInference', 'dataBucket', 'variantName', 'logRetention', 'logGroupRemovalPolicy',
   'alarmTopic', 'alarmActions', 'invokeVpcEndpointIds',
 ];
