@@ -177,7 +177,7 @@ export function packModelArchive(sourcePath: string, options: PackOptions = {}):
     fs.mkdirSync(outDir, { recursive: true });
   } catch (e) {
     // The build machine's problem (disk, permissions of the temp directory), not the spec's.
-    throw new Error(`Cannot create archive output directory ${outDir}: ${(e as Error).message}`);
+    throw new Error(`Cannot create archive output directory ${outDir}: ${(e as Error).message}`, { cause: e });
   }
   const tmpPath = `${archivePath}.${process.pid}.${crypto.randomBytes(6).toString('hex')}.tmp`;
   let fd: number | undefined;
