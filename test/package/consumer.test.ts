@@ -8,7 +8,7 @@
  * tarball and the installed projects are made once and shared by every case.
  */
 import { execFile, execFileSync } from 'child_process';
-import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import * as path from 'path';
 import { promisify } from 'util';
@@ -43,7 +43,7 @@ beforeAll(async () => {
   const tarball = path.join(work, readdirSync(work).find((f) => f.endsWith('.tgz'))!);
   await Promise.all((Object.keys(PROJECTS) as Project[]).map(async (name) => {
     const dir = path.join(work, name);
-    execFileSync('mkdir', ['-p', dir]);
+    mkdirSync(dir, { recursive: true });
     writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: `consumer-${name}`, version: '0.0.0', private: true }));
     await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', tarball, ...PROJECTS[name].map(pinned)], { cwd: dir });
     dirs[name] = dir;
@@ -129,9 +129,9 @@ describe('every documented import compiles in a consumer project', () => {
 });
 
 describe('the tsconfig fixtures are what the init templates write', () => {
-  test('cdk init app --language typescript writes the fixture's compilerOptions', () => {
+  test('cdk init app --language typescript writes the compilerOptions of the fixture', () => {
     const dir = path.join(work, 'cdk-init');
-    execFileSync('mkdir', ['-p', dir]);
+    mkdirSync(dir, { recursive: true });
     execFileSync(path.join(ROOT, 'node_modules', '.bin', 'cdk'), ['init', 'app', '--language', 'typescript', '--generate-only'], { cwd: dir, stdio: 'pipe' });
     const written = JSON.parse(readFileSync(path.join(dir, 'tsconfig.json'), 'utf8')).compilerOptions;
     const fixture = JSON.parse(readFileSync(path.join(FIXTURES, 'tsconfig.cdk-init.json'), 'utf8')).compilerOptions;
