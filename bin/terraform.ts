@@ -1,9 +1,14 @@
 #!/usr/bin/env node
 // The app that `cdktf synth` runs (cdktf.json) and `npm run synth` runs directly: Terraform JSON
-// for the Terraform targets, written to cdktf.out/.
-import { App } from 'cdktf';
+// for the Terraform targets, written to cdktf.out/ (or to CDKTF_OUTDIR, which `cdktf synth` sets).
+import * as path from 'path';
+import { App, TerraformStack } from 'cdktf';
 import { onPremGpu } from '../examples/on-prem';
 
-const app = new App({ outdir: 'cdktf.out' });
+const app = new App();
 onPremGpu(app);
 app.synth();
+
+// Say where it went, as `cdk synth` does for cdk.out/.
+const stacks = app.node.children.filter((c): c is TerraformStack => TerraformStack.isStack(c)).map((s) => s.node.id);
+console.log(`Successfully synthesized the Terraform stacks (${stacks.join(', ')}) to ${path.resolve(app.outdir)}`);

@@ -11,6 +11,17 @@ import { sageMakerServerless } from '../examples/sagemaker-serverless';
 import { nagFindings } from './support/nag';
 
 const ROOT = path.join(__dirname, '..');
+/** The context `cdk synth` gives bin/app.ts, feature flags included: the tests judge what users get. */
+const CDK_JSON = JSON.parse(fs.readFileSync(path.join(ROOT, 'cdk.json'), 'utf8'));
+const newApp = () => new App({ context: CDK_JSON.context });
+
+describe('cdk.json', () => {
+  test('sets every feature flag aws-cdk-lib recommends for a new app, to its recommended value', () => {
+    // What `cdk init` writes; without them, every `cdk synth` says "85 feature flags are not configured".
+    const { CURRENTLY_RECOMMENDED_FLAGS } = require('aws-cdk-lib/cx-api');
+    expect(CDK_JSON.context).toEqual(expect.objectContaining(CURRENTLY_RECOMMENDED_FLAGS));
+  });
+});
 
 describe('the SageMaker examples pass AwsSolutions, HIPAA Security, NIST 800-53 R5 and PCI DSS 3.2.1 with zero findings', () => {
   test.each([
@@ -18,7 +29,7 @@ describe('the SageMaker examples pass AwsSolutions, HIPAA Security, NIST 800-53 
     ['production', sageMakerProduction],
     ['serverless', sageMakerServerless],
   ])('%s', (_name, build: (app: App) => Stack) => {
-    const stack = build(new App());
+    const stack = build(newApp());
     // Make sure the packs actually saw the resources they judge.
     const template = Template.fromStack(stack);
     template.resourceCountIs('AWS::SageMaker::EndpointConfig', 1);
@@ -27,7 +38,7 @@ describe('the SageMaker examples pass AwsSolutions, HIPAA Security, NIST 800-53 
   });
 
   test('the packs do find problems: a plain unencrypted endpoint config is reported', () => {
-    const stack = new Stack(new App(), 'Bad');
+    const stack = new Stack(newApp(), 'Bad');
     new (require('aws-cdk-lib/aws-sagemaker').CfnEndpointConfig)(stack, 'Config', {
       productionVariants: [{ variantName: 'v', modelName: 'm', initialInstanceCount: 1, instanceType: 'ml.m5.large' }],
     });
@@ -39,7 +50,7 @@ describe('the SageMaker examples pass AwsSolutions, HIPAA Security, NIST 800-53 
   });
 
   test('GPU example: the only findings are the KMS-key rule that SageMaker itself forbids for local-NVMe instances', () => {
-    const stack = sageMakerGpu(new App());
+    const stack = sageMakerGpu(newApp());
     const config = 'ModelDeploymentGpu/Vision/Endpoint/Config';
     expect(nagFindings(stack)).toEqual([
       `HIPAA.Security-SageMakerEndpointConfigurationKMSKeyConfigured on ${config}`,
@@ -51,10 +62,10 @@ describe('the SageMaker examples pass AwsSolutions, HIPAA Security, NIST 800-53 
 
 describe('npx cdk synth through the real CLI, offline', () => {
   const cdk = path.join(ROOT, 'node_modules', '.bin', 'cdk');
-  const run = (args: string[]) => {
+  const run = (args: string[], env: NodeJS.ProcessEnv = { CDK_DISABLE_VERSION_CHECK: '1', CI: 'true' }) => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-out-'));
     const result = spawnSync(cdk, ['synth', '--quiet', '--no-notices', '--output', out, ...args], {
-      cwd: ROOT, encoding: 'utf8', env: { ...process.env, CDK_DISABLE_VERSION_CHECK: '1', CI: 'true' }, timeout: 120_000,
+      cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000,
     });
     return { ...result, out };
   };
@@ -69,6 +80,14 @@ describe('npx cdk synth through the real CLI, offline', () => {
     }
     // The quickstart's local model was packed into a model.tar.gz asset.
     expect(fs.readdirSync(out).some(f => /^asset\.[0-9a-f]{64}\.tar\.gz$/.test(f))).toBe(true);
+    fs.rmSync(out, { recursive: true, force: true });
+  });
+
+  test('cdk synth, run as `npm run synth` runs it, prints no "feature flags are not configured"', () => {
+    // The CLI checks the flags only when its version check is on (CDK_DISABLE_VERSION_CHECK unset).
+    const { status, stderr, out } = run([], { CDK_DISABLE_VERSION_CHECK: '' });
+    expect(status).toBe(0);
+    expect(stderr).not.toMatch(/feature flags? (is|are) not configured/);
     fs.rmSync(out, { recursive: true, force: true });
   });
 

@@ -1,10 +1,24 @@
+// The package root types DeploymentTarget.sageMaker() with these options, so this file's declarations
+// are loaded by every user, and aws-cdk-lib is an optional peer: a Terraform-only user does not have
+// it. Each `@ts-ignore` below is a one-line JSDoc comment because tsc keeps those in the emitted
+// .d.ts (it drops `//` comments): without aws-cdk-lib these types become `any` instead of TS2307 under
+// skipLibCheck false; with it, they are aws-cdk-lib's own (test/package/consumer.test.ts checks both).
+/* eslint-disable @typescript-eslint/ban-ts-comment -- @ts-expect-error would fail for users who have aws-cdk-lib */
+/** @ts-ignore aws-cdk-lib is an optional peer dependency. */
 import type { RemovalPolicy } from 'aws-cdk-lib';
+/** @ts-ignore aws-cdk-lib is an optional peer dependency. */
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+/** @ts-ignore aws-cdk-lib is an optional peer dependency. */
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+/** @ts-ignore aws-cdk-lib is an optional peer dependency. */
 import type * as kms from 'aws-cdk-lib/aws-kms';
+/** @ts-ignore aws-cdk-lib is an optional peer dependency. */
 import type * as logs from 'aws-cdk-lib/aws-logs';
+/** @ts-ignore aws-cdk-lib is an optional peer dependency. */
 import type * as s3 from 'aws-cdk-lib/aws-s3';
+/** @ts-ignore aws-cdk-lib is an optional peer dependency. */
 import type * as sns from 'aws-cdk-lib/aws-sns';
+/* eslint-enable @typescript-eslint/ban-ts-comment */
 
 /** Serverless inference: SageMaker runs the model on demand, CPU only. */
 export interface SageMakerServerlessOptions {
