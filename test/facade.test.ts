@@ -153,7 +153,7 @@ describe('ModelDeployment with DeploymentTarget.sageMaker()', () => {
     const err = validationError(() => new ModelDeployment(newStack(), 'Dep', props({
       target: DeploymentTarget.sageMaker({ instanceTyp: 'ml.m5.large' } as never),
     })));
-    expect(err.field).toBe('props.instanceTyp');
+    expect(err.field).toBe('DeploymentTarget.sageMaker({...}).instanceTyp');
   });
 
   test('SageMaker target limits come through with the target set', () => {
@@ -252,5 +252,42 @@ describe('engine loading', () => {
     expect(loaded.some(p => p.includes(CDKTF))).toBe(true);
     expect(loaded.filter(p => p.includes(AWS_CDK_LIB))).toEqual([]);
     expect(loaded.filter(p => p.includes(CDKTF_PROVIDERS))).toEqual([]);
+  });
+});
+
+describe('a target\'s options are checked when its factory is called', () => {
+  function refusal(fn: () => unknown): ModelDeploymentValidationError {
+    try {
+      fn();
+    } catch (e) {
+      if (e instanceof ModelDeploymentValidationError) return e;
+      throw e;
+    }
+    throw new Error('expected a ModelDeploymentValidationError');
+  }
+
+  test('a misspelt option names the target\'s options object and the nearest option, not every spec key', () => {
+    const e = refusal(() => DeploymentTarget.sageMaker({ instancetype: 'ml.m5.large' } as never));
+    expect(e.target).toBe('sageMaker');
+    expect(e.field).toBe('DeploymentTarget.sageMaker({...}).instancetype');
+    expect(e.allowed).toMatch(/^no such sageMaker option \(did you mean instanceType\?\); its options: instanceType, /);
+    expect(e.allowed).not.toMatch(/\bmodel\b|\bserving\b/);
+    const onPrem = refusal(() => DeploymentTarget.onPrem({ hosts: [], apiKeyFile: 'k', proxyport: 1 } as never));
+    expect(onPrem.field).toBe('DeploymentTarget.onPrem({...}).proxyport');
+    expect(onPrem.allowed).toMatch(/did you mean proxyPort\?/);
+  });
+
+  test('a spec property inside the target options is refused: it would silently override the spec', () => {
+    const e = refusal(() => DeploymentTarget.sageMaker({ endpointName: 'other' } as never));
+    expect(e.field).toBe('DeploymentTarget.sageMaker({...}).endpointName');
+    expect(e.allowed).toMatch(/part of the spec; set it beside target/);
+    expect(refusal(() => DeploymentTarget.onPrem({ hosts: [], apiKeyFile: 'k', compute: Compute.cpu() } as never)).field)
+      .toBe('DeploymentTarget.onPrem({...}).compute');
+  });
+
+  test('options that are not an object are refused; none at all is fine', () => {
+    expect(refusal(() => DeploymentTarget.sageMaker('ml.m5.large' as never)).field).toBe('DeploymentTarget.sageMaker({...})');
+    expect(() => DeploymentTarget.sageMaker(undefined)).not.toThrow();
+    expect(() => DeploymentTarget.sageMaker(null as never)).not.toThrow();
   });
 });

@@ -64,6 +64,27 @@ export function checkKnownKeys(field: string, value: Record<string, unknown>, kn
   }
 }
 
+/**
+ * Checks the options object given to a target's factory (`DeploymentTarget.sageMaker({...})`)
+ * when the factory is called: a misspelt option is named with its target and the nearest option,
+ * and a spec property put there (which would silently override the spec's) is refused.
+ */
+export function checkTargetOptions(target: string, options: unknown, known: readonly string[], specKeys: readonly string[]): void {
+  const where = `DeploymentTarget.${target}({...})`;
+  if (options === undefined || options === null) return;
+  if (typeof options !== 'object' || Array.isArray(options)) {
+    throw new ModelDeploymentValidationError(where, options, `an object of ${target} options: ${known.join(', ')}`, target);
+  }
+  for (const [key, value] of Object.entries(options)) {
+    if (value === undefined || known.includes(key)) continue;
+    if (specKeys.includes(key)) {
+      throw new ModelDeploymentValidationError(`${where}.${key}`, value, `not here: ${key} is part of the spec; set it beside target, in the ModelDeployment props, where every target reads it`, target);
+    }
+    const near = nearest(key, known);
+    throw new ModelDeploymentValidationError(`${where}.${key}`, value, `no such ${target} option${near ? ` (did you mean ${near}?)` : ''}; its options: ${known.join(', ')}`, target);
+  }
+}
+
 /** The known key closest to a misspelt one (case-insensitive edit distance of at most 3), if any. */
 function nearest(key: string, known: readonly string[]): string | undefined {
   let best: string | undefined;

@@ -70,7 +70,8 @@ export interface ResolvedModelDeploymentSpec {
   readonly tags: { readonly [key: string]: string };
 }
 
-const SPEC_KEYS = ['model', 'serving', 'compute', 'scaling', 'rollout', 'access', 'monitoring', 'endpointName', 'tags'] as const;
+/** The spec's own props: what every target reads, and what no target option may redefine. */
+export const SPEC_KEYS: readonly string[] = ['model', 'serving', 'compute', 'scaling', 'rollout', 'access', 'monitoring', 'endpointName', 'tags'];
 const TAG_KEY = /^[A-Za-z0-9][A-Za-z0-9 _.:/=+@-]{0,127}$/;
 
 /**

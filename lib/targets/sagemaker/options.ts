@@ -161,9 +161,11 @@ export interface SageMakerTargetOptions {
   readonly invokeVpcEndpointIds?: string[];
 }
 
+// A record over the interface's keys: a prop added to or removed from it without this entry fails to compile.
+const OPTION_KEYS: Record<keyof SageMakerTargetOptions, true> = {
+  instanceType: true, encryptionKey: true, vpc: true, vpcSubnets: true, securityGroups: true, networkIsolation: true, volumeSizeGiB: true,
+  modelDownloadTimeoutSeconds: true, serverless: true, asyncInference: true, dataBucket: true, variantName: true, logRetention: true,
+  logGroupRemovalPolicy: true, alarmTopic: true, alarmActions: true, invokeVpcEndpointIds: true,
+};
 /** The keys of SageMakerTargetOptions, so the spec does not refuse them as unknown. */
-export const SAGEMAKER_OPTION_KEYS: readonly string[] = [
-  'instanceType', 'encryptionKey', 'vpc', 'vpcSubnets', 'securityGroups', 'networkIsolation', 'volumeSizeGiB',
-  'modelDownloadTimeoutSeconds', 'serverless', 'asyncInference', 'dataBucket', 'variantName', 'logRetention', 'logGroupRemovalPolicy',
-  'alarmTopic', 'alarmActions', 'invokeVpcEndpointIds',
-];
+export const SAGEMAKER_OPTION_KEYS: readonly string[] = Object.keys(OPTION_KEYS);
