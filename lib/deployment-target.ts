@@ -1,5 +1,6 @@
 import { Construct } from 'constructs';
 import { IacEngine, assertEngine } from './common/engine';
+import type { IModelEndpoint } from './model-endpoint';
 import { checkTargetOptions } from './spec/check';
 import { ModelDeploymentSpecProps, SPEC_KEYS } from './spec/spec';
 // Options modules hold no engine code (their aws-cdk-lib imports are types only), so checking option
@@ -7,15 +8,6 @@ import { ModelDeploymentSpecProps, SPEC_KEYS } from './spec/spec';
 import { ON_PREM_OPTION_KEYS, OnPremTargetOptions } from './targets/on-prem/options';
 import { SAGEMAKER_OPTION_KEYS, SageMakerTargetOptions } from './targets/sagemaker/options';
 
-/** What every target exposes once it has built its endpoint. */
-export interface IModelEndpoint {
-  /** The endpoint's name on its platform. */
-  readonly endpointName: string;
-  /** The HTTPS URL that prediction requests go to. */
-  readonly endpointUrl: string;
-  /** The target that built it, e.g. `sageMaker`. */
-  readonly targetName: string;
-}
 
 /**
  * Where a ModelDeployment runs. Each factory's target is loaded only when it is bound, so a

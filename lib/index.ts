@@ -4,4 +4,5 @@
 export * from './spec';
 export { IacEngine } from './common/engine';
 export * from './deployment-target';
+export * from './model-endpoint';
 export * from './model-deployment';

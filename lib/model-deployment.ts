@@ -1,5 +1,6 @@
 import { Construct } from 'constructs';
-import { DeploymentTarget, IModelEndpoint } from './deployment-target';
+import { DeploymentTarget } from './deployment-target';
+import { IModelEndpoint } from './model-endpoint';
 import { ModelDeploymentValidationError } from './spec/errors';
 import { ModelDeploymentSpecProps } from './spec/spec';
 

@@ -4,7 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { Annotations, AssetType, DataResource, Fn, ITerraformDependable, SSHProvisionerConnection, TerraformAsset, TerraformLocal, TerraformOutput } from 'cdktf';
 import { Construct, IConstruct } from 'constructs';
-import type { IModelEndpoint } from '../../deployment-target';
+import type { IModelEndpoint } from '../../model-endpoint';
 import { findTargetConstruct } from '../../common/target-construct';
 import { hashFile, packModelArchive } from '../../common/model-archive';
 import { AuthMode } from '../../spec/access';

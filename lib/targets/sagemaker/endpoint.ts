@@ -11,7 +11,7 @@ import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct, IConstruct } from 'constructs';
-import type { IModelEndpoint } from '../../deployment-target';
+import type { IModelEndpoint } from '../../model-endpoint';
 import { AuthMode, NetworkAccess } from '../../spec/access';
 import { ArtifactLayout, ArtifactScheme, ArtifactSource } from '../../spec/artifact';
 import { checkInteger, checkOptions } from '../../spec/check';
