@@ -124,3 +124,46 @@ export function checkOptions<T extends object>(field: string, value: T | null | 
   checkKnownKeys(field, object, known);
   return object as T;
 }
+
+/**
+ * Collects every refusal, so that one synth names them all; thrown as the first error, whose
+ * message lists the others. `target` is the target whose limits are checked.
+ */
+export class Problems {
+  private readonly errors: ModelDeploymentValidationError[] = [];
+
+  constructor(private readonly target: string) {}
+
+  public add(field: string, value: unknown, allowed: string): void {
+    if (!this.errors.some(e => e.field === field)) this.errors.push(new ModelDeploymentValidationError(field, value, allowed, this.target));
+  }
+
+  /** Runs a check that throws, recording its error instead; returns whether it passed. */
+  public check(fn: () => unknown): boolean {
+    let passed = false;
+    this.attempt(() => { fn(); passed = true; });
+    return passed;
+  }
+
+  /** Runs a check that throws and returns its result, or undefined when it failed (its error recorded). */
+  public attempt<T>(fn: () => T): T | undefined {
+    try {
+      return fn();
+    } catch (e) {
+      if (!(e instanceof ModelDeploymentValidationError)) throw e;
+      if (!this.errors.some(x => x.field === e.field)) this.errors.push(e);
+      return undefined;
+    }
+  }
+
+  public get count(): number { return this.errors.length; }
+
+  public throwIfAny(): void {
+    if (this.errors.length === 0) return;
+    const [first, ...rest] = this.errors;
+    if (rest.length > 0) {
+      first.message += `\n(and ${rest.length} more:\n${rest.map(e => `  ${e.message}`).join('\n')})`;
+    }
+    throw first;
+  }
+}

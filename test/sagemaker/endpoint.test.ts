@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { App, CfnResource, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -554,5 +554,28 @@ describe('issue 7, item 9: destroy, then deploy the same endpoint again', () => 
   test('SNAPSHOT (which log groups do not support) and other values are refused', () => {
     expectRefusal(() => synth({ logGroupRemovalPolicy: RemovalPolicy.SNAPSHOT }), 'logGroupRemovalPolicy', /RETAIN.*DESTROY/);
     expectRefusal(() => synth({ logGroupRemovalPolicy: 'keep' as any }), 'logGroupRemovalPolicy', /RETAIN.*DESTROY/);
+  });
+});
+
+describe('issue 7, item 11: the SageMaker options are resolved and checked before any resource exists', () => {
+  test('several refusals are reported at once: the first is thrown and its message lists the others', () => {
+    let error: unknown;
+    try {
+      synth({ variantName: 'no_underscores', model: ModelArtifact.fromUri('gs://bucket/model.tar.gz'), volumeSizeGiB: 9999 });
+    } catch (e) { error = e; }
+    expect(error).toBeInstanceOf(ModelDeploymentValidationError);
+    const e = error as ModelDeploymentValidationError;
+    expect(e.field).toBe('variantName');
+    expect(e.target).toBe('sageMaker');
+    expect(e.message).toMatch(/\(and 2 more:\n {2}.*invalid model\.uri: .*Amazon S3 only.*\n {2}.*invalid volumeSizeGiB: 9999/);
+  });
+
+  test('a refusal found late (the model\'s location) leaves no resource behind', () => {
+    const stack = new Stack(new App(), 'S', { env: ENV });
+    expectRefusal(() => new SageMakerModelEndpoint(stack, 'Ep', {
+      model: ModelArtifact.fromUri('gs://bucket/model.tar.gz'),
+      serving: ServingContainer.xgboost(),
+    }), 'model.uri', /Amazon S3 only/);
+    expect(stack.node.findAll().filter(c => c instanceof CfnResource)).toEqual([]);
   });
 });

@@ -9,13 +9,13 @@ import { findTargetConstruct } from '../../common/target-construct';
 import { hashFile, packModelArchive } from '../../common/model-archive';
 import { AuthMode } from '../../spec/access';
 import { ArtifactSource } from '../../spec/artifact';
-import { checkInteger } from '../../spec/check';
+import { Problems, checkInteger } from '../../spec/check';
 import { RolloutStrategy } from '../../spec/rollout';
 import { ModelDeploymentSpecProps, ResolvedModelDeploymentSpec, resolveSpec } from '../../spec/spec';
 import { escapeTerraformTemplate, terraformStringLiteral } from '../../common/terraform';
 import { apiKeyLines, apiKeyProblem } from './host-contract';
 import {
-  HostDeployValues, HostPlan, Problems, TARGET, checkHostContract, checkOptionShapes, hostDeployValues, planHosts, readImageArchiveId, remoteScriptDir,
+  HostDeployValues, HostPlan, TARGET, checkHostContract, checkOptionShapes, hostDeployValues, planHosts, readImageArchiveId, remoteScriptDir,
   renderContainerEnv, renderDeployEnv, versionId,
 } from './host-config';
 import { ContainerRuntime, ON_PREM_OPTION_KEYS, OnPremTargetOptions } from './options';
@@ -136,7 +136,7 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
   /** Validates the props and applies their defaults; every problem is collected and thrown together, before any resource is created. */
   private resolve(props: OnPremModelDeploymentProps): ResolvedOnPremDeployment {
     const spec = resolveSpec(props, ON_PREM_OPTION_KEYS);
-    const problems = new Problems();
+    const problems = new Problems(TARGET);
     checkOptionShapes(problems, props);
     problems.throwIfAny();
     checkTargetLimits(problems, spec, props);

@@ -4,7 +4,7 @@ import { ComputeKind } from '../../spec/compute';
 import { ModelDeploymentValidationError } from '../../spec/errors';
 import { GPU_FACTS } from '../../spec/instance-catalog';
 import { ResolvedModelDeploymentSpec } from '../../spec/spec';
-import { checkInteger, checkKnownKeys } from '../../spec/check';
+import { Problems, checkInteger, checkKnownKeys } from '../../spec/check';
 import { LINUX_CAPABILITIES, RUNTIME_ARG_ALLOWED, RUNTIME_ARG_PATTERN, contractKey, contractViolations } from './host-contract';
 import { ContainerRuntime, OnPremHost, OnPremTargetOptions, OnPremTlsOptions } from './options';
 
@@ -28,41 +28,6 @@ const HOST_KEYS: Record<keyof OnPremHost, true> = {
   labels: true, deployRoot: true, scriptPath: true, runtimeArgs: true,
 };
 const TLS_KEYS: Record<keyof OnPremTlsOptions, true> = { certificatePath: true, keyPath: true };
-
-/**
- * Collects every refusal, so that one synth names them all; thrown as the first error, whose
- * message lists the others.
- */
-export class Problems {
-  private readonly errors: ModelDeploymentValidationError[] = [];
-
-  public add(field: string, value: unknown, allowed: string): void {
-    if (!this.errors.some(e => e.field === field)) this.errors.push(new ModelDeploymentValidationError(field, value, allowed, TARGET));
-  }
-
-  /** Runs a check that throws, recording its error instead; returns whether it passed. */
-  public check(fn: () => unknown): boolean {
-    try {
-      fn();
-      return true;
-    } catch (e) {
-      if (!(e instanceof ModelDeploymentValidationError)) throw e;
-      if (!this.errors.some(x => x.field === e.field)) this.errors.push(e);
-      return false;
-    }
-  }
-
-  public get count(): number { return this.errors.length; }
-
-  public throwIfAny(): void {
-    if (this.errors.length === 0) return;
-    const [first, ...rest] = this.errors;
-    if (rest.length > 0) {
-      first.message += `\n(and ${rest.length} more:\n${rest.map(e => `  ${e.message}`).join('\n')})`;
-    }
-    throw first;
-  }
-}
 
 /** Checks that a value is an object of known keys; returns it, or undefined (recorded) when it is not. */
 export function knownObject(problems: Problems, field: string, value: unknown, known: readonly string[]): Record<string, unknown> | undefined {

@@ -14,16 +14,16 @@ import { Construct, IConstruct } from 'constructs';
 import type { IModelEndpoint } from '../../model-endpoint';
 import { AuthMode, NetworkAccess } from '../../spec/access';
 import { ArtifactLayout, ArtifactScheme, ArtifactSource } from '../../spec/artifact';
-import { checkInteger, checkOptions } from '../../spec/check';
+import { Problems, checkInteger, checkOptions } from '../../spec/check';
 import { ComputeKind } from '../../spec/compute';
 import { ModelDeploymentValidationError } from '../../spec/errors';
 import { CatalogPlatform, InstanceOffer, findInstance, selectInstance } from '../../spec/instance-catalog';
 import { RolloutStrategy } from '../../spec/rollout';
-import { ScalingMetric } from '../../spec/scaling';
+import { ScalingMetric, ScalingTarget } from '../../spec/scaling';
 import { ModelDeploymentSpecProps, ResolvedModelDeploymentSpec, resolveSpec } from '../../spec/spec';
-import { packModelArchive } from '../../common/model-archive';
+import { ModelArchive, packModelArchive } from '../../common/model-archive';
 import { findTargetConstruct } from '../../common/target-construct';
-import { TARGET, resolveSageMakerImage } from './image';
+import { ResolvedSageMakerImage, TARGET, resolveSageMakerImage } from './image';
 import { sageMakerInstanceGpus } from './image-catalog';
 import { checkEnvironment, checkLogGroupRemovalPolicy, checkLogRetention, checkVpcEndpointIds, claimEndpointName } from './limits';
 import { SAGEMAKER_OPTION_KEYS, SageMakerAsyncInferenceOptions, SageMakerServerlessOptions, SageMakerTargetOptions } from './options';
@@ -98,148 +98,42 @@ export class SageMakerModelEndpoint extends Construct implements IModelEndpoint 
   /** The L1 endpoint (escape hatch). */
   public readonly cfnEndpoint: sagemaker.CfnEndpoint;
 
-  private readonly spec: ResolvedModelDeploymentSpec;
   private readonly ownsKey: boolean;
   private readonly invokeVpcEndpointIds: string[];
 
   constructor(scope: Construct, id: string, props: SageMakerModelEndpointProps) {
     super(scope, id);
-    this.spec = resolveSpec(props, SAGEMAKER_OPTION_KEYS);
-    const spec = this.spec;
+    // Resolve, then render: every refusal is collected, and no resource is created before all pass.
+    const r = this.resolve(props);
+    this.inferenceMode = r.inferenceMode;
+    this.instanceType = r.offer?.name;
+    this.variantName = r.variantName;
+    this.endpointName = r.endpointName;
+    this.invokeVpcEndpointIds = r.invokeVpcEndpointIds;
+    this.ownsKey = r.encryptionKey === undefined;
 
-    this.inferenceMode = props.serverless && props.asyncInference ? failBothModes()
-      : props.serverless ? SageMakerInferenceMode.SERVERLESS
-        : props.asyncInference ? SageMakerInferenceMode.ASYNC : SageMakerInferenceMode.REAL_TIME;
-    const serverless = this.inferenceMode === SageMakerInferenceMode.SERVERLESS;
-    this.invokeVpcEndpointIds = checkVpcEndpointIds(props.invokeVpcEndpointIds);
-    this.checkTargetLimits(props);
-    const logRetention = checkLogRetention(props.logRetention);
-    const logGroupRemovalPolicy = checkLogGroupRemovalPolicy(props.logGroupRemovalPolicy);
-
-    const offer = serverless ? undefined : this.pickInstance(props.instanceType);
-    this.instanceType = offer?.name;
-    const localStorage = offer !== undefined && LOCAL_STORAGE_FAMILIES.test(offer.name);
-
-    this.variantName = props.variantName ?? 'AllTraffic';
-    if (!VARIANT_NAME.test(this.variantName)) {
-      throw new ModelDeploymentValidationError('variantName', this.variantName, 'letters, digits and hyphens, at most 63 characters', TARGET);
-    }
-    this.endpointName = spec.endpointName ?? Names.uniqueResourceName(this, { maxLength: 63, separator: '-', allowedSpecialCharacters: '-' });
-    claimEndpointName(this, this.endpointName);
-
-    // --- key ------------------------------------------------------------------------------------
-    this.ownsKey = props.encryptionKey === undefined;
-    this.encryptionKey = props.encryptionKey ?? new kms.Key(this, 'Key', {
-      description: `Encrypts the SageMaker endpoint ${this.endpointName}: storage, logs, alarm notifications and data`,
-      enableKeyRotation: true,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-
-    // --- identity ---------------------------------------------------------------------------------
-    this.role = new iam.Role(this, 'ExecutionRole', {
-      assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com', {
-        conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
-      }),
-      description: `Execution role of the SageMaker model behind ${this.endpointName}`,
-    });
+    this.encryptionKey = r.encryptionKey ?? this.createEncryptionKey();
+    this.role = this.createExecutionRole();
     this.executionPolicy = new iam.ManagedPolicy(this, 'ExecutionPolicy', {
       description: `Least privilege for the SageMaker model behind ${this.endpointName}`,
       roles: [this.role],
     });
-
-    // --- logs -------------------------------------------------------------------------------------
-    const logGroupName = `${ENDPOINTS_LOG_PREFIX}${this.endpointName}`;
-    this.allowServiceToUseKey('logs', `logs.${Aws.REGION}.amazonaws.com`, ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'], {
-      ArnEquals: { 'kms:EncryptionContext:aws:logs:arn': `arn:${Aws.PARTITION}:logs:${Aws.REGION}:${Aws.ACCOUNT_ID}:log-group:${logGroupName}` },
-    });
-    this.logGroup = new logs.LogGroup(this, 'Logs', {
-      logGroupName,
-      encryptionKey: this.encryptionKey,
-      retention: logRetention,
-      // SageMaker writes to this fixed name. Kept by default (audit); see logGroupRemovalPolicy for redeploying.
-      removalPolicy: logGroupRemovalPolicy,
-    });
-    // The group's own ARN (`...:log-group:NAME:*`) covers only this endpoint's streams.
-    this.allow('WriteOwnLogs', ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'], [this.logGroup.logGroupArn]);
-
-    // --- model ------------------------------------------------------------------------------------
-    const image = resolveSageMakerImage(this, spec);
-    this.allow('PullOwnImage', ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'], [image.repositoryArn]);
-    const modelData = this.modelData();
-    const vpcConfig = this.vpcConfig(props);
-    const networkIsolation = props.networkIsolation ?? !serverless;
-    if (!networkIsolation && spec.network === NetworkAccess.PRIVATE && vpcConfig === undefined) {
-      throw new ModelDeploymentValidationError('networkIsolation', false,
-        'true while access.network is PRIVATE and no vpc is given: without isolation or a VPC the container could reach the internet', TARGET);
-    }
-
-    this.cfnModel = new sagemaker.CfnModel(this, 'Model', {
-      executionRoleArn: this.role.roleArn,
-      enableNetworkIsolation: networkIsolation,
-      vpcConfig,
-      primaryContainer: {
-        image: image.imageUri,
-        mode: 'SingleModel',
-        ...modelData,
-        environment: nonEmpty(checkEnvironment(image.environment, spec.serving.environment)),
-      },
-    });
-    // SageMaker checks the role's access to the image and model when the model is created.
-    this.cfnModel.node.addDependency(this.executionPolicy);
-
-    // --- data bucket (capture, async) -----------------------------------------------------------------
-    const needsData = spec.monitoring.capture !== undefined || this.inferenceMode === SageMakerInferenceMode.ASYNC;
-    this.dataBucket = needsData ? props.dataBucket ?? this.createDataBucket() : undefined;
-    if (this.dataBucket) this.allowServiceToUseKey('role', this.role, ['kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey'], undefined);
-
-    // --- endpoint configuration -----------------------------------------------------------------------
-    const timeouts = this.timeouts(props, serverless);
-    this.cfnEndpointConfig = new sagemaker.CfnEndpointConfig(this, 'Config', {
-      // A local-storage instance's volume is hardware-encrypted and SageMaker refuses a key for it.
-      kmsKeyId: localStorage ? undefined : this.encryptionKey.keyArn,
-      productionVariants: [{
-        variantName: this.variantName,
-        modelName: this.cfnModel.attrModelName,
-        initialVariantWeight: 1,
-        ...(serverless ? { serverlessConfig: this.serverlessConfig(props) } : {
-          instanceType: offer!.name,
-          initialInstanceCount: spec.scaling.minReplicas,
-          volumeSizeInGb: this.volumeSize(props.volumeSizeGiB, offer!.name, localStorage),
-          ...timeouts,
-        }),
-      }],
-      dataCaptureConfig: this.dataCaptureConfig(),
-      asyncInferenceConfig: this.asyncConfig(props),
-    });
-
-    // --- alarms ----------------------------------------------------------------------------------------
-    if (spec.monitoring.alarms) {
-      this.alarmTopic = props.alarmTopic ?? this.createAlarmTopic();
-      const actions = [new cwActions.SnsAction(this.alarmTopic), ...(props.alarmActions ?? [])];
-      this.errorRateAlarm = this.createErrorRateAlarm();
-      this.latencyAlarm = this.createLatencyAlarm();
+    this.logGroup = this.createLogGroup(r);
+    this.cfnModel = this.renderModel(r);
+    this.dataBucket = this.renderDataBucket(r);
+    this.cfnEndpointConfig = this.renderEndpointConfig(r);
+    if (r.spec.monitoring.alarms) {
+      this.alarmTopic = r.alarmTopic ?? this.createAlarmTopic();
+      const actions = [new cwActions.SnsAction(this.alarmTopic), ...r.alarmActions];
+      this.errorRateAlarm = this.createErrorRateAlarm(r);
+      this.latencyAlarm = this.createLatencyAlarm(r);
       for (const alarm of [this.errorRateAlarm, this.latencyAlarm]) alarm.addAlarmAction(...actions);
     }
-
-    // --- endpoint --------------------------------------------------------------------------------------
-    const autoscaled = spec.scaling.target !== undefined;
-    this.cfnEndpoint = new sagemaker.CfnEndpoint(this, 'Resource', {
-      endpointName: this.endpointName,
-      endpointConfigName: this.cfnEndpointConfig.attrEndpointConfigName,
-      deploymentConfig: serverless ? undefined : this.deploymentConfig(),
-      // Keep the instance count autoscaling chose; take weight and capture settings from the new config.
-      retainAllVariantProperties: autoscaled ? true : undefined,
-      excludeRetainedVariantProperties: autoscaled ? [{ variantPropertyType: 'DesiredWeight' }, { variantPropertyType: 'DataCaptureConfig' }] : undefined,
-    });
-    this.cfnEndpoint.node.addDependency(this.logGroup);
+    this.cfnEndpoint = this.renderEndpoint(r);
     this.endpointArn = this.cfnEndpoint.ref;
     this.endpointUrl = `https://runtime.sagemaker.${Aws.REGION}.${Aws.URL_SUFFIX}/endpoints/${this.endpointName}/invocations`;
-
-    if (autoscaled) this.scalableTarget = this.configureAutoscaling(offer!);
-
-    for (const [key, value] of Object.entries(spec.tags)) Tags.of(this).add(key, value);
-    new CfnOutput(this, 'EndpointName', { value: this.endpointName, description: 'SageMaker endpoint name' });
-    new CfnOutput(this, 'InvokeUrl', { value: this.endpointUrl, description: 'POST SigV4-signed requests here' });
+    if (r.scaling !== undefined) this.scalableTarget = this.renderAutoscaling(r, r.scaling);
+    this.renderOutputs(r);
   }
 
   /**
@@ -311,123 +205,175 @@ export class SageMakerModelEndpoint extends Construct implements IModelEndpoint 
     });
   }
 
-  // ---------------------------------------------------------------------------------------------------
+  // --- resolve: every check, no resource --------------------------------------------------------------
 
-  /** Limits that are SageMaker's own; the spec has already checked everything else. */
-  private checkTargetLimits(props: SageMakerModelEndpointProps): void {
-    const spec = this.spec;
-    if (spec.auth !== undefined && spec.auth !== AuthMode.IAM) {
-      throw new ModelDeploymentValidationError('access.auth', spec.auth, 'IAM: SageMaker endpoints accept only SigV4-signed requests', TARGET);
-    }
-    if (spec.scaling.minReplicas < 1) {
-      throw new ModelDeploymentValidationError('scaling.minReplicas', spec.scaling.minReplicas,
-        'at least 1: SageMaker instance-backed endpoints keep one instance running (scale to zero needs inference components, not supported yet)', TARGET);
-    }
-    const rollout = spec.rollout;
-    if (rollout.strategy === RolloutStrategy.CANARY && rollout.stepPercent > 50) {
-      throw new ModelDeploymentValidationError('rollout.percent', rollout.stepPercent, 'at most 50: SageMaker canaries are at most half the fleet', TARGET);
-    }
-    if (rollout.strategy === RolloutStrategy.LINEAR && (rollout.stepPercent < 10 || rollout.stepPercent > 50)) {
-      throw new ModelDeploymentValidationError('rollout.stepPercent', rollout.stepPercent, '10 to 50: SageMaker linear steps are 10-50% of the fleet', TARGET);
-    }
-    if (rollout.strategy !== RolloutStrategy.ALL_AT_ONCE && spec.scaling.minReplicas < 2) {
-      throw new ModelDeploymentValidationError('scaling.minReplicas', spec.scaling.minReplicas,
-        `at least 2 for a ${rollout.strategy} rollout on SageMaker: the first step must be at most half the fleet`, TARGET);
-    }
-    if (rollout.waitMinutes > 60) {
-      throw new ModelDeploymentValidationError(rollout.strategy === RolloutStrategy.LINEAR ? 'rollout.intervalMinutes' : 'rollout.bakeMinutes', rollout.waitMinutes,
-        'at most 60: SageMaker waits at most 3600 seconds between traffic steps', TARGET);
-    }
-    if (rollout.terminationWaitMinutes > 60) {
-      throw new ModelDeploymentValidationError('rollout.terminationWaitMinutes', rollout.terminationWaitMinutes, 'at most 60 on SageMaker', TARGET);
-    }
-    if (props.invokeVpcEndpointIds !== undefined) {
-      if (spec.network !== NetworkAccess.PRIVATE || this.invokeVpcEndpointIds.length === 0) {
-        throw new ModelDeploymentValidationError('invokeVpcEndpointIds', props.invokeVpcEndpointIds, 'one or more VPC endpoint ids, with access.network PRIVATE', TARGET);
-      }
-    }
+  private resolve(props: SageMakerModelEndpointProps): ResolvedSageMakerEndpoint {
+    const spec = resolveSpec(props, SAGEMAKER_OPTION_KEYS);
+    const problems = new Problems(TARGET);
+    if (props.serverless && props.asyncInference) problems.add('serverless', 'set together with asyncInference', 'one of serverless or asyncInference');
+    const inferenceMode = props.serverless ? SageMakerInferenceMode.SERVERLESS
+      : props.asyncInference ? SageMakerInferenceMode.ASYNC : SageMakerInferenceMode.REAL_TIME;
+    const serverless = inferenceMode === SageMakerInferenceMode.SERVERLESS;
+    const invokeVpcEndpointIds = problems.attempt(() => checkVpcEndpointIds(props.invokeVpcEndpointIds));
+    checkTargetLimits(problems, spec, props, inferenceMode, invokeVpcEndpointIds);
+    const logRetention = problems.attempt(() => checkLogRetention(props.logRetention));
+    const logGroupRemovalPolicy = problems.attempt(() => checkLogGroupRemovalPolicy(props.logGroupRemovalPolicy));
 
-    if (this.inferenceMode === SageMakerInferenceMode.SERVERLESS) {
-      const refuse = (field: string, value: unknown, allowed: string) => {
-        throw new ModelDeploymentValidationError(field, value, `${allowed} (SageMaker serverless inference)`, TARGET);
+    const offer = serverless ? undefined : problems.attempt(() => pickInstance(spec.compute, props.instanceType));
+    const localStorage = offer !== undefined && LOCAL_STORAGE_FAMILIES.test(offer.name);
+    const variantName = props.variantName ?? 'AllTraffic';
+    if (!VARIANT_NAME.test(variantName)) problems.add('variantName', variantName, 'letters, digits and hyphens, at most 63 characters');
+    const endpointName = spec.endpointName ?? Names.uniqueResourceName(this, { maxLength: 63, separator: '-', allowedSpecialCharacters: '-' });
+    problems.check(() => claimEndpointName(this, endpointName));
+
+    // In an environment-agnostic stack this adds the stack's DLC registry mapping (a mapping, not a resource).
+    const image = problems.attempt(() => resolveSageMakerImage(this, spec));
+    const model = problems.attempt(() => resolveModelData(spec));
+    if (!props.vpc && (props.vpcSubnets || props.securityGroups)) {
+      problems.add(props.vpcSubnets ? 'vpcSubnets' : 'securityGroups', 'set without vpc', 'only together with vpc');
+    }
+    const networkIsolation = props.networkIsolation ?? !serverless;
+    if (!networkIsolation && spec.network === NetworkAccess.PRIVATE && props.vpc === undefined) {
+      problems.add('networkIsolation', false, 'true while access.network is PRIVATE and no vpc is given: without isolation or a VPC the container could reach the internet');
+    }
+    const environment = image && problems.attempt(() => nonEmpty(checkEnvironment(image.environment, spec.serving.environment)));
+
+    let instances: ResolvedInstances | undefined;
+    if (offer !== undefined) {
+      const startup = problems.attempt(() => checkInteger('serving.startupTimeoutSeconds', spec.serving.startupTimeoutSeconds, 60, 3600, TARGET));
+      const download = startup === undefined && props.modelDownloadTimeoutSeconds === undefined ? undefined
+        : problems.attempt(() => checkInteger('modelDownloadTimeoutSeconds', props.modelDownloadTimeoutSeconds ?? startup, 60, 3600, TARGET));
+      instances = {
+        offer,
+        localStorage,
+        startupTimeoutSeconds: startup!,
+        downloadTimeoutSeconds: download!,
+        volumeSizeGiB: resolveVolumeSize(problems, props.volumeSizeGiB, offer.name, localStorage),
       };
-      if (spec.compute.kind === ComputeKind.GPU) refuse('compute', spec.compute.describe(), 'CPU only: serverless has no GPUs');
-      if (spec.scaling.maxReplicas !== spec.scaling.minReplicas || spec.scaling.minReplicas !== 1) {
-        refuse('scaling', `${spec.scaling.minReplicas}..${spec.scaling.maxReplicas}`, 'left out: serverless scales by concurrency (serverless.maxConcurrency)');
-      }
-      if (spec.rollout.strategy !== RolloutStrategy.ALL_AT_ONCE) refuse('rollout', spec.rollout.strategy, 'Rollout.allAtOnce(): canary and linear need instances');
-      if (spec.monitoring.capture) refuse('monitoring.capture', spec.monitoring.capture, 'left out: serverless has no data capture');
-      if (props.vpc) refuse('vpc', 'a VPC', 'left out: serverless cannot attach to a VPC');
-      if (props.networkIsolation) refuse('networkIsolation', true, 'false: serverless does not support network isolation');
-      if (spec.network === NetworkAccess.PRIVATE) refuse('access.network', spec.network, 'PUBLIC: serverless endpoints can be neither isolated nor placed in a VPC; set it to accept that');
-      if (props.instanceType) refuse('instanceType', props.instanceType, 'left out');
     }
+    const serverlessConfig = serverless ? resolveServerless(problems, spec, props.serverless) : undefined;
+    const asyncInference = props.asyncInference
+      ? problems.attempt(() => checkOptions<SageMakerAsyncInferenceOptions>('asyncInference', props.asyncInference, ['maxConcurrentInvocationsPerInstance', 'successTopic', 'errorTopic']))
+      : undefined;
+    const perInstance = asyncInference?.maxConcurrentInvocationsPerInstance === undefined ? undefined
+      : problems.attempt(() => checkInteger('asyncInference.maxConcurrentInvocationsPerInstance', asyncInference.maxConcurrentInvocationsPerInstance, 1, 1000, TARGET));
+    const rollout = serverless ? undefined : resolveRollout(problems, spec);
+    const scaling = spec.scaling.target !== undefined && offer !== undefined ? resolveScaling(problems, spec, offer, spec.scaling.target) : undefined;
+    problems.throwIfAny();
+
+    return {
+      spec,
+      inferenceMode,
+      variantName,
+      endpointName,
+      invokeVpcEndpointIds: invokeVpcEndpointIds!,
+      logRetention: logRetention!,
+      logGroupRemovalPolicy: logGroupRemovalPolicy!,
+      image: image!,
+      model: model!,
+      environment,
+      networkIsolation,
+      vpc: props.vpc,
+      vpcSubnets: props.vpcSubnets,
+      securityGroups: props.securityGroups,
+      offer,
+      instances,
+      serverless: serverlessConfig,
+      asyncInference: asyncInference === undefined ? undefined : { ...asyncInference, maxConcurrentInvocationsPerInstance: perInstance },
+      rollout,
+      scaling,
+      encryptionKey: props.encryptionKey,
+      dataBucket: props.dataBucket,
+      alarmTopic: props.alarmTopic,
+      alarmActions: props.alarmActions ?? [],
+    };
   }
 
-  private pickInstance(instanceType: string | undefined): InstanceOffer {
-    const compute = this.spec.compute;
-    if (instanceType === undefined) return selectInstance(CatalogPlatform.SAGEMAKER, compute, TARGET);
-    if (!SAGEMAKER_INSTANCE.test(instanceType)) {
-      throw new ModelDeploymentValidationError('instanceType', instanceType, 'a SageMaker instance type such as ml.g5.2xlarge', TARGET);
-    }
-    const known = findInstance(CatalogPlatform.SAGEMAKER, instanceType);
-    const gpus = known?.gpuCount ?? sageMakerInstanceGpus(instanceType)?.gpuCount ?? 0;
-    if (compute.kind === ComputeKind.GPU && gpus < compute.gpuCount) {
-      throw new ModelDeploymentValidationError('instanceType', instanceType, `an instance with at least ${compute.gpuCount} GPU(s) for compute ${compute.describe()}`, TARGET);
-    }
-    if (compute.kind === ComputeKind.GPU && known?.gpu !== undefined && known.gpu !== compute.gpu) {
-      throw new ModelDeploymentValidationError('instanceType', instanceType, `an instance with ${compute.gpu} GPUs (this one has ${known.gpu})`, TARGET);
-    }
-    return known ?? { name: instanceType, vcpus: 0, memoryGiB: 0, gpuCount: gpus, gpu: compute.gpu };
+  // --- render: reads only the resolved struct ---------------------------------------------------------
+
+  private createEncryptionKey(): kms.Key {
+    return new kms.Key(this, 'Key', {
+      description: `Encrypts the SageMaker endpoint ${this.endpointName}: storage, logs, alarm notifications and data`,
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
   }
 
-  private modelData(): Pick<sagemaker.CfnModel.ContainerDefinitionProperty, 'modelDataUrl' | 'modelDataSource'> {
-    const model = this.spec.model;
-    if (model.source === ArtifactSource.LOCAL_PATH) {
-      const archive = packModelArchive(model.localPath!);
+  private createExecutionRole(): iam.Role {
+    return new iam.Role(this, 'ExecutionRole', {
+      assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
+      }),
+      description: `Execution role of the SageMaker model behind ${this.endpointName}`,
+    });
+  }
+
+  private createLogGroup(r: ResolvedSageMakerEndpoint): logs.LogGroup {
+    const logGroupName = `${ENDPOINTS_LOG_PREFIX}${r.endpointName}`;
+    this.allowServiceToUseKey('logs', `logs.${Aws.REGION}.amazonaws.com`, ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'], {
+      ArnEquals: { 'kms:EncryptionContext:aws:logs:arn': `arn:${Aws.PARTITION}:logs:${Aws.REGION}:${Aws.ACCOUNT_ID}:log-group:${logGroupName}` },
+    });
+    const logGroup = new logs.LogGroup(this, 'Logs', {
+      logGroupName,
+      encryptionKey: this.encryptionKey,
+      retention: r.logRetention,
+      // SageMaker writes to this fixed name. Kept by default (audit); see logGroupRemovalPolicy for redeploying.
+      removalPolicy: r.logGroupRemovalPolicy,
+    });
+    // The group's own ARN (`...:log-group:NAME:*`) covers only this endpoint's streams.
+    this.allow('WriteOwnLogs', ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'], [logGroup.logGroupArn]);
+    return logGroup;
+  }
+
+  private renderModel(r: ResolvedSageMakerEndpoint): sagemaker.CfnModel {
+    this.allow('PullOwnImage', ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'], [r.image.repositoryArn]);
+    const modelData = this.renderModelData(r.model);
+    const model = new sagemaker.CfnModel(this, 'Model', {
+      executionRoleArn: this.role.roleArn,
+      enableNetworkIsolation: r.networkIsolation,
+      vpcConfig: this.renderVpcConfig(r),
+      primaryContainer: {
+        image: r.image.imageUri,
+        mode: 'SingleModel',
+        ...modelData,
+        environment: r.environment,
+      },
+    });
+    // SageMaker checks the role's access to the image and model when the model is created.
+    model.node.addDependency(this.executionPolicy);
+    return model;
+  }
+
+  private renderModelData(model: ResolvedModelData): Pick<sagemaker.CfnModel.ContainerDefinitionProperty, 'modelDataUrl' | 'modelDataSource'> {
+    if (model.archive !== undefined) {
       const asset = new s3assets.Asset(this, 'ModelArtifact', {
-        path: archive.archivePath,
+        path: model.archive.archivePath,
         // The content hash does not depend on the zlib build: an unchanged model never redeploys.
-        assetHash: archive.contentHash,
+        assetHash: model.archive.contentHash,
       });
       this.allow('ReadOwnModel', ['s3:GetObject'], [`arn:${Aws.PARTITION}:s3:::${asset.s3BucketName}/${asset.s3ObjectKey}`]);
       return { modelDataUrl: asset.s3ObjectUrl };
     }
-    if (model.scheme !== ArtifactScheme.S3) {
-      throw new ModelDeploymentValidationError('model.uri', model.uri, 's3://BUCKET/KEY: SageMaker reads model artifacts from Amazon S3 only', TARGET);
-    }
-    const [, bucket, key] = /^s3:\/\/([^/]+)\/?(.*)$/.exec(model.uri!)!;
-    if (/[*?$]/.test(key)) {
-      // They would become IAM wildcards or policy variables in the role's permissions.
-      throw new ModelDeploymentValidationError('model.uri', model.uri, 'an S3 key without "*", "?" or "$"', TARGET);
-    }
-    if (key === '') {
-      throw new ModelDeploymentValidationError('model.uri', model.uri, 's3://BUCKET/KEY or s3://BUCKET/PREFIX/ (a whole bucket is not a model)', TARGET);
-    }
+    const { uri, bucket, key } = model;
     if (model.layout === ArtifactLayout.TAR_GZ) {
       this.allow('ReadOwnModel', ['s3:GetObject'], [`arn:${Aws.PARTITION}:s3:::${bucket}/${key}`]);
-      return { modelDataUrl: model.uri };
+      return { modelDataUrl: uri };
     }
     if (model.layout === ArtifactLayout.PREFIX) {
       // Uncompressed files under a prefix: the only wildcard this role has, bounded by the prefix.
       this.allow('ReadOwnModel', ['s3:GetObject'], [`arn:${Aws.PARTITION}:s3:::${bucket}/${key}*`]);
       this.allow('ListOwnModel', ['s3:ListBucket'], [`arn:${Aws.PARTITION}:s3:::${bucket}`], { StringLike: { 's3:prefix': [`${key}*`] } });
-      return { modelDataSource: { s3DataSource: { s3Uri: model.uri!, s3DataType: 'S3Prefix', compressionType: 'None' } } };
+      return { modelDataSource: { s3DataSource: { s3Uri: uri!, s3DataType: 'S3Prefix', compressionType: 'None' } } };
     }
     this.allow('ReadOwnModel', ['s3:GetObject'], [`arn:${Aws.PARTITION}:s3:::${bucket}/${key}`]);
-    return { modelDataSource: { s3DataSource: { s3Uri: model.uri!, s3DataType: 'S3Object', compressionType: 'None' } } };
+    return { modelDataSource: { s3DataSource: { s3Uri: uri!, s3DataType: 'S3Object', compressionType: 'None' } } };
   }
 
-  private vpcConfig(props: SageMakerModelEndpointProps): sagemaker.CfnModel.VpcConfigProperty | undefined {
-    if (!props.vpc) {
-      if (props.vpcSubnets || props.securityGroups) {
-        throw new ModelDeploymentValidationError(props.vpcSubnets ? 'vpcSubnets' : 'securityGroups', 'set without vpc', 'only together with vpc', TARGET);
-      }
-      return undefined;
-    }
-    const subnets = props.vpc.selectSubnets(props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS });
-    const groups = props.securityGroups ?? [new ec2.SecurityGroup(this, 'SecurityGroup', {
-      vpc: props.vpc,
+  private renderVpcConfig(r: ResolvedSageMakerEndpoint): sagemaker.CfnModel.VpcConfigProperty | undefined {
+    if (!r.vpc) return undefined;
+    const subnets = r.vpc.selectSubnets(r.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS });
+    const groups = r.securityGroups ?? [new ec2.SecurityGroup(this, 'SecurityGroup', {
+      vpc: r.vpc,
       description: `SageMaker model behind ${this.endpointName}: no inbound, no outbound`,
       allowAllOutbound: false,
     })];
@@ -440,28 +386,55 @@ export class SageMakerModelEndpoint extends Construct implements IModelEndpoint 
     return { subnets: subnets.subnetIds, securityGroupIds: groups.map(g => g.securityGroupId) };
   }
 
-  private timeouts(props: SageMakerModelEndpointProps, serverless: boolean) {
-    if (serverless) return {};
-    const startup = checkInteger('serving.startupTimeoutSeconds', this.spec.serving.startupTimeoutSeconds, 60, 3600, TARGET);
-    const download = checkInteger('modelDownloadTimeoutSeconds', props.modelDownloadTimeoutSeconds ?? startup, 60, 3600, TARGET);
-    return { containerStartupHealthCheckTimeoutInSeconds: startup, modelDataDownloadTimeoutInSeconds: download };
+  /** The bucket for captured data and async results, when either is used. */
+  private renderDataBucket(r: ResolvedSageMakerEndpoint): s3.IBucket | undefined {
+    const needsData = r.spec.monitoring.capture !== undefined || r.inferenceMode === SageMakerInferenceMode.ASYNC;
+    if (!needsData) return undefined;
+    const bucket = r.dataBucket ?? this.createDataBucket();
+    this.allowServiceToUseKey('role', this.role, ['kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey'], undefined);
+    return bucket;
   }
 
-  private volumeSize(size: number | undefined, instanceType: string, localStorage: boolean): number | undefined {
-    if (size === undefined) return undefined;
-    if (localStorage) {
-      throw new ModelDeploymentValidationError('volumeSizeGiB', size, `left out for ${instanceType}: it has local NVMe storage, whose size is fixed`, TARGET);
-    }
-    return checkInteger('volumeSizeGiB', size, 1, 512, TARGET);
+  private renderEndpointConfig(r: ResolvedSageMakerEndpoint): sagemaker.CfnEndpointConfig {
+    const instances = r.instances;
+    return new sagemaker.CfnEndpointConfig(this, 'Config', {
+      // A local-storage instance's volume is hardware-encrypted and SageMaker refuses a key for it.
+      kmsKeyId: instances?.localStorage ? undefined : this.encryptionKey.keyArn,
+      productionVariants: [{
+        variantName: r.variantName,
+        modelName: this.cfnModel.attrModelName,
+        initialVariantWeight: 1,
+        ...(instances === undefined ? { serverlessConfig: r.serverless } : {
+          instanceType: instances.offer.name,
+          initialInstanceCount: r.spec.scaling.minReplicas,
+          volumeSizeInGb: instances.volumeSizeGiB,
+          containerStartupHealthCheckTimeoutInSeconds: instances.startupTimeoutSeconds,
+          modelDataDownloadTimeoutInSeconds: instances.downloadTimeoutSeconds,
+        }),
+      }],
+      dataCaptureConfig: this.renderDataCapture(r),
+      asyncInferenceConfig: this.renderAsyncConfig(r),
+    });
   }
 
-  private serverlessConfig(props: SageMakerModelEndpointProps): sagemaker.CfnEndpointConfig.ServerlessConfigProperty {
-    const options = checkOptions<SageMakerServerlessOptions>('serverless', props.serverless, ['memoryGiB', 'maxConcurrency', 'provisionedConcurrency']);
-    const memoryGiB = checkInteger('serverless.memoryGiB', options.memoryGiB ?? Math.min(6, Math.max(1, Math.ceil(this.spec.compute.memoryGiB))), 1, 6, TARGET);
-    const maxConcurrency = checkInteger('serverless.maxConcurrency', options.maxConcurrency ?? 20, 1, 200, TARGET);
-    const provisioned = options.provisionedConcurrency === undefined ? undefined
-      : checkInteger('serverless.provisionedConcurrency', options.provisionedConcurrency, 1, maxConcurrency, TARGET);
-    return { memorySizeInMb: memoryGiB * 1024, maxConcurrency, provisionedConcurrency: provisioned };
+  private renderEndpoint(r: ResolvedSageMakerEndpoint): sagemaker.CfnEndpoint {
+    const autoscaled = r.spec.scaling.target !== undefined;
+    const endpoint = new sagemaker.CfnEndpoint(this, 'Resource', {
+      endpointName: r.endpointName,
+      endpointConfigName: this.cfnEndpointConfig.attrEndpointConfigName,
+      deploymentConfig: r.rollout === undefined ? undefined : this.renderDeploymentConfig(r, r.rollout),
+      // Keep the instance count autoscaling chose; take weight and capture settings from the new config.
+      retainAllVariantProperties: autoscaled ? true : undefined,
+      excludeRetainedVariantProperties: autoscaled ? [{ variantPropertyType: 'DesiredWeight' }, { variantPropertyType: 'DataCaptureConfig' }] : undefined,
+    });
+    endpoint.node.addDependency(this.logGroup);
+    return endpoint;
+  }
+
+  private renderOutputs(r: ResolvedSageMakerEndpoint): void {
+    for (const [key, value] of Object.entries(r.spec.tags)) Tags.of(this).add(key, value);
+    new CfnOutput(this, 'EndpointName', { value: this.endpointName, description: 'SageMaker endpoint name' });
+    new CfnOutput(this, 'InvokeUrl', { value: this.endpointUrl, description: 'POST SigV4-signed requests here' });
   }
 
   private createDataBucket(): s3.Bucket {
@@ -485,8 +458,8 @@ export class SageMakerModelEndpoint extends Construct implements IModelEndpoint 
     if (!added) this.allow(sid, actions, [bucket.arnForObjects(`${prefix}*`)]);
   }
 
-  private dataCaptureConfig(): sagemaker.CfnEndpointConfig.DataCaptureConfigProperty | undefined {
-    const capture = this.spec.monitoring.capture;
+  private renderDataCapture(r: ResolvedSageMakerEndpoint): sagemaker.CfnEndpointConfig.DataCaptureConfigProperty | undefined {
+    const capture = r.spec.monitoring.capture;
     if (!capture) return undefined;
     const prefix = `data-capture/${this.endpointName}/`;
     this.allowOnData('WriteCapturedData', ['s3:PutObject'], prefix);
@@ -502,17 +475,16 @@ export class SageMakerModelEndpoint extends Construct implements IModelEndpoint 
     };
   }
 
-  private asyncConfig(props: SageMakerModelEndpointProps): sagemaker.CfnEndpointConfig.AsyncInferenceConfigProperty | undefined {
-    if (!props.asyncInference) return undefined;
-    const options = checkOptions<SageMakerAsyncInferenceOptions>('asyncInference', props.asyncInference, ['maxConcurrentInvocationsPerInstance', 'successTopic', 'errorTopic']);
+  private renderAsyncConfig(r: ResolvedSageMakerEndpoint): sagemaker.CfnEndpointConfig.AsyncInferenceConfigProperty | undefined {
+    const options = r.asyncInference;
+    if (!options) return undefined;
     const base = `async/${this.endpointName}/`;
     this.allowOnData('ReadAsyncInputs', ['s3:GetObject'], `${base}input/`);
     this.allowOnData('WriteAsyncResults', ['s3:PutObject'], `${base}output/`);
     this.allowOnData('WriteAsyncFailures', ['s3:PutObject'], `${base}failure/`);
     const topics = [options.successTopic, options.errorTopic].filter((t): t is sns.ITopic => t !== undefined);
     if (topics.length > 0) this.allow('NotifyAsyncResults', ['sns:Publish'], topics.map(t => t.topicArn));
-    const perInstance = options.maxConcurrentInvocationsPerInstance === undefined ? undefined
-      : checkInteger('asyncInference.maxConcurrentInvocationsPerInstance', options.maxConcurrentInvocationsPerInstance, 1, 1000, TARGET);
+    const perInstance = options.maxConcurrentInvocationsPerInstance;
     return {
       clientConfig: perInstance === undefined ? undefined : { maxConcurrentInvocationsPerInstance: perInstance },
       outputConfig: {
@@ -552,8 +524,8 @@ export class SageMakerModelEndpoint extends Construct implements IModelEndpoint 
     return topic;
   }
 
-  private createErrorRateAlarm(): cloudwatch.Alarm {
-    const monitoring = this.spec.monitoring;
+  private createErrorRateAlarm(r: ResolvedSageMakerEndpoint): cloudwatch.Alarm {
+    const monitoring = r.spec.monitoring;
     return new cloudwatch.Alarm(this, 'ErrorRateAlarm', {
       alarmDescription: `Server errors above ${monitoring.errorRatePercent}% of requests on ${this.endpointName}`,
       metric: this.metricServerErrorRate(),
@@ -564,8 +536,8 @@ export class SageMakerModelEndpoint extends Construct implements IModelEndpoint 
     });
   }
 
-  private createLatencyAlarm(): cloudwatch.Alarm {
-    const monitoring = this.spec.monitoring;
+  private createLatencyAlarm(r: ResolvedSageMakerEndpoint): cloudwatch.Alarm {
+    const monitoring = r.spec.monitoring;
     return new cloudwatch.Alarm(this, 'LatencyAlarm', {
       alarmDescription: `p99 model latency above ${monitoring.latencyP99Ms} ms on ${this.endpointName}`,
       metric: this.metricModelLatency(),
@@ -576,34 +548,26 @@ export class SageMakerModelEndpoint extends Construct implements IModelEndpoint 
     });
   }
 
-  private deploymentConfig(): sagemaker.CfnEndpoint.DeploymentConfigProperty {
-    const rollout = this.spec.rollout;
-    const wait = rollout.waitMinutes * 60;
-    const type = { [RolloutStrategy.ALL_AT_ONCE]: 'ALL_AT_ONCE', [RolloutStrategy.CANARY]: 'CANARY', [RolloutStrategy.LINEAR]: 'LINEAR' }[rollout.strategy];
-    const steps = rollout.strategy === RolloutStrategy.LINEAR ? Math.ceil(100 / rollout.stepPercent) : rollout.strategy === RolloutStrategy.CANARY ? 2 : 1;
-    // Long enough for new instances to start, every step to bake, and the old fleet to be kept.
-    const needed = 2 * this.spec.serving.startupTimeoutSeconds + steps * wait + rollout.terminationWaitMinutes * 60 + 600;
-    if (needed > 28800) {
-      throw new ModelDeploymentValidationError('rollout', `${steps} steps of ${rollout.waitMinutes} min`, 'a rollout that fits in SageMaker\'s 8-hour limit: fewer steps or shorter waits', TARGET);
-    }
-    const alarms = this.spec.rollout.rollbackOnAlarms ? [this.errorRateAlarm, this.latencyAlarm].filter((a): a is cloudwatch.Alarm => a !== undefined) : [];
+  private renderDeploymentConfig(r: ResolvedSageMakerEndpoint, resolved: ResolvedRollout): sagemaker.CfnEndpoint.DeploymentConfigProperty {
+    const rollout = r.spec.rollout;
+    const alarms = rollout.rollbackOnAlarms ? [this.errorRateAlarm, this.latencyAlarm].filter((a): a is cloudwatch.Alarm => a !== undefined) : [];
     return {
       blueGreenUpdatePolicy: {
         trafficRoutingConfiguration: {
-          type,
-          waitIntervalInSeconds: wait,
+          type: resolved.type,
+          waitIntervalInSeconds: resolved.waitSeconds,
           canarySize: rollout.strategy === RolloutStrategy.CANARY ? { type: 'CAPACITY_PERCENT', value: rollout.stepPercent } : undefined,
           linearStepSize: rollout.strategy === RolloutStrategy.LINEAR ? { type: 'CAPACITY_PERCENT', value: rollout.stepPercent } : undefined,
         },
         terminationWaitInSeconds: rollout.terminationWaitMinutes * 60,
-        maximumExecutionTimeoutInSeconds: Math.max(600, needed),
+        maximumExecutionTimeoutInSeconds: resolved.timeoutSeconds,
       },
       autoRollbackConfiguration: alarms.length === 0 ? undefined : { alarms: alarms.map(a => ({ alarmName: a.alarmName })) },
     };
   }
 
-  private configureAutoscaling(offer: InstanceOffer): appscaling.ScalableTarget {
-    const scaling = this.spec.scaling;
+  private renderAutoscaling(r: ResolvedSageMakerEndpoint, resolved: ResolvedScaling): appscaling.ScalableTarget {
+    const scaling = r.spec.scaling;
     const target = new appscaling.ScalableTarget(this, 'ScalableTarget', {
       serviceNamespace: appscaling.ServiceNamespace.SAGEMAKER,
       resourceId: `endpoint/${this.endpointName}/variant/${this.variantName}`,
@@ -616,7 +580,7 @@ export class SageMakerModelEndpoint extends Construct implements IModelEndpoint 
     });
     target.node.addDependency(this.cfnEndpoint);
     const cooldowns = { scaleInCooldown: Duration.seconds(scaling.scaleInCooldownSeconds), scaleOutCooldown: Duration.seconds(scaling.scaleOutCooldownSeconds) };
-    const metricTarget = scaling.target!;
+    const metricTarget = resolved.target;
     if (metricTarget.metric === ScalingMetric.INVOCATIONS_PER_REPLICA_PER_MINUTE) {
       target.scaleToTrackMetric('InvocationsPerInstance', {
         predefinedMetric: appscaling.PredefinedMetric.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
@@ -627,14 +591,6 @@ export class SageMakerModelEndpoint extends Construct implements IModelEndpoint 
     }
     // SageMaker reports CPUUtilization and GPUUtilization summed over cores/GPUs (0..100*N).
     const gpu = metricTarget.metric === ScalingMetric.GPU_PERCENT;
-    const units = gpu ? offer.gpuCount : offer.vcpus;
-    if (units < 1) {
-      throw new ModelDeploymentValidationError('scaling.target', metricTarget.metric,
-        `ScalingTarget.invocationsPerReplicaPerMinute(...) for instance type ${offer.name}, whose ${gpu ? 'GPU' : 'vCPU'} count is not in the catalog`, TARGET);
-    }
-    if (gpu && this.spec.compute.kind !== ComputeKind.GPU) {
-      throw new ModelDeploymentValidationError('scaling.target', metricTarget.metric, 'cpuPercent or invocationsPerReplicaPerMinute for CPU compute', TARGET);
-    }
     target.scaleToTrackMetric(gpu ? 'GpuUtilization' : 'CpuUtilization', {
       customMetric: new cloudwatch.Metric({
         namespace: '/aws/sagemaker/Endpoints',
@@ -643,7 +599,7 @@ export class SageMakerModelEndpoint extends Construct implements IModelEndpoint 
         statistic: 'Average',
         period: Duration.minutes(1),
       }),
-      targetValue: metricTarget.value * units,
+      targetValue: metricTarget.value * resolved.units,
       ...cooldowns,
     });
     return target;
@@ -669,10 +625,203 @@ export class SageMakerModelEndpoint extends Construct implements IModelEndpoint 
   }
 }
 
-function failBothModes(): never {
-  throw new ModelDeploymentValidationError('serverless', 'set together with asyncInference', 'one of serverless or asyncInference', TARGET);
-}
-
 function nonEmpty(env: { [name: string]: string }): { [name: string]: string } | undefined {
   return Object.keys(env).length > 0 ? env : undefined;
+}
+
+/** Instance-backed settings, checked. */
+interface ResolvedInstances {
+  readonly offer: InstanceOffer;
+  /** Local NVMe storage: no KMS key and no volume size for it. */
+  readonly localStorage: boolean;
+  readonly startupTimeoutSeconds: number;
+  readonly downloadTimeoutSeconds: number;
+  readonly volumeSizeGiB?: number;
+}
+
+/** Where the model comes from: a local archive to upload, or an S3 object or prefix. */
+interface ResolvedModelData {
+  readonly archive?: ModelArchive;
+  readonly uri?: string;
+  readonly bucket?: string;
+  readonly key?: string;
+  readonly layout?: ArtifactLayout;
+}
+
+interface ResolvedRollout {
+  readonly type: string;
+  readonly waitSeconds: number;
+  /** The blue/green update's timeout, long enough for every step. */
+  readonly timeoutSeconds: number;
+}
+
+interface ResolvedScaling {
+  readonly target: ScalingTarget;
+  /** Cores or GPUs the utilisation metric is summed over (1 for invocations). */
+  readonly units: number;
+}
+
+/**
+ * The props validated and their defaults applied, once: everything the render reads. Built by
+ * `resolve`, which refuses the props (every problem at once) before any resource exists.
+ */
+interface ResolvedSageMakerEndpoint {
+  readonly spec: ResolvedModelDeploymentSpec;
+  readonly inferenceMode: SageMakerInferenceMode;
+  readonly variantName: string;
+  readonly endpointName: string;
+  readonly invokeVpcEndpointIds: string[];
+  readonly logRetention: logs.RetentionDays;
+  readonly logGroupRemovalPolicy: RemovalPolicy;
+  readonly image: ResolvedSageMakerImage;
+  readonly model: ResolvedModelData;
+  readonly environment?: { [name: string]: string };
+  readonly networkIsolation: boolean;
+  readonly vpc?: ec2.IVpc;
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  readonly securityGroups?: ec2.ISecurityGroup[];
+  /** The instance type, for instance-backed endpoints. */
+  readonly offer?: InstanceOffer;
+  readonly instances?: ResolvedInstances;
+  readonly serverless?: sagemaker.CfnEndpointConfig.ServerlessConfigProperty;
+  readonly asyncInference?: SageMakerAsyncInferenceOptions;
+  /** The blue/green rollout, for instance-backed endpoints. */
+  readonly rollout?: ResolvedRollout;
+  /** Target tracking, when the spec scales on a metric. */
+  readonly scaling?: ResolvedScaling;
+  readonly encryptionKey?: kms.IKey;
+  readonly dataBucket?: s3.IBucket;
+  readonly alarmTopic?: sns.ITopic;
+  readonly alarmActions: cloudwatch.IAlarmAction[];
+}
+
+/** Limits that are SageMaker's own; the spec has already checked everything else. */
+function checkTargetLimits(problems: Problems, spec: ResolvedModelDeploymentSpec, props: SageMakerModelEndpointProps,
+  mode: SageMakerInferenceMode, vpcEndpointIds: string[] | undefined): void {
+  if (spec.auth !== undefined && spec.auth !== AuthMode.IAM) {
+    problems.add('access.auth', spec.auth, 'IAM: SageMaker endpoints accept only SigV4-signed requests');
+  }
+  if (spec.scaling.minReplicas < 1) {
+    problems.add('scaling.minReplicas', spec.scaling.minReplicas,
+      'at least 1: SageMaker instance-backed endpoints keep one instance running (scale to zero needs inference components, not supported yet)');
+  }
+  const rollout = spec.rollout;
+  if (rollout.strategy === RolloutStrategy.CANARY && rollout.stepPercent > 50) {
+    problems.add('rollout.percent', rollout.stepPercent, 'at most 50: SageMaker canaries are at most half the fleet');
+  }
+  if (rollout.strategy === RolloutStrategy.LINEAR && (rollout.stepPercent < 10 || rollout.stepPercent > 50)) {
+    problems.add('rollout.stepPercent', rollout.stepPercent, '10 to 50: SageMaker linear steps are 10-50% of the fleet');
+  }
+  if (rollout.strategy !== RolloutStrategy.ALL_AT_ONCE && spec.scaling.minReplicas < 2) {
+    problems.add('scaling.minReplicas', spec.scaling.minReplicas,
+      `at least 2 for a ${rollout.strategy} rollout on SageMaker: the first step must be at most half the fleet`);
+  }
+  if (rollout.waitMinutes > 60) {
+    problems.add(rollout.strategy === RolloutStrategy.LINEAR ? 'rollout.intervalMinutes' : 'rollout.bakeMinutes', rollout.waitMinutes,
+      'at most 60: SageMaker waits at most 3600 seconds between traffic steps');
+  }
+  if (rollout.terminationWaitMinutes > 60) {
+    problems.add('rollout.terminationWaitMinutes', rollout.terminationWaitMinutes, 'at most 60 on SageMaker');
+  }
+  // Only when the ids themselves passed: a malformed id is already reported.
+  if (props.invokeVpcEndpointIds !== undefined && vpcEndpointIds !== undefined) {
+    if (spec.network !== NetworkAccess.PRIVATE || vpcEndpointIds.length === 0) {
+      problems.add('invokeVpcEndpointIds', props.invokeVpcEndpointIds, 'one or more VPC endpoint ids, with access.network PRIVATE');
+    }
+  }
+
+  if (mode === SageMakerInferenceMode.SERVERLESS) {
+    const refuse = (field: string, value: unknown, allowed: string) => problems.add(field, value, `${allowed} (SageMaker serverless inference)`);
+    if (spec.compute.kind === ComputeKind.GPU) refuse('compute', spec.compute.describe(), 'CPU only: serverless has no GPUs');
+    if (spec.scaling.maxReplicas !== spec.scaling.minReplicas || spec.scaling.minReplicas !== 1) {
+      refuse('scaling', `${spec.scaling.minReplicas}..${spec.scaling.maxReplicas}`, 'left out: serverless scales by concurrency (serverless.maxConcurrency)');
+    }
+    if (spec.rollout.strategy !== RolloutStrategy.ALL_AT_ONCE) refuse('rollout', spec.rollout.strategy, 'Rollout.allAtOnce(): canary and linear need instances');
+    if (spec.monitoring.capture) refuse('monitoring.capture', spec.monitoring.capture, 'left out: serverless has no data capture');
+    if (props.vpc) refuse('vpc', 'a VPC', 'left out: serverless cannot attach to a VPC');
+    if (props.networkIsolation) refuse('networkIsolation', true, 'false: serverless does not support network isolation');
+    if (spec.network === NetworkAccess.PRIVATE) refuse('access.network', spec.network, 'PUBLIC: serverless endpoints can be neither isolated nor placed in a VPC; set it to accept that');
+    if (props.instanceType) refuse('instanceType', props.instanceType, 'left out');
+  }
+}
+
+function pickInstance(compute: ResolvedModelDeploymentSpec['compute'], instanceType: string | undefined): InstanceOffer {
+  if (instanceType === undefined) return selectInstance(CatalogPlatform.SAGEMAKER, compute, TARGET);
+  if (!SAGEMAKER_INSTANCE.test(instanceType)) {
+    throw new ModelDeploymentValidationError('instanceType', instanceType, 'a SageMaker instance type such as ml.g5.2xlarge', TARGET);
+  }
+  const known = findInstance(CatalogPlatform.SAGEMAKER, instanceType);
+  const gpus = known?.gpuCount ?? sageMakerInstanceGpus(instanceType)?.gpuCount ?? 0;
+  if (compute.kind === ComputeKind.GPU && gpus < compute.gpuCount) {
+    throw new ModelDeploymentValidationError('instanceType', instanceType, `an instance with at least ${compute.gpuCount} GPU(s) for compute ${compute.describe()}`, TARGET);
+  }
+  if (compute.kind === ComputeKind.GPU && known?.gpu !== undefined && known.gpu !== compute.gpu) {
+    throw new ModelDeploymentValidationError('instanceType', instanceType, `an instance with ${compute.gpu} GPUs (this one has ${known.gpu})`, TARGET);
+  }
+  return known ?? { name: instanceType, vcpus: 0, memoryGiB: 0, gpuCount: gpus, gpu: compute.gpu };
+}
+
+function resolveModelData(spec: ResolvedModelDeploymentSpec): ResolvedModelData {
+  const model = spec.model;
+  if (model.source === ArtifactSource.LOCAL_PATH) return { archive: packModelArchive(model.localPath!) };
+  if (model.scheme !== ArtifactScheme.S3) {
+    throw new ModelDeploymentValidationError('model.uri', model.uri, 's3://BUCKET/KEY: SageMaker reads model artifacts from Amazon S3 only', TARGET);
+  }
+  const [, bucket, key] = /^s3:\/\/([^/]+)\/?(.*)$/.exec(model.uri!)!;
+  if (/[*?$]/.test(key)) {
+    // They would become IAM wildcards or policy variables in the role's permissions.
+    throw new ModelDeploymentValidationError('model.uri', model.uri, 'an S3 key without "*", "?" or "$"', TARGET);
+  }
+  if (key === '') {
+    throw new ModelDeploymentValidationError('model.uri', model.uri, 's3://BUCKET/KEY or s3://BUCKET/PREFIX/ (a whole bucket is not a model)', TARGET);
+  }
+  return { uri: model.uri, bucket, key, layout: model.layout };
+}
+
+function resolveVolumeSize(problems: Problems, size: number | undefined, instanceType: string, localStorage: boolean): number | undefined {
+  if (size === undefined) return undefined;
+  if (localStorage) {
+    problems.add('volumeSizeGiB', size, `left out for ${instanceType}: it has local NVMe storage, whose size is fixed`);
+    return undefined;
+  }
+  return problems.attempt(() => checkInteger('volumeSizeGiB', size, 1, 512, TARGET));
+}
+
+function resolveServerless(problems: Problems, spec: ResolvedModelDeploymentSpec, value: SageMakerServerlessOptions | undefined):
+sagemaker.CfnEndpointConfig.ServerlessConfigProperty | undefined {
+  const options = problems.attempt(() => checkOptions<SageMakerServerlessOptions>('serverless', value, ['memoryGiB', 'maxConcurrency', 'provisionedConcurrency']));
+  if (options === undefined) return undefined;
+  const memoryGiB = problems.attempt(() => checkInteger('serverless.memoryGiB', options.memoryGiB ?? Math.min(6, Math.max(1, Math.ceil(spec.compute.memoryGiB))), 1, 6, TARGET));
+  const maxConcurrency = problems.attempt(() => checkInteger('serverless.maxConcurrency', options.maxConcurrency ?? 20, 1, 200, TARGET));
+  const provisioned = options.provisionedConcurrency === undefined || maxConcurrency === undefined ? undefined
+    : problems.attempt(() => checkInteger('serverless.provisionedConcurrency', options.provisionedConcurrency, 1, maxConcurrency, TARGET));
+  return { memorySizeInMb: memoryGiB! * 1024, maxConcurrency: maxConcurrency!, provisionedConcurrency: provisioned };
+}
+
+function resolveRollout(problems: Problems, spec: ResolvedModelDeploymentSpec): ResolvedRollout {
+  const rollout = spec.rollout;
+  const wait = rollout.waitMinutes * 60;
+  const type = { [RolloutStrategy.ALL_AT_ONCE]: 'ALL_AT_ONCE', [RolloutStrategy.CANARY]: 'CANARY', [RolloutStrategy.LINEAR]: 'LINEAR' }[rollout.strategy];
+  const steps = rollout.strategy === RolloutStrategy.LINEAR ? Math.ceil(100 / rollout.stepPercent) : rollout.strategy === RolloutStrategy.CANARY ? 2 : 1;
+  // Long enough for new instances to start, every step to bake, and the old fleet to be kept.
+  const needed = 2 * spec.serving.startupTimeoutSeconds + steps * wait + rollout.terminationWaitMinutes * 60 + 600;
+  if (needed > 28800) {
+    problems.add('rollout', `${steps} steps of ${rollout.waitMinutes} min`, 'a rollout that fits in SageMaker\'s 8-hour limit: fewer steps or shorter waits');
+  }
+  return { type, waitSeconds: wait, timeoutSeconds: Math.max(600, needed) };
+}
+
+function resolveScaling(problems: Problems, spec: ResolvedModelDeploymentSpec, offer: InstanceOffer, target: ScalingTarget): ResolvedScaling {
+  if (target.metric === ScalingMetric.INVOCATIONS_PER_REPLICA_PER_MINUTE) return { target, units: 1 };
+  // SageMaker reports CPUUtilization and GPUUtilization summed over cores/GPUs (0..100*N).
+  const gpu = target.metric === ScalingMetric.GPU_PERCENT;
+  const units = gpu ? offer.gpuCount : offer.vcpus;
+  if (units < 1) {
+    problems.add('scaling.target', target.metric,
+      `ScalingTarget.invocationsPerReplicaPerMinute(...) for instance type ${offer.name}, whose ${gpu ? 'GPU' : 'vCPU'} count is not in the catalog`);
+  }
+  if (gpu && spec.compute.kind !== ComputeKind.GPU) {
+    problems.add('scaling.target', target.metric, 'cpuPercent or invocationsPerReplicaPerMinute for CPU compute');
+  }
+  return { target, units };
 }
