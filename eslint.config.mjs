@@ -13,6 +13,8 @@ export default defineConfig(
     'cdktf.out/',
     'coverage/',
     'test/e2e/.cache/',
+    // JavaScript the bench transpiles before each run (gitignored).
+    'bench/.build/',
     // Written by scripts/generate-sagemaker-images.ts (the generator itself is linted).
     'lib/targets/sagemaker/image-catalog.generated.ts',
   ]),

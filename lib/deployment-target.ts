@@ -5,7 +5,9 @@ import { checkTargetOptions } from './spec/check';
 import { ModelDeploymentSpecProps, SPEC_KEYS } from './spec/spec';
 // Options modules hold no engine code (their aws-cdk-lib imports are types only), so checking option
 // keys when a factory is called loads no engine.
+import { TARGET as ON_PREM } from './targets/on-prem/name';
 import { ON_PREM_OPTION_KEYS, OnPremTargetOptions } from './targets/on-prem/options';
+import { TARGET as SAGEMAKER } from './targets/sagemaker/name';
 import { SAGEMAKER_OPTION_KEYS, SageMakerTargetOptions } from './targets/sagemaker/options';
 
 
@@ -19,8 +21,8 @@ export abstract class DeploymentTarget {
    * aws-cdk-lib. Place the ModelDeployment in an aws-cdk-lib Stack and ship it with `cdk deploy`.
    */
   public static sageMaker(options: SageMakerTargetOptions = {}): DeploymentTarget {
-    checkTargetOptions('sageMaker', options, SAGEMAKER_OPTION_KEYS, SPEC_KEYS);
-    return new LazyTarget('sageMaker', IacEngine.AWS_CDK, options, (scope, id, props) => {
+    checkTargetOptions(SAGEMAKER, options, SAGEMAKER_OPTION_KEYS, SPEC_KEYS);
+    return new LazyTarget(SAGEMAKER, IacEngine.AWS_CDK, options, (scope, id, props) => {
       // Loaded here, not at the top, so that importing the package root loads no engine.
       const { SageMakerModelEndpoint } = require('./targets/sagemaker/endpoint') as typeof import('./targets/sagemaker/endpoint');
       return new SageMakerModelEndpoint(scope, id, { ...props, ...options });
@@ -33,8 +35,8 @@ export abstract class DeploymentTarget {
    * `cdktf apply`.
    */
   public static onPrem(options: OnPremTargetOptions): DeploymentTarget {
-    checkTargetOptions('onPrem', options, ON_PREM_OPTION_KEYS, SPEC_KEYS);
-    return new LazyTarget('onPrem', IacEngine.CDKTF, options, (scope, id, props) => {
+    checkTargetOptions(ON_PREM, options, ON_PREM_OPTION_KEYS, SPEC_KEYS);
+    return new LazyTarget(ON_PREM, IacEngine.CDKTF, options, (scope, id, props) => {
       const { OnPremModelDeployment } = require('./targets/on-prem/deployment') as typeof import('./targets/on-prem/deployment');
       return new OnPremModelDeployment(scope, id, { ...props, ...options });
     });

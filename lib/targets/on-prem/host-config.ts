@@ -14,7 +14,9 @@ import { ContainerRuntime, OnPremHost, OnPremTargetOptions, OnPremTlsOptions } f
  * whether a host redeploys. No engine here, so all of it is unit-testable.
  */
 
-export const TARGET = 'onPrem';
+import { TARGET } from './name';
+
+export { TARGET };
 
 const ADDRESS = /^[A-Za-z0-9.:[\]-]{1,253}$/;
 const HOST_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/=]+$/;

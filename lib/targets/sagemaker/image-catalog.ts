@@ -5,6 +5,7 @@
  * the same URI.
  */
 import { ModelDeploymentValidationError } from '../../spec/errors';
+import { TARGET } from './name';
 import { DLC_FRAMEWORKS, DLC_SOURCE, GeneratedDlcFramework, GeneratedDlcVersion, SAGEMAKER_INSTANCE_GPUS } from './image-catalog.generated';
 
 export enum DlcFramework {
@@ -38,9 +39,6 @@ export const DLC_TABLE_SOURCE: { readonly repository: string; readonly commit: s
 });
 
 const PROCESSORS: readonly ('cpu' | 'gpu')[] = ['cpu', 'gpu'];
-
-// The SageMaker target's name, as its errors report it (kept here: image.ts imports this file).
-const TARGET = 'sageMaker';
 
 function hasOwn(obj: object, key: string): boolean {
   return Object.prototype.hasOwnProperty.call(obj, key);

@@ -5,8 +5,7 @@ import { ModelDeploymentValidationError } from '../../spec/errors';
 import { ResolvedModelDeploymentSpec } from '../../spec/spec';
 import { ServingFramework } from '../../spec/serving';
 import { DlcFramework, resolveDlcImage } from './image-catalog';
-
-export const TARGET = 'sageMaker';
+import { TARGET } from './name';
 
 /** The image SageMaker pulls, and the repository the execution role may pull from. */
 export interface ResolvedSageMakerImage {

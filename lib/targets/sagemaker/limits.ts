@@ -2,7 +2,7 @@ import { RemovalPolicy, Stack, Token, Tokenization } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ModelDeploymentValidationError } from '../../spec/errors';
-import { TARGET } from './image';
+import { TARGET } from './name';
 
 /*
  * SageMaker's own limits on what the endpoint construct is given, checked at synth so that

@@ -1,0 +1,2 @@
+/** The SageMaker target's name: in its factory, its errors and `targetName` (the one definition). */
+export const TARGET = 'sageMaker';
