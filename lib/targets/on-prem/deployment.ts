@@ -15,9 +15,10 @@ import { ModelDeploymentSpecProps, ResolvedModelDeploymentSpec, resolveSpec } fr
 import { escapeTerraformTemplate, terraformStringLiteral } from '../../common/terraform';
 import { apiKeyLines, apiKeyProblem } from './host-contract';
 import {
-  HostDeployValues, HostPlan, TARGET, checkHostContract, checkOptionShapes, hostDeployValues, planHosts, readImageArchiveId, remoteScriptDir,
+  HostDeployValues, HostPlan, checkHostContract, checkOptionShapes, hostDeployValues, planHosts, readImageArchiveId, remoteScriptDir,
   renderContainerEnv, renderDeployEnv, versionId,
 } from './host-config';
+import { TARGET } from './name';
 import { ContainerRuntime, ON_PREM_OPTION_KEYS, OnPremTargetOptions } from './options';
 
 /** Props for {@link OnPremModelDeployment}: the spec plus the on-prem options. */

@@ -16,8 +16,6 @@ import { ContainerRuntime, OnPremHost, OnPremTargetOptions, OnPremTlsOptions } f
 
 import { TARGET } from './name';
 
-export { TARGET };
-
 const ADDRESS = /^[A-Za-z0-9.:[\]-]{1,253}$/;
 const HOST_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/=]+$/;
 /** A public key line that passes HOST_KEY, for messages and docs. */

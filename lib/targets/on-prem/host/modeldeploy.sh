@@ -1294,8 +1294,8 @@ wait_draining_workers() {
 # Retires every other version of this deployment once MD_VERSION is active: its containers, GPU
 # assignments and version dir, and the artifact and image it used when MD_VERSION uses others.
 # This runs here, in the new version's create step, because Terraform runs no destroy-time
-# provisioner for an object that create_before_destroy replaced (the deposed object): the old
-# version's own retire step only runs on a real destroy.
+# provisioner for an object that create_before_destroy replaced (the deposed object); a real
+# destroy is the anchor's teardown.
 retire_superseded() {
   local d v old_sha old_image
   [[ -d $MD_DIR/versions ]] || return 0
