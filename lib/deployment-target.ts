@@ -37,8 +37,8 @@ export abstract class DeploymentTarget {
   public static onPrem(options: OnPremTargetOptions): DeploymentTarget {
     checkTargetOptions(ON_PREM, options, ON_PREM_OPTION_KEYS, SPEC_KEYS);
     return new LazyTarget(ON_PREM, IacEngine.CDKTF, options, (scope, id, props) => {
-      const { OnPremModelDeployment } = require('./targets/on-prem/deployment') as typeof import('./targets/on-prem/deployment');
-      return new OnPremModelDeployment(scope, id, { ...props, ...options });
+      const { OnPremModelEndpoint } = require('./targets/on-prem/endpoint') as typeof import('./targets/on-prem/endpoint');
+      return new OnPremModelEndpoint(scope, id, { ...props, ...options });
     });
   }
 

@@ -61,7 +61,6 @@ interface FrameworkSource {
 }
 
 const FRAMEWORKS: readonly FrameworkSource[] = [
-  { key: 'huggingface-tgi', file: 'huggingface-llm.json', sdkFramework: 'huggingface-llm', scope: 'inference', processorsWhenUnlisted: ['gpu'] },
   { key: 'pytorch', file: 'pytorch.json', sdkFramework: 'pytorch', scope: 'inference', processorsWhenUnlisted: ['cpu', 'gpu'] },
   { key: 'sklearn', file: 'sklearn.json', sdkFramework: 'sklearn', scope: 'inference', processorsWhenUnlisted: ['cpu'] },
   { key: 'tensorflow', file: 'tensorflow.json', sdkFramework: 'tensorflow', scope: 'inference', processorsWhenUnlisted: ['cpu', 'gpu'] },

@@ -197,7 +197,7 @@ describe('the construct and the host agree on option values (property, through t
   // Imported here so that the contract tests above do not pay for cdktf.
   const { TerraformStack, Testing } = require('cdktf') as typeof import('cdktf');
   const { ModelArtifact, ModelDeploymentValidationError, ServingContainer } = require('../../lib') as typeof import('../../lib');
-  const { ContainerRuntime, OnPremModelDeployment } = require('../../lib/targets/on-prem') as typeof import('../../lib/targets/on-prem');
+  const { ContainerRuntime, OnPremModelEndpoint } = require('../../lib/targets/on-prem') as typeof import('../../lib/targets/on-prem');
   const apiKeys = path.join(tmp, 'api-keys');
   fs.writeFileSync(apiKeys, 'good-key-0123456789abcdef\n');
   const HOST_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOmd7Ze0hR3x6nkd0oEvKVa5Zp7bIkFGU0f0d7bq4bXk';
@@ -223,7 +223,7 @@ describe('the construct and the host agree on option values (property, through t
       const app = Testing.app();
       const stack = new TerraformStack(app, 's');
       try {
-        new OnPremModelDeployment(stack, 'Fraud', {
+        new OnPremModelEndpoint(stack, 'Fraud', {
           model: ModelArtifact.fromLocalPath(path.join(__dirname, '..', 'fixtures', 'linear-model')),
           serving: ServingContainer.custom({ image: 'r/i:1' }),
           scaling: { minReplicas: 1 },

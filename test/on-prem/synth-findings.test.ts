@@ -10,7 +10,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { TerraformStack, Testing } from 'cdktf';
 import { ModelArtifact, ModelDeploymentValidationError, ServingContainer } from '../../lib';
-import { ContainerRuntime, OnPremModelDeployment, OnPremModelDeploymentProps, OnPremTargetOptions } from '../../lib/targets/on-prem';
+import { ContainerRuntime, OnPremModelEndpoint, OnPremModelEndpointProps, OnPremTargetOptions } from '../../lib/targets/on-prem';
 
 const FIXTURE = path.join(__dirname, '..', 'fixtures', 'linear-model');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'onprem-findings-'));
@@ -22,7 +22,7 @@ const HOST_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOmd7Ze0hR3x6nkd0oEvKVa5Zp
 const host = (name: string, extra: object = {}) => ({ name, address: `10.20.0.${Number(name.replace(/\D/g, '')) + 10}`, user: 'deploy', hostKey: HOST_KEY, ...extra });
 const hosts: OnPremTargetOptions['hosts'] = [host('gpu01', { address: '10.20.0.11' }), host('gpu02', { address: '10.20.0.12' })];
 
-function props(extra: Partial<OnPremModelDeploymentProps> | object = {}): OnPremModelDeploymentProps {
+function props(extra: Partial<OnPremModelEndpointProps> | object = {}): OnPremModelEndpointProps {
   return {
     model: ModelArtifact.fromLocalPath(FIXTURE),
     serving: ServingContainer.custom({ image: 'registry.internal/fraud-scorer:4.2.0' }),
@@ -31,12 +31,12 @@ function props(extra: Partial<OnPremModelDeploymentProps> | object = {}): OnPrem
     apiKeyFile: API_KEYS,
     runtime: ContainerRuntime.PODMAN,
     ...extra,
-  } as OnPremModelDeploymentProps;
+  } as OnPremModelEndpointProps;
 }
 
-function synth(extra: Partial<OnPremModelDeploymentProps> | object = {}, app = Testing.app()) {
+function synth(extra: Partial<OnPremModelEndpointProps> | object = {}, app = Testing.app()) {
   const stack = new TerraformStack(app, `s${app.node.children.length}`);
-  const deployment = new OnPremModelDeployment(stack, 'Fraud', props(extra));
+  const deployment = new OnPremModelEndpoint(stack, 'Fraud', props(extra));
   return { deployment, json: JSON.parse(Testing.synth(stack)) };
 }
 

@@ -13,7 +13,7 @@ import { TerraformOutput, TerraformStack, Testing } from 'cdktf';
 import * as fc from 'fast-check';
 import { ModelArtifact, ServingContainer } from '../../lib';
 import { escapeTerraformTemplate, terraformStringLiteral } from '../../lib/common/terraform';
-import { ContainerRuntime, OnPremModelDeployment } from '../../lib/targets/on-prem';
+import { ContainerRuntime, OnPremModelEndpoint } from '../../lib/targets/on-prem';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tf-escape-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -60,7 +60,7 @@ test('user strings with template sequences come back literally from the real ter
   const labelled = strings.filter(s => s.length <= 256).slice(0, 200);
   const tfApp = Testing.app();
   const onPrem = new TerraformStack(tfApp, 'onprem');
-  new OnPremModelDeployment(onPrem, 'Fraud', {
+  new OnPremModelEndpoint(onPrem, 'Fraud', {
     model: ModelArtifact.fromLocalPath(path.join(__dirname, '..', 'fixtures', 'linear-model')),
     serving: ServingContainer.custom({ image: 'registry.internal/fraud:1' }),
     scaling: { minReplicas: 1 },

@@ -225,6 +225,15 @@ describe('images and contract', () => {
     expectRefusal(() => synth({ serving: ServingContainer.sklearn(), compute: Compute.gpu({ gpu: GpuKind.NVIDIA_T4 }) }), 'compute', /no 'gpu' image.*cpu/);
   });
 
+  test('a stack with a region gets the DLC image URI as a plain string, in that partition; an unpublished region is refused', () => {
+    const { template } = synth();
+    expect(only(template, 'AWS::SageMaker::Model').props.PrimaryContainer.Image)
+      .toBe('683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:3.2-0');
+    const china = synth({}, { account: '111111111111', region: 'cn-north-1' }).template;
+    expect(only(china, 'AWS::SageMaker::Model').props.PrimaryContainer.Image).toMatch(/^\d{12}\.dkr\.ecr\.cn-north-1\.amazonaws\.com\.cn\/sagemaker-xgboost:/);
+    expectRefusal(() => synth({}, { account: '111111111111', region: 'xx-nowhere-1' }), 'stack.region', /Supported regions: .*us-east-1/);
+  });
+
   test('an environment-agnostic stack looks the DLC account up per region at deploy time', () => {
     const { template } = synth({}, null);
     const mappings = template.toJSON().Mappings;

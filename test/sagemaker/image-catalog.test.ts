@@ -36,7 +36,7 @@ describe('resolveDlcImage + dlcImageUri', () => {
     const image = resolveDlcImage(DlcFramework.PYTORCH, '2.5', 'gpu');
     expect(image.version).toBe('2.5.1');
     expect(image.tag).toBe('2.5.1-gpu-py311');
-    expect(resolveDlcImage(DlcFramework.HUGGINGFACE_TGI, '3.2', 'gpu').version).toBe('3.2.3');
+    expect(resolveDlcImage(DlcFramework.VLLM, '0.21', 'gpu').version).toBe('0.21.0');
   });
 
   test('undefined version is the newest in the table', () => {
@@ -63,8 +63,7 @@ describe('resolveDlcImage + dlcImageUri', () => {
     expect(() => resolveDlcImage(DlcFramework.SKLEARN, undefined, 'gpu')).toThrow(/sklearn/);
   });
 
-  test('TGI and vLLM are GPU only', () => {
-    expect(() => resolveDlcImage(DlcFramework.HUGGINGFACE_TGI, undefined, 'cpu')).toThrow(/huggingface-tgi.*'cpu'/);
+  test('vLLM is GPU only', () => {
     expect(() => resolveDlcImage(DlcFramework.VLLM, undefined, 'cpu')).toThrow(/vllm.*'cpu'/);
   });
 
@@ -82,10 +81,7 @@ describe('resolveDlcImage + dlcImageUri', () => {
     expect(resolveDlcImage(DlcFramework.TRITON, '25.09', 'cpu').tag).toBe('25.09-py3-cpu');
   });
 
-  test('TGI and vLLM long tags', () => {
-    expect(dlcImageUri(resolveDlcImage(DlcFramework.HUGGINGFACE_TGI, '3.3.6', 'gpu'), 'us-east-1')).toBe(
-      '763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-tgi-inference:2.7.0-tgi3.3.6-gpu-py311-cu124-ubuntu22.04',
-    );
+  test('vLLM long tags', () => {
     expect(resolveDlcImage(DlcFramework.VLLM, '0.21', 'gpu').tag).toBe('0.21.0-transformers5.8.1-gpu-py312-cu130-ubuntu22.04');
   });
 

@@ -1,6 +1,6 @@
 /**
  * The host contract: every `deploy.env` key the host script reads, defined once. The synth
- * validation (host-config.ts, deployment.ts) checks values against these definitions, and
+ * validation (host-config.ts, endpoint.ts) checks values against these definitions, and
  * scripts/generate-host-contract.ts writes the same definitions into the host script
  * (`# BEGIN GENERATED HOST CONTRACT` in host/modeldeploy.sh), so the two cannot drift.
  *

@@ -5,4 +5,4 @@ import { assertPeersInstalled } from '../../common/peers';
 assertPeersInstalled('cdk-model-deployment/on-prem', ['cdktf', 'constructs']);
 
 export * from './options';
-export * from './deployment';
+export * from './endpoint';

@@ -14,7 +14,6 @@ export enum DlcFramework {
   SKLEARN = 'sklearn',
   XGBOOST = 'xgboost',
   TRITON = 'triton',
-  HUGGINGFACE_TGI = 'huggingface-tgi',
   VLLM = 'vllm',
 }
 

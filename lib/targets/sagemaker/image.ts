@@ -4,7 +4,7 @@ import { ComputeKind } from '../../spec/compute';
 import { ModelDeploymentValidationError } from '../../spec/errors';
 import { ResolvedModelDeploymentSpec } from '../../spec/spec';
 import { ServingFramework } from '../../spec/serving';
-import { DlcFramework, resolveDlcImage } from './image-catalog';
+import { DlcFramework, dlcImageUri, resolveDlcImage } from './image-catalog';
 import { TARGET } from './name';
 
 /** The image SageMaker pulls, and the repository the execution role may pull from. */
@@ -60,21 +60,22 @@ export function resolveSageMakerImage(scope: Construct, spec: ResolvedModelDeplo
   const image = resolveDlcImage(framework, serving.frameworkVersion, processor);
 
   const stack = Stack.of(scope);
-  let account: string;
-  if (Token.isUnresolved(stack.region)) {
-    const mappingId = `DlcRegistry${image.repository.replace(/[^A-Za-z0-9]/g, '')}`;
-    const existing = stack.node.tryFindChild(mappingId) as CfnMapping | undefined;
-    const mapping = existing ?? new CfnMapping(stack, mappingId, {
-      mapping: Object.fromEntries(Object.entries(image.registries).map(([region, id]) => [region, { account: id }])),
-    });
-    account = mapping.findInMap(Aws.REGION, 'account');
-  } else {
-    account = image.registries[stack.region];
-    if (account === undefined) {
-      throw new ModelDeploymentValidationError('stack.region', stack.region,
-        `regions where the ${serving.framework} SageMaker image is published: ${Object.keys(image.registries).sort().join(', ')}`, TARGET);
-    }
+  if (!Token.isUnresolved(stack.region)) {
+    // A concrete region: the URI is a plain string (and an unpublished region fails here, naming it).
+    const imageUri = dlcImageUri(image, stack.region);
+    const account = image.registries[stack.region];
+    return {
+      imageUri,
+      repositoryArn: Fn.join('', ['arn:', Aws.PARTITION, ':ecr:', stack.region, ':', account, ':repository/', image.repository]),
+      environment: frameworkEnvironment(spec),
+    };
   }
+  const mappingId = `DlcRegistry${image.repository.replace(/[^A-Za-z0-9]/g, '')}`;
+  const existing = stack.node.tryFindChild(mappingId) as CfnMapping | undefined;
+  const mapping = existing ?? new CfnMapping(stack, mappingId, {
+    mapping: Object.fromEntries(Object.entries(image.registries).map(([region, id]) => [region, { account: id }])),
+  });
+  const account = mapping.findInMap(Aws.REGION, 'account');
   return {
     imageUri: Fn.join('', [account, '.dkr.ecr.', Aws.REGION, '.', Aws.URL_SUFFIX, '/', image.repository, ':', image.tag]),
     repositoryArn: Fn.join('', ['arn:', Aws.PARTITION, ':ecr:', Aws.REGION, ':', account, ':repository/', image.repository]),

@@ -21,8 +21,8 @@ import {
 import { TARGET } from './name';
 import { ContainerRuntime, ON_PREM_OPTION_KEYS, OnPremTargetOptions } from './options';
 
-/** Props for {@link OnPremModelDeployment}: the spec plus the on-prem options. */
-export interface OnPremModelDeploymentProps extends ModelDeploymentSpecProps, OnPremTargetOptions {}
+/** Props for {@link OnPremModelEndpoint}: the spec plus the on-prem options. */
+export interface OnPremModelEndpointProps extends ModelDeploymentSpecProps, OnPremTargetOptions {}
 
 const HOST_SCRIPT = path.join(__dirname, 'host', 'modeldeploy.sh');
 
@@ -44,7 +44,7 @@ interface ResolvedImageArchive {
  * The props validated and their defaults applied, once: everything the render reads. Built by
  * `resolve`, which refuses the props (every problem at once) before any resource exists.
  */
-interface ResolvedOnPremDeployment {
+interface ResolvedOnPremEndpoint {
   readonly spec: ResolvedModelDeploymentSpec;
   /** The on-prem options as given (the host values read them with the spec). */
   readonly options: OnPremTargetOptions;
@@ -104,10 +104,10 @@ interface HostRender extends ResolvedHost {
  * health-checked, and the proxy switches to it; the old version is removed afterwards. Hosts are
  * updated one after another.
  */
-export class OnPremModelDeployment extends Construct implements IModelEndpoint {
-  /** The OnPremModelDeployment that a ModelDeployment (or any construct containing one) built. */
-  public static of(scope: IConstruct): OnPremModelDeployment {
-    return findTargetConstruct(scope, OnPremModelDeployment, TARGET);
+export class OnPremModelEndpoint extends Construct implements IModelEndpoint {
+  /** The OnPremModelEndpoint that a ModelDeployment (or any construct containing one) built. */
+  public static of(scope: IConstruct): OnPremModelEndpoint {
+    return findTargetConstruct(scope, OnPremModelEndpoint, TARGET);
   }
 
   public readonly targetName = TARGET;
@@ -122,7 +122,7 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
   /** The `terraform_data` that deploys to each host, by host name (escape hatch). */
   public readonly hostDeployments: { [host: string]: DataResource } = {};
 
-  constructor(scope: Construct, id: string, props: OnPremModelDeploymentProps) {
+  constructor(scope: Construct, id: string, props: OnPremModelEndpointProps) {
     super(scope, id);
     // Resolve, then render: every refusal is collected, and nothing is created before all pass.
     const resolved = this.resolve(props);
@@ -135,7 +135,7 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
   }
 
   /** Validates the props and applies their defaults; every problem is collected and thrown together, before any resource is created. */
-  private resolve(props: OnPremModelDeploymentProps): ResolvedOnPremDeployment {
+  private resolve(props: OnPremModelEndpointProps): ResolvedOnPremEndpoint {
     const spec = resolveSpec(props, ON_PREM_OPTION_KEYS);
     const problems = new Problems(TARGET);
     checkOptionShapes(problems, props);
@@ -169,7 +169,7 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
   }
 
   /** The files every host receives (model, image, host script, script directories) and the key file's local. */
-  private renderAssets(r: ResolvedOnPremDeployment): RenderedAssets {
+  private renderAssets(r: ResolvedOnPremEndpoint): RenderedAssets {
     // The model archive and the optional image archive travel in cdktf.out as assets. The model is
     // an uncompressed tar: its hash (the artifact's trigger and part of the version) is then the
     // content hash, the same on every machine whatever its zlib; weights barely compress anyway.
@@ -186,7 +186,7 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
   }
 
   /** One host's resources, recorded in hostUrls, versions and hostDeployments; returns its deployment. */
-  private renderHost(r: ResolvedOnPremDeployment, assets: RenderedAssets, host: ResolvedHost, previous?: ITerraformDependable): DataResource {
+  private renderHost(r: ResolvedOnPremEndpoint, assets: RenderedAssets, host: ResolvedHost, previous?: ITerraformDependable): DataResource {
     const values = hostDeployValues(r.spec, r.options, host.plan, r.endpointName, assets.artifactSha256);
     const version = versionId(values, r.containerEnv);
     const connection = sshConnection(host.plan, r.connectTimeoutSeconds, host.scriptDir);
@@ -199,7 +199,7 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
   }
 
   /** The deployment's outputs: each host's URL, version, address, replicas and labels. */
-  private renderOutputs(r: ResolvedOnPremDeployment): void {
+  private renderOutputs(r: ResolvedOnPremEndpoint): void {
     const literal = (text: string) => escapeTerraformTemplate(text);
     const literalKeys = <T>(o: { [k: string]: T }, f: (v: T) => unknown) => Object.fromEntries(Object.entries(o).map(([k, v]) => [literal(k), f(v)]));
     new TerraformOutput(this, 'HostUrls', { value: literalKeys(this.hostUrls, literal), description: 'Predict URL of each host (send X-Api-Key or Authorization: Bearer)' });
@@ -216,7 +216,7 @@ export class OnPremModelDeployment extends Construct implements IModelEndpoint {
    * The resources of one host: the anchor that owns everything on it, then the script, the
    * artifact, the image, the API keys, and the deployment that uses them.
    */
-  private hostResources(r: ResolvedOnPremDeployment, assets: RenderedAssets, h: HostRender): DataResource {
+  private hostResources(r: ResolvedOnPremEndpoint, assets: RenderedAssets, h: HostRender): DataResource {
     // Every user string below is validated by the host contract, and escaped all the same.
     const { connection, scriptDir } = h;
     const id = h.plan.host.name;
@@ -476,7 +476,7 @@ function claimHostDirectories(problems: Problems, deployment: Construct, plans: 
   if (problems.count === 0) for (const where of mine) claimed.set(where, deployment.node.path);
 }
 
-function checkTargetLimits(problems: Problems, spec: ResolvedModelDeploymentSpec, props: OnPremModelDeploymentProps): void {
+function checkTargetLimits(problems: Problems, spec: ResolvedModelDeploymentSpec, props: OnPremModelEndpointProps): void {
   const refuse = (field: string, value: unknown, allowed: string) => problems.add(field, value, allowed);
   if (spec.auth !== undefined && spec.auth !== AuthMode.KEY) {
     refuse('access.auth', spec.auth, 'KEY: on-prem hosts check an API key in their proxy (there is no cloud identity)');

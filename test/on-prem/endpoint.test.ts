@@ -8,7 +8,7 @@ import {
   AuthMode, Compute, DeploymentTarget, GpuKind, ModelArtifact, ModelDeployment, ModelDeploymentValidationError, Rollout, ServingContainer,
 } from '../../lib';
 import { readImageArchiveId, remoteScriptDir } from '../../lib/targets/on-prem/host-config';
-import { ContainerRuntime, OnPremModelDeployment, OnPremModelDeploymentProps, OnPremTargetOptions } from '../../lib/targets/on-prem';
+import { ContainerRuntime, OnPremModelEndpoint, OnPremModelEndpointProps, OnPremTargetOptions } from '../../lib/targets/on-prem';
 
 const FIXTURE = path.join(__dirname, '..', 'fixtures', 'linear-model');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'onprem-synth-'));
@@ -24,10 +24,10 @@ const hosts: OnPremTargetOptions['hosts'] = [
   { name: 'gpu02', address: '10.20.0.12', user: 'deploy', privateKeyPath: PRIVATE_KEY, hostKey: HOST_KEY },
 ];
 
-function synth(props: Partial<OnPremModelDeploymentProps> = {}) {
+function synth(props: Partial<OnPremModelEndpointProps> = {}) {
   const app = Testing.app();
   const stack = new TerraformStack(app, 'onprem');
-  const deployment = new OnPremModelDeployment(stack, 'Fraud', {
+  const deployment = new OnPremModelEndpoint(stack, 'Fraud', {
     model: ModelArtifact.fromLocalPath(FIXTURE),
     serving: ServingContainer.custom({ image: 'registry.internal/fraud-scorer:4.2.0', environment: { LOG_LEVEL: 'info' } }),
     scaling: { minReplicas: 2 },
@@ -256,7 +256,7 @@ describe('API keys: rotation by replacing the key file', () => {
     const outdir = fs.mkdtempSync(path.join(tmp, 'missing-keys-'));
     const app = new App({ outdir });
     const stack = new TerraformStack(app, 'missing-keys');
-    new OnPremModelDeployment(stack, 'Fraud', {
+    new OnPremModelEndpoint(stack, 'Fraud', {
       model: ModelArtifact.fromLocalPath(FIXTURE), serving: ServingContainer.custom({ image: 'registry.internal/x:1' }),
       scaling: { minReplicas: 2 }, hosts, apiKeyFile: keyFile,
     });
@@ -381,7 +381,7 @@ describe('engines', () => {
     const stack = new TerraformStack(new App({ outdir: fs.mkdtempSync(path.join(tmp, 'out-')) }), 'S');
     const md = new ModelDeployment(stack, 'M', { ...spec, target: DeploymentTarget.onPrem({ hosts, apiKeyFile: API_KEYS }) });
     expect(md.targetName).toBe('onPrem');
-    expect(OnPremModelDeployment.of(md).endpointUrl).toBe(md.endpointUrl);
+    expect(OnPremModelEndpoint.of(md).endpointUrl).toBe(md.endpointUrl);
     expect(md.endpointUrl).toBe('http://10.20.0.11:8443/invocations');
   });
   test('in an aws-cdk-lib stack it fails at once and says where it belongs', () => {
