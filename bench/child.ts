@@ -150,6 +150,8 @@ function runSynth(): void {
         serving: lib.ServingContainer.xgboost(),
         compute: lib.Compute.cpu({ vcpus: 4, memoryGiB: 16 }),
         scaling: { minReplicas: 2, maxReplicas: 4, target: lib.ScalingTarget.invocationsPerReplicaPerMinute(100) },
+        // alpha has no network restriction to compare with.
+        access: { network: lib.NetworkAccess.PUBLIC },
         target: lib.DeploymentTarget.sageMaker(),
       });
     };

@@ -23,7 +23,11 @@ export const fraudScorer: ModelDeploymentSpecProps = {
 
 export function onSageMaker(app: cdk.App): cdk.Stack {
   const stack = new cdk.Stack(app, 'FraudScorerCloud');
-  new ModelDeployment(stack, 'FraudScorer', { ...fraudScorer, target: DeploymentTarget.sageMaker() });
+  new ModelDeployment(stack, 'FraudScorer', {
+    ...fraudScorer,
+    // access.network PRIVATE (the default): callers reach SageMaker only through this runtime VPC endpoint.
+    target: DeploymentTarget.sageMaker({ invokeVpcEndpointIds: ['vpce-0a1b2c3d4e5f67890'] }),
+  });
   return stack;
 }
 

@@ -19,7 +19,7 @@ export function sageMakerGpu(app: App): Stack {
     compute: Compute.gpu({ gpu: GpuKind.NVIDIA_A10G, count: 1 }),
     scaling: { minReplicas: 2, maxReplicas: 6, target: ScalingTarget.gpuPercent(60) },
     rollout: Rollout.linear({ stepPercent: 50, intervalMinutes: 5 }),
-    target: DeploymentTarget.sageMaker(),
+    target: DeploymentTarget.sageMaker({ invokeVpcEndpointIds: ['vpce-0a1b2c3d4e5f67890'] }),
   });
   return stack;
 }

@@ -7,7 +7,8 @@ import { SageMakerModelEndpoint } from '../lib/targets/sagemaker';
  * What a platform team runs: its own container from ECR, a versioned model in S3, 2 to 8
  * instances tracking requests per instance, a 20% canary baked for 10 minutes and rolled back
  * automatically on the error-rate or latency alarm, and a caller role that may invoke this
- * endpoint and nothing else.
+ * endpoint and nothing else, only through the team's SageMaker runtime VPC endpoint (the default,
+ * `access.network` PRIVATE).
  */
 export function sageMakerProduction(app: App): Stack {
   const stack = new Stack(app, 'ModelDeploymentProduction');
@@ -23,7 +24,8 @@ export function sageMakerProduction(app: App): Stack {
     rollout: Rollout.canary({ percent: 20, bakeMinutes: 10 }),
     monitoring: { errorRatePercent: 1, latencyP99Ms: 250 },
     tags: { team: 'risk', 'cost-center': 'ml-platform' },
-    target: DeploymentTarget.sageMaker(),
+    // The interface VPC endpoint (com.amazonaws.us-east-1.sagemaker.runtime) the callers' VPC already has.
+    target: DeploymentTarget.sageMaker({ invokeVpcEndpointIds: ['vpce-0a1b2c3d4e5f67890'] }),
   });
   const caller = new iam.Role(stack, 'CheckoutServiceRole', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com') });
   // grantInvoke(caller) would add to the caller's inline policy; a managed policy keeps the stack free of them.

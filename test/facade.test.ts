@@ -16,6 +16,7 @@ import {
   ModelDeploymentProps,
   ModelDeploymentValidationError,
   ServingContainer,
+  NetworkAccess,
 } from '../lib';
 import { engineOf } from '../lib/common/engine';
 import { SageMakerModelEndpoint } from '../lib/targets/sagemaker';
@@ -39,6 +40,8 @@ function props(extra: Partial<ModelDeploymentProps> = {}): ModelDeploymentProps 
   return {
     model: ModelArtifact.fromUri('s3://my-models/churn/model.tar.gz'),
     serving: ServingContainer.sklearn(),
+    // PRIVATE (the default) needs runtime VPC endpoints on SageMaker; the private path is tested in test/sagemaker.
+    access: { network: NetworkAccess.PUBLIC },
     target: DeploymentTarget.sageMaker(),
     ...extra,
   };

@@ -676,7 +676,8 @@ const validInstanceBacked: fc.Arbitrary<ValidDesc> = fc.tuple(fc.constantFrom<Mo
         // Without isolation the container needs a public network (VPCs are left out here).
         networkIsolation: r.isolation === false && network === NetworkAccess.PRIVATE ? undefined : r.isolation,
         variantName: r.variantName,
-        invokeVpcEndpointIds: r.vpce && network === NetworkAccess.PRIVATE ? ['vpce-0123456789abcdef0'] : undefined,
+        // PRIVATE needs the runtime VPC endpoints callers come through (one or two here).
+        invokeVpcEndpointIds: network !== NetworkAccess.PRIVATE ? undefined : r.vpce ? ['vpce-0123456789abcdef0', 'vpce-0abc1234'] : ['vpce-0abc1234'],
         asyncInference: mode === 'async' ? { maxConcurrentInvocationsPerInstance: r.asyncPerInstance } : undefined,
       };
       return { mode, spec, sageMaker, effectiveLayout: r.artifact.effectiveLayout, minReplicas, agnostic: r.agnostic };
@@ -804,6 +805,14 @@ describe('valid specs only', () => {
           if (desc.sageMaker.instanceType !== undefined) expect(variant.InstanceType).toBe(desc.sageMaker.instanceType);
         }
         if (desc.mode === 'async') expect(configs[0].Properties.AsyncInferenceConfig).toBeDefined();
+
+        // access.network: a PRIVATE endpoint's invoke grant holds only through its VPC endpoints; a PUBLIC one has no network condition.
+        const invoke = endpoint.invokeStatement().toStatementJson() as { Condition?: Json };
+        if ((desc.spec.access as { network?: NetworkAccess } | undefined)?.network === NetworkAccess.PRIVATE) {
+          expect(invoke.Condition).toEqual({ StringEquals: { 'aws:SourceVpce': desc.sageMaker.invokeVpcEndpointIds } });
+        } else {
+          expect(invoke.Condition).toBeUndefined();
+        }
 
         // Least privilege: the execution policy has no wildcard action and no wildcard resource,
         // except the prefix a PREFIX-layout artifact is read from.
@@ -933,7 +942,9 @@ describe('regressions: counterexamples found by the properties and by probing', 
     return { endpoint, template: Template.fromStack(stack) };
   }
 
-  const base = (): SageMakerModelEndpointProps => ({ model: ModelArtifact.fromUri('s3://my-models/churn/model.tar.gz'), serving: ServingContainer.sklearn() });
+  const base = (): SageMakerModelEndpointProps => ({
+    model: ModelArtifact.fromUri('s3://my-models/churn/model.tar.gz'), serving: ServingContainer.sklearn(), invokeVpcEndpointIds: ['vpce-0abc1234'],
+  });
 
   test.each([
     ['ServingContainer.triton', () => ServingContainer.triton(null as never)],

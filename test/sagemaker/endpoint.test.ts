@@ -14,13 +14,18 @@ import { SageMakerModelEndpoint, SageMakerModelEndpointProps } from '../../lib/t
 const FIXTURE = path.join(__dirname, '..', 'fixtures', 'linear-model');
 const ENV = { account: '111111111111', region: 'us-east-1' };
 
+/** The runtime VPC endpoint PRIVATE (the default) needs; `synth` adds it unless a test sets the key or PUBLIC. */
+const RUNTIME_VPCE = 'vpce-0123456789abcdef0';
+
 /** Builds one endpoint (env null: an environment-agnostic stack), lets `extra` add to the stack, then synthesizes. */
 function synth(props: Partial<SageMakerModelEndpointProps> = {}, env: typeof ENV | null = ENV, extra?: (stack: Stack, endpoint: SageMakerModelEndpoint) => void) {
   const app = new App();
   const stack = new Stack(app, 'S', { env: env ?? undefined });
+  const needsVpce = props.access?.network !== NetworkAccess.PUBLIC && !props.serverless && !('invokeVpcEndpointIds' in props);
   const endpoint = new SageMakerModelEndpoint(stack, 'Ep', {
     model: ModelArtifact.fromUri('s3://my-models/churn/v3/model.tar.gz'),
     serving: ServingContainer.xgboost(),
+    ...(needsVpce ? { invokeVpcEndpointIds: [RUNTIME_VPCE] } : {}),
     ...props,
   });
   extra?.(stack, endpoint);
@@ -374,6 +379,30 @@ describe('modes, capture and access', () => {
     expectRefusal(() => synth({ invokeVpcEndpointIds: ['vpce-0123abcd'], access: { network: NetworkAccess.PUBLIC } }), 'invokeVpcEndpointIds', /PRIVATE/);
   });
 
+  test('PRIVATE (the default) without runtime VPC endpoints is refused, saying what to add or to set PUBLIC', () => {
+    for (const ids of [undefined, []]) {
+      expectRefusal(() => synth({ invokeVpcEndpointIds: ids }), 'invokeVpcEndpointIds', /sagemaker\.runtime.*PRIVATE.*NetworkAccess\.PUBLIC/);
+    }
+  });
+
+  test('PUBLIC: the invoke grant has no network condition, and there is no Deny statement to give', () => {
+    const { endpoint } = synth({ access: { network: NetworkAccess.PUBLIC } });
+    expect(endpoint.invokeStatement().toStatementJson().Condition).toBeUndefined();
+    expectRefusal(() => endpoint.denyInvokeOutsideVpcEndpoints(), 'access.network', /PRIVATE/);
+  });
+
+  test('PRIVATE: a Deny statement for an SCP or boundary refuses every invocation from elsewhere', () => {
+    const { endpoint, stack } = synth({ invokeVpcEndpointIds: ['vpce-0123abcd', 'vpce-0123456789abcdef0'] });
+    const deny = stack.resolve(endpoint.denyInvokeOutsideVpcEndpoints().toStatementJson());
+    expect(deny).toEqual({
+      Sid: 'DenyInvokeOutsideVpcEndpoints',
+      Effect: 'Deny',
+      Action: ['sagemaker:InvokeEndpoint', 'sagemaker:InvokeEndpointWithResponseStream', 'sagemaker:InvokeEndpointAsync'],
+      Resource: stack.resolve(endpoint.endpointArn),
+      Condition: { StringNotEquals: { 'aws:SourceVpce': ['vpce-0123abcd', 'vpce-0123456789abcdef0'] } },
+    });
+  });
+
   test('SageMaker accepts only IAM (SigV4) authentication', () => {
     expectRefusal(() => synth({ access: { auth: AuthMode.KEY } }), 'access.auth', /SigV4/);
   });
@@ -388,7 +417,7 @@ describe('modes, capture and access', () => {
     const app = new App();
     const stack = new Stack(app, 'S', { env: ENV });
     const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1 });
-    new SageMakerModelEndpoint(stack, 'Ep', { model: ModelArtifact.fromUri('s3://models/model.tar.gz'), serving: ServingContainer.xgboost(), vpc });
+    new SageMakerModelEndpoint(stack, 'Ep', { model: ModelArtifact.fromUri('s3://models/model.tar.gz'), serving: ServingContainer.xgboost(), vpc, invokeVpcEndpointIds: [RUNTIME_VPCE] });
     const template = Template.fromStack(stack);
     const model = only(template, 'AWS::SageMaker::Model').props;
     expect(model.VpcConfig.Subnets).toHaveLength(2);
@@ -403,7 +432,7 @@ describe('modes, capture and access', () => {
     const app = new App();
     const stack = new Stack(app, 'S', { env: ENV });
     const encryptionKey = kms.Key.fromKeyArn(stack, 'K', 'arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab');
-    new SageMakerModelEndpoint(stack, 'Ep', { model: ModelArtifact.fromUri('s3://models/model.tar.gz'), serving: ServingContainer.xgboost(), encryptionKey, monitoring: { capture: { samplingPercent: 5 } } });
+    new SageMakerModelEndpoint(stack, 'Ep', { model: ModelArtifact.fromUri('s3://models/model.tar.gz'), serving: ServingContainer.xgboost(), encryptionKey, monitoring: { capture: { samplingPercent: 5 } }, invokeVpcEndpointIds: [RUNTIME_VPCE] });
     const template = Template.fromStack(stack);
     expect(template.findResources('AWS::KMS::Key')).toEqual({});
     expect(statement(template, 'UseDataKey')).toMatchObject({ Resource: encryptionKey.keyArn, Action: ['kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey'] });
@@ -485,7 +514,7 @@ describe('issue 7, item 8: SageMaker limits refused at synth', () => {
   test('the same endpointName twice in one stack is refused, naming the first construct', () => {
     const app = new App();
     const stack = new Stack(app, 'S', { env: ENV });
-    const props = { model: ModelArtifact.fromUri('s3://models/model.tar.gz'), serving: ServingContainer.xgboost(), endpointName: 'churn' };
+    const props = { model: ModelArtifact.fromUri('s3://models/model.tar.gz'), serving: ServingContainer.xgboost(), endpointName: 'churn', invokeVpcEndpointIds: [RUNTIME_VPCE] };
     new SageMakerModelEndpoint(stack, 'First', props);
     expectRefusal(() => new SageMakerModelEndpoint(stack, 'Second', props), 'endpointName', /S\/First/);
     // Another stack may use the name (another account or region, or the same stack moved).
@@ -584,6 +613,7 @@ describe('issue 7, item 11: the SageMaker options are resolved and checked befor
     expectRefusal(() => new SageMakerModelEndpoint(stack, 'Ep', {
       model: ModelArtifact.fromUri('gs://bucket/model.tar.gz'),
       serving: ServingContainer.xgboost(),
+      invokeVpcEndpointIds: [RUNTIME_VPCE],
     }), 'model.uri', /Amazon S3 only/);
     expect(stack.node.findAll().filter(c => c instanceof CfnResource)).toEqual([]);
   });

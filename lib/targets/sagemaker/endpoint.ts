@@ -165,6 +165,25 @@ export class SageMakerModelEndpoint extends Construct implements IModelEndpoint 
     return statement;
   }
 
+  /**
+   * For a PRIVATE endpoint: a Deny statement for an SCP or a permissions boundary that refuses every
+   * invocation of this endpoint not made through its `invokeVpcEndpointIds`. SageMaker endpoints
+   * take no resource policy, so `grantInvoke` can restrict only the grants it makes; this closes the
+   * gap left by broader grants elsewhere (for example `sagemaker:*` on an administrator role).
+   */
+  public denyInvokeOutsideVpcEndpoints(): iam.PolicyStatement {
+    if (this.invokeVpcEndpointIds.length === 0) {
+      throw new ModelDeploymentValidationError('access.network', NetworkAccess.PUBLIC, 'PRIVATE with invokeVpcEndpointIds, for a statement that denies other networks', TARGET);
+    }
+    return new iam.PolicyStatement({
+      sid: 'DenyInvokeOutsideVpcEndpoints',
+      effect: iam.Effect.DENY,
+      actions: ['sagemaker:InvokeEndpoint', 'sagemaker:InvokeEndpointWithResponseStream', 'sagemaker:InvokeEndpointAsync'],
+      resources: [this.endpointArn],
+      conditions: { StringNotEquals: { 'aws:SourceVpce': this.invokeVpcEndpointIds } },
+    });
+  }
+
   /** A metric of this endpoint's variant in the AWS/SageMaker namespace (Invocations, ModelLatency...). */
   public metric(metricName: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
     return new cloudwatch.Metric({
@@ -725,11 +744,7 @@ function checkTargetLimits(problems: Problems, spec: ResolvedModelDeploymentSpec
     problems.add('rollout.terminationWaitMinutes', rollout.terminationWaitMinutes, 'at most 60 on SageMaker');
   }
   // Only when the ids themselves passed: a malformed id is already reported.
-  if (props.invokeVpcEndpointIds !== undefined && vpcEndpointIds !== undefined) {
-    if (spec.network !== NetworkAccess.PRIVATE || vpcEndpointIds.length === 0) {
-      problems.add('invokeVpcEndpointIds', props.invokeVpcEndpointIds, 'one or more VPC endpoint ids, with access.network PRIVATE');
-    }
-  }
+  if (vpcEndpointIds !== undefined && mode !== SageMakerInferenceMode.SERVERLESS) checkNetworkAccess(problems, spec.network, props, vpcEndpointIds);
 
   if (mode === SageMakerInferenceMode.SERVERLESS) {
     const refuse = (field: string, value: unknown, allowed: string) => problems.add(field, value, `${allowed} (SageMaker serverless inference)`);
@@ -743,6 +758,24 @@ function checkTargetLimits(problems: Problems, spec: ResolvedModelDeploymentSpec
     if (props.networkIsolation) refuse('networkIsolation', true, 'false: serverless does not support network isolation');
     if (spec.network === NetworkAccess.PRIVATE) refuse('access.network', spec.network, 'PUBLIC: serverless endpoints can be neither isolated nor placed in a VPC; set it to accept that');
     if (props.instanceType) refuse('instanceType', props.instanceType, 'left out');
+  }
+}
+
+/**
+ * SageMaker's runtime API is a public AWS endpoint and endpoints take no resource policy: PRIVATE can
+ * only be the `aws:SourceVpce` condition on every grant this construct makes, so it needs the VPC
+ * endpoints callers come through. Without them PRIVATE would be a word, not a guarantee: refuse it.
+ */
+function checkNetworkAccess(problems: Problems, network: NetworkAccess, props: SageMakerModelEndpointProps, vpcEndpointIds: string[]): void {
+  if (network === NetworkAccess.PRIVATE && vpcEndpointIds.length === 0) {
+    problems.add('invokeVpcEndpointIds', props.invokeVpcEndpointIds,
+      'one or more interface VPC endpoint ids for the SageMaker runtime (com.amazonaws.REGION.sagemaker.runtime) while access.network is PRIVATE, ' +
+      'the default: grants then allow only requests through them (create one with vpc.addInterfaceEndpoint(\'Runtime\', ' +
+      '{ service: ec2.InterfaceVpcEndpointAwsService.SAGEMAKER_RUNTIME }) and pass its vpcEndpointId), ' +
+      'or set access.network to NetworkAccess.PUBLIC (every request is still SigV4-signed and needs an IAM grant)');
+  }
+  if (network === NetworkAccess.PUBLIC && props.invokeVpcEndpointIds !== undefined) {
+    problems.add('invokeVpcEndpointIds', props.invokeVpcEndpointIds, 'left out while access.network is PUBLIC (or set access.network PRIVATE to restrict callers to them)');
   }
 }
 

@@ -154,9 +154,12 @@ export interface SageMakerTargetOptions {
    */
   readonly alarmActions?: cloudwatch.IAlarmAction[];
   /**
-   * With `access.network` PRIVATE, the interface VPC endpoints (for the SageMaker runtime) that
-   * `grantInvoke` restricts callers to.
-   * @default - callers are not restricted by network
+   * The interface VPC endpoints for the SageMaker runtime (`com.amazonaws.REGION.sagemaker.runtime`)
+   * that callers come through. Required while `access.network` is PRIVATE (the default): every
+   * grant this construct makes (`grantInvoke`, `invokeStatement`) then carries an `aws:SourceVpce`
+   * condition on them, and `denyInvokeOutsideVpcEndpoints()` gives the matching Deny for an SCP or
+   * permissions boundary. Refused with PUBLIC.
+   * @default - none: valid only with `access.network` PUBLIC (or serverless, which is always PUBLIC)
    */
   readonly invokeVpcEndpointIds?: string[];
 }
