@@ -8,57 +8,12 @@ import { Rollout, RolloutStrategy } from '../../lib/spec/rollout';
 import { ScalingMetric, ScalingTarget, resolveScaling } from '../../lib/spec/scaling';
 import { ServingContainer, ServingFramework } from '../../lib/spec/serving';
 import { ModelDeploymentSpecProps, resolveSpec } from '../../lib/spec/spec';
+import { expectRefusal } from '../support/refusal';
 
 const ECR_IMAGE = '123456789012.dkr.ecr.us-east-1.amazonaws.com/my-model:1.0';
 
 function base(extra: Partial<ModelDeploymentSpecProps> = {}): ModelDeploymentSpecProps {
   return { model: ModelArtifact.fromUri('s3://my-bucket/models/model.tar.gz'), serving: ServingContainer.sklearn(), ...extra };
-}
-
-/** Runs `fn`, which must throw ModelDeploymentValidationError, and returns the error. */
-function refusal(fn: () => unknown): ModelDeploymentValidationError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  if (caught === undefined) throw new Error('expected a ModelDeploymentValidationError, but nothing was thrown');
-  if (!(caught instanceof ModelDeploymentValidationError)) {
-    throw new Error(`expected a ModelDeploymentValidationError, got ${(caught as Error)?.constructor?.name}: ${(caught as Error)?.message}`);
-  }
-  return caught;
-}
-
-interface Expected {
-  /** The exact rendered value (defaults to renderValue(rawValue) when rawValue is given). */
-  readonly value?: string;
-  readonly rawValue?: unknown;
-  /** A substring of `allowed` (or the exact allowed text, with allowedExact). */
-  readonly allowed?: string;
-  readonly allowedExact?: string;
-  /** The refusing target; undefined (the default) means the spec itself refused it. */
-  readonly target?: string;
-}
-
-/** Asserts the refusal names `field`, the right value and allowed text, and that the message carries all three. */
-function expectRefusal(fn: () => unknown, field: string, expected: Expected = {}): ModelDeploymentValidationError {
-  const err = refusal(fn);
-  expect(err.name).toBe('ModelDeploymentValidationError');
-  expect(err).toBeInstanceOf(Error);
-  expect(err.field).toBe(field);
-  const value = expected.value ?? ('rawValue' in expected ? renderValue(expected.rawValue) : undefined);
-  if (value !== undefined) expect(err.value).toBe(value);
-  if (expected.allowedExact !== undefined) expect(err.allowed).toBe(expected.allowedExact);
-  if (expected.allowed !== undefined) expect(err.allowed).toContain(expected.allowed);
-  expect(err.allowed.length).toBeGreaterThan(0);
-  expect(err.target).toBe(expected.target);
-  // The message alone must tell the user how to fix the input.
-  expect(err.message).toContain(err.field);
-  expect(err.message).toContain(err.value);
-  expect(err.message).toContain(err.allowed);
-  if (expected.target) expect(err.message).toContain(expected.target);
-  return err;
 }
 
 // ------------------------------------------------------------------------------------------------
