@@ -29,7 +29,7 @@ export const GPU_FACTS: { readonly [kind in GpuKind]: GpuFacts } = {
   [GpuKind.NVIDIA_A10G]: { displayName: 'NVIDIA A10G', memoryGiB: 24, minReportedMemoryMiB: 22000, nvidiaSmiNames: ['NVIDIA A10G'] },
   [GpuKind.NVIDIA_A100_40GB]: { displayName: 'NVIDIA A100 40GB', memoryGiB: 40, minReportedMemoryMiB: 39000, nvidiaSmiNames: ['NVIDIA A100-SXM4-40GB', 'NVIDIA A100-PCIE-40GB', 'A100-SXM4-40GB', 'A100-PCIE-40GB'] },
   [GpuKind.NVIDIA_A100_80GB]: { displayName: 'NVIDIA A100 80GB', memoryGiB: 80, minReportedMemoryMiB: 79000, nvidiaSmiNames: ['NVIDIA A100-SXM4-80GB', 'NVIDIA A100 80GB PCIe', 'NVIDIA A100-SXM-80GB'] },
-  [GpuKind.NVIDIA_H100_80GB]: { displayName: 'NVIDIA H100 80GB', memoryGiB: 80, minReportedMemoryMiB: 79000, nvidiaSmiNames: ['NVIDIA H100 80GB HBM3', 'NVIDIA H100 PCIe', 'NVIDIA H100'] },
+  [GpuKind.NVIDIA_H100_80GB]: { displayName: 'NVIDIA H100 80GB', memoryGiB: 80, minReportedMemoryMiB: 79000, nvidiaSmiNames: ['NVIDIA H100 80GB HBM3', 'NVIDIA H100 PCIe', 'NVIDIA H100', 'NVIDIA H100 NVL'] },
   [GpuKind.NVIDIA_H200_141GB]: { displayName: 'NVIDIA H200 141GB', memoryGiB: 141, minReportedMemoryMiB: 139000, nvidiaSmiNames: ['NVIDIA H200', 'NVIDIA H200 NVL'] },
 };
 

@@ -622,4 +622,11 @@ describe('GPU_FACTS', () => {
     }
     expect(clashes).toEqual([]);
   });
+
+  test('an H100 NVL host (94 GB boards, as on Azure NC*ads_H100_v5) counts as H100 80GB: its name is known and its memory is enough', () => {
+    const h100 = GPU_FACTS[GpuKind.NVIDIA_H100_80GB];
+    expect(h100.nvidiaSmiNames).toContain('NVIDIA H100 NVL');
+    // nvidia-smi --query-gpu=memory.total on an H100 NVL reports 95830 MiB.
+    expect(95830).toBeGreaterThanOrEqual(h100.minReportedMemoryMiB);
+  });
 });
