@@ -3,6 +3,8 @@
  * of the four resource types an online deployment uses pass; each wrong shape seen in public
  * samples, and each rule the type data leaves open, is caught with a message naming the path.
  */
+import { TerraformResource, TerraformStack, Testing } from 'cdktf';
+import { Construct } from 'constructs';
 import { findResourceType } from '../support/azure/arm-types';
 import { validateAzapiBody, validateAzapiStack, validateOwnRules } from '../support/azure/azapi-validator';
 
@@ -182,6 +184,7 @@ describe('wrong shapes from public samples, caught by the azapi port', () => {
     expect(validateAzapiBody(ENDPOINT, JSON.stringify(endpointBody()))).toEqual([expect.stringMatching(/^`body`: The value must not be a string/)]);
     expect(validateAzapiBody(`${NS}/onlineEndpointz@2024-10-01`, {})).toEqual([expect.stringMatching(/resource type .*onlineEndpointz can't be found/)]);
     expect(validateAzapiBody(`${NS}/onlineEndpoints@2023-10-01`, {})).toEqual([expect.stringMatching(/api-version is invalid\.\n The supported versions are \[2024-10-01\]/)]);
+    expect(validateAzapiBody(`${NS}/onlineEndpoints`, {})).toEqual([expect.stringMatching(/it should be like `ResourceProvider\/resourceTypes@ApiVersion`$/)]);
   });
 
   test('what azapi lets through: open enums, any number for an integer, any value for a boolean', () => {
@@ -355,6 +358,27 @@ describe('validateAzapiStack', () => {
     expect(validateAzapiStack(tf)).toEqual([
       "azapi_resource.model: [own rule] schema_validation_enabled = false turns azapi's body check off",
       'azapi_resource.storage: no type data here for Microsoft.Storage/storageAccounts: scripts/data/azure-ml-arm-types holds Microsoft.MachineLearningServices only',
+    ]);
+  });
+
+  test('it reads what cdktf synthesizes: body keys as written, references as tokens, identity as a list', () => {
+    /** The least azapi_resource a cdktf stack can hold; the target's own bindings live in lib. */
+    class AzapiResource extends TerraformResource {
+      constructor(scope: Construct, id: string, private readonly config: Record<string, unknown>) {
+        super(scope, id, { terraformResourceType: 'azapi_resource' });
+      }
+      protected synthesizeAttributes() { return this.config; }
+    }
+    const tfStack = new TerraformStack(Testing.app(), 'azure-ml');
+    const endpoint = new AzapiResource(tfStack, 'endpoint', {
+      type: ENDPOINT, name: 'linear-endpoint', parent_id: WORKSPACE_ID, location: 'westeurope',
+      identity: [{ type: 'SystemAssigned' }], body: endpointBody(),
+    });
+    const body = deploymentBody();
+    body.properties.requestSettings = { requestTimeoutMs: 5000 };
+    new AzapiResource(tfStack, 'blue', { type: DEPLOYMENT, name: 'blue', parent_id: endpoint.getStringAttribute('id'), location: 'westeurope', body });
+    expect(validateAzapiStack(JSON.parse(Testing.synth(tfStack)))).toEqual([
+      'azapi_resource.blue: `properties.requestSettings.requestTimeoutMs` is not expected here. Do you mean `properties.requestSettings.requestTimeout`? ',
     ]);
   });
 });

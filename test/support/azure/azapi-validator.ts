@@ -188,7 +188,7 @@ function validateDiscriminated(type: Extract<ArmType, { $type: 'DiscriminatedObj
     if (!mode.partial) return [...errors, errorShouldDefine(discriminatorPath)];
     // Ours (update bodies): no discriminator, so keep the element that fits the other keys best.
     const tries = Object.values(type.elements).map((ref) => validateType(resolve(ref), others, path, mode));
-    return [...errors, ...tries.reduce((best, e) => (e.length < best.length ? e : best))];
+    return [...errors, ...tries.reduce((best, e) => (e.length < best.length ? e : best), tries[0] ?? [])];
   }
   const discriminator = others[type.discriminator];
   if (typeof discriminator !== 'string') return [...errors, errorMismatch(discriminatorPath, 'string', goType(discriminator))];
@@ -235,8 +235,9 @@ export function validateAzapiBody(type: string, body: unknown, extras: AzapiExtr
 
 /** schemaValidate's checks of `type`; a message where azapi would stop there, else the ResourceType. */
 function findDefinition(type: string): string | ArmType {
-  const [resourceType, apiVersion] = splitType(type);
-  if (!apiVersion) return `the argument "type" is invalid: \`${type}\` is not \`<resource type>@<api version>\``;
+  // utils.GetAzureResourceTypeApiVersion: exactly one '@'.
+  if (type.split('@').length !== 2) return 'the argument "type" is invalid: `type` is invalid, it should be like `ResourceProvider/resourceTypes@ApiVersion`';
+  const [resourceType] = splitType(type);
   const definition = findResourceType(type);
   if (definition) return definition;
   const versions = resourceTypeNames().map(splitType).filter(([t]) => t.toLowerCase() === resourceType.toLowerCase()).map(([, v]) => v);
