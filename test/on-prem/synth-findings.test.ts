@@ -107,6 +107,13 @@ describe('13: every host limit at synth, naming the spec field', () => {
     expect(() => synth({ hosts: [host('gpu01', { deployRoot: '/srv/md/' }), hosts[1]] })).not.toThrow();
   });
 
+  test('a deployRoot so long that the proxy\'s probe socket path would not fit a Unix socket address (107 bytes) is refused', () => {
+    // deployRoot + '/fraud' + '/proxy/probe.sock': 90 characters of directory at most.
+    const root = (n: number) => `/srv/${'d'.repeat(n - '/srv/'.length - '/fraud'.length)}`;
+    expect(() => synth({ endpointName: 'fraud', hosts: [host('gpu01', { deployRoot: root(90) }), hosts[1]] })).not.toThrow();
+    expectRefusal(() => synth({ endpointName: 'fraud', hosts: [host('gpu01', { deployRoot: root(91) }), hosts[1]] }), 'hosts[0].deployRoot', /at most 90 characters with the deployment name/);
+  });
+
   test('every refusal of one synth is collected: the error names them all', () => {
     const e = refusal(() => synth({ proxyBindAddress: 'x', modelMountPath: 'y', hosts: [host('gpu01', { deployRoot: '/' }), hosts[1]] }));
     for (const field of ['proxyBindAddress', 'modelMountPath', 'hosts[0].deployRoot']) expect(e.message).toContain(`invalid ${field}:`);
