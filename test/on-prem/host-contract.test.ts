@@ -225,6 +225,22 @@ describe('the construct and the host agree on option values (property, through t
   const NAME = 'fraud-scorer';
   const PUBLIC_TLS = { certificatePath: '/etc/tls/cert.pem', keyPath: '/etc/tls/key.pem' };
 
+  /** A stack with one endpoint on one host, EXTRA props added; throws the construct's refusal. */
+  function endpointStack(extra: object): InstanceType<typeof TerraformStack> {
+    const stack = new TerraformStack(Testing.app(), 's');
+    new OnPremModelEndpoint(stack, 'Fraud', {
+      model: ModelArtifact.fromLocalPath(path.join(__dirname, '..', 'fixtures', 'linear-model')),
+      serving: ServingContainer.custom({ image: 'r/i:1' }),
+      scaling: { minReplicas: 1 },
+      hosts: [{ name: 'gpu01', address: '10.0.0.1', user: 'deploy', hostKey: HOST_KEY }],
+      apiKeyFile: apiKeys,
+      runtime: ContainerRuntime.PODMAN,
+      endpointName: NAME,
+      ...extra,
+    });
+    return stack;
+  }
+
   /** The deploy.env a stack's host receives, as the host reads it (Terraform's escapes undone). */
   function deployEnvOf(stack: InstanceType<typeof TerraformStack>): { [key: string]: string } {
     const json = JSON.parse(Testing.synth(stack));
@@ -235,7 +251,7 @@ describe('the construct and the host agree on option values (property, through t
   /** Each option field, the deploy.env values it becomes, and random values for it. */
   const FIELDS: Array<{ field: string; key: string; props: (v: any) => object; env: (v: any) => { [key: string]: string }; values: fc.Arbitrary<unknown> }> = [
     { field: 'modelMountPath', key: 'MD_MODEL_MOUNT', props: v => ({ modelMountPath: v }), env: v => ({ MD_MODEL_MOUNT: v }), values: valuesFor('MD_MODEL_MOUNT') },
-    // PUBLIC: with PRIVATE the synth refuses public addresses besides (test/on-prem/client-networks.test.ts).
+    // PUBLIC: with PRIVATE the synth refuses public addresses besides (test/on-prem/synth-findings.test.ts).
     { field: 'proxyBindAddress', key: 'MD_PROXY_BIND', props: v => ({ proxyBindAddress: v, access: { network: NetworkAccess.PUBLIC }, tls: PUBLIC_TLS }),
       env: v => ({ MD_PROXY_BIND: v, MD_TLS_CERT: PUBLIC_TLS.certificatePath, MD_TLS_KEY: PUBLIC_TLS.keyPath }), values: valuesFor('MD_PROXY_BIND') },
     { field: 'tls.certificatePath', key: 'MD_TLS_CERT', props: v => ({ tls: { certificatePath: v, keyPath: '/etc/tls/key.pem' } }), env: v => ({ MD_TLS_CERT: v, MD_TLS_KEY: '/etc/tls/key.pem' }), values: valuesFor('MD_TLS_CERT') },
@@ -254,18 +270,9 @@ describe('the construct and the host agree on option values (property, through t
     const cases = fc.sample(fc.tuple(fc.array(cidr, { minLength: 0, maxLength: 3 }), fc.boolean()), { numRuns: Math.round(200 * SCALE), seed: 8 });
     const accepted: Array<{ [key: string]: string }> = [];
     for (const [cidrs, isPublic] of cases) {
-      const app = Testing.app();
-      const stack = new TerraformStack(app, 's');
+      let stack: InstanceType<typeof TerraformStack>;
       try {
-        new OnPremModelEndpoint(stack, 'Fraud', {
-          model: ModelArtifact.fromLocalPath(path.join(__dirname, '..', 'fixtures', 'linear-model')),
-          serving: ServingContainer.custom({ image: 'r/i:1' }),
-          hosts: [{ name: 'gpu01', address: '10.0.0.1', user: 'deploy', hostKey: HOST_KEY }],
-          apiKeyFile: apiKeys,
-          endpointName: NAME,
-          allowedClientCidrs: cidrs,
-          ...(isPublic ? { access: { network: NetworkAccess.PUBLIC }, tls: PUBLIC_TLS } : {}),
-        });
+        stack = endpointStack({ allowedClientCidrs: cidrs, ...(isPublic ? { access: { network: NetworkAccess.PUBLIC }, tls: PUBLIC_TLS } : {}) });
       } catch (e) {
         if (!(e instanceof ModelDeploymentValidationError)) throw e;
         expect(e.field).toMatch(/^allowedClientCidrs(\[\d+\])?$/);
@@ -284,19 +291,9 @@ describe('the construct and the host agree on option values (property, through t
     const accepted: Array<{ value: unknown; env: { [key: string]: string } }> = [];
     const refused: Array<{ value: unknown; env: { [key: string]: string } }> = [];
     for (const value of samples) {
-      const app = Testing.app();
-      const stack = new TerraformStack(app, 's');
+      let stack: InstanceType<typeof TerraformStack>;
       try {
-        new OnPremModelEndpoint(stack, 'Fraud', {
-          model: ModelArtifact.fromLocalPath(path.join(__dirname, '..', 'fixtures', 'linear-model')),
-          serving: ServingContainer.custom({ image: 'r/i:1' }),
-          scaling: { minReplicas: 1 },
-          hosts: [{ name: 'gpu01', address: '10.0.0.1', user: 'deploy', hostKey: HOST_KEY }],
-          apiKeyFile: apiKeys,
-          runtime: ContainerRuntime.PODMAN,
-          endpointName: NAME,
-          ...f.props(value),
-        });
+        stack = endpointStack(f.props(value));
       } catch (e) {
         if (!(e instanceof ModelDeploymentValidationError)) throw e;
         // The spec may refuse a value before the target sees it (it is stricter for some paths).
