@@ -116,6 +116,12 @@ describe('one deployment through its versions (in order)', () => {
     expect(split()).toEqual({ 100000001: 100 });
     // Every operation was polled to its end through google.longrunning.Operations.
     expect(fake.callsOf('GetOperation').length).toBeGreaterThanOrEqual(2);
+    // The client's routing header names the resource (Vertex routes on it) ...
+    expect(fake.callsOf('DeployModel')[0].routing).toBe(`endpoint=${ENDPOINT}`);
+    // (UpdateEndpoint sends back the name GetEndpoint returned, with the project number, as Vertex does)
+    expect(fake.callsOf('UpdateEndpoint')[0].routing).toBe(`endpoint.name=projects/${fake.projectNumber}/locations/${V1.location}/endpoints/${ENDPOINT_ID}`);
+    // ... and no call carried a token: over the test seam's plaintext channel the client attaches none.
+    expect(fake.calls.filter(c => c.metadataKeys.includes('authorization'))).toEqual([]);
   });
 
   test('run again with nothing changed: reads only, no duplicate', async () => {
