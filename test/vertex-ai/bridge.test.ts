@@ -81,7 +81,7 @@ describe('one deployment through its versions (in order)', () => {
       model: {
         displayName: 'fraud-scorer v1',
         artifactUri: 'gs://md-test-artifacts/fraud-scorer/sha256-111/',
-        labels: { team: 'risk', 'cdk-model-deployment': 'fraud-scorer' },
+        labels: { team: 'risk', cdk_model_deployment: 'fraud-scorer' },
         containerSpec: {
           imageUri: 'europe-docker.pkg.dev/vertex-ai/prediction/pytorch-gpu.2-4:latest',
           env: [{ name: 'MODEL_NAME', value: 'fraud-scorer' }, { name: 'TS_NUMBER_OF_GPU', value: '1' }],
@@ -142,9 +142,20 @@ describe('one deployment through its versions (in order)', () => {
     expect(mutations()).toEqual(['UploadModel', 'DeployModel', 'UpdateEndpoint']); // v1's, nothing more
   });
 
-  test('blue/green: the new version is deployed and takes 100% before the old one is undeployed and deleted', async () => {
+  test('blue/green: the new version is deployed and takes 100% before the old one is undeployed and deleted; other Models are left alone', async () => {
+    // Another deployment's Model and an unlabelled one, the latter deployed on this endpoint with 0%.
+    const parent = `projects/${fake.projectNumber}/locations/${V1.location}`;
+    fake.models.set('other-deployments', { name: `${parent}/models/other-deployments`, displayName: 'x', labels: { cdk_model_deployment: 'other' }, deployedModels: [] });
+    fake.models.set('unlabelled', { name: `${parent}/models/unlabelled`, displayName: 'y', deployedModels: [] });
+    fake.endpoint(ENDPOINT_ID).deployedModels.push({ id: '999', model: `${parent}/models/unlabelled` });
     const from = fake.events.length;
     await ok('create', V2);
+    expect([...fake.models.keys()].sort()).toEqual(['fraud-scorer-v2', 'other-deployments', 'unlabelled']);
+    expect(deployedIds()).toEqual(['999', '100000002']);
+    fake.models.delete('other-deployments');
+    fake.models.delete('unlabelled');
+    fake.endpoint(ENDPOINT_ID).deployedModels.shift();
+
     expect(fake.events.slice(from).map(ev)).toEqual([
       'uploaded fraud-scorer-v2',
       'deployed 100000002',
@@ -203,6 +214,7 @@ describe('one deployment through its versions (in order)', () => {
 
     await ok('create', V5);
     expect([...fake.models.keys()]).toEqual(['fraud-scorer-v5']);
+    expect(fake.callsOf('ListModels').at(-1)!.request.filter).toBe('labels.cdk_model_deployment="fraud-scorer"');
   });
 
   test('destroy: undeploys and deletes, nothing is left', async () => {
