@@ -189,7 +189,7 @@ export class Bridge {
   // ---- shared ---------------------------------------------------------------------------------
 
   private async undeploy(endpoint: IEndpoint, deployedModelId: string): Promise<void> {
-    const where = `${endpoint.name} deployed model ${deployedModelId}`;
+    const where = `${this.names.endpoint} deployed model ${deployedModelId}`;
     const request = this.checked('UndeployModelRequest', undeployModelRequest(endpoint, deployedModelId), 'undeploy', where);
     const done = await callOrNotFound('undeploy', where, async () => {
       const [operation] = await this.clients.endpoints.undeployModel(request);
