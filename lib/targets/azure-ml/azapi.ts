@@ -1,0 +1,159 @@
+/**
+ * A small typed binding for the azapi Terraform provider (Azure/azapi), which has no prebuilt cdktf
+ * bindings: its provider, `azapi_resource` and `azapi_update_resource`. Attributes are written in
+ * Terraform's snake_case; `body` is an object (azapi 2.x takes HCL objects, not JSON strings).
+ */
+import { TerraformMetaArguments, TerraformProvider, TerraformResource } from 'cdktf';
+import { Construct } from 'constructs';
+
+/** The provider's registry source and the versions this binding is written for. */
+export const AZAPI_PROVIDER = { source: 'Azure/azapi', versionConstraint: '~> 2.5' } as const;
+
+/** azapi provider settings (all optional: it reads the same environment variables and CLI login as azurerm). */
+export interface AzapiProviderConfig {
+  /** A provider alias. @default - the default configuration */
+  readonly alias?: string;
+  /** @default - ARM_SUBSCRIPTION_ID or the CLI's subscription */
+  readonly subscriptionId?: string;
+  /** @default - ARM_TENANT_ID or the CLI's tenant */
+  readonly tenantId?: string;
+  /** Authenticate with a managed identity. @default false */
+  readonly useMsi?: boolean;
+  /** Authenticate with OIDC (workload identity federation). @default false */
+  readonly useOidc?: boolean;
+  /** Authenticate with the Azure CLI's login. @default true */
+  readonly useCli?: boolean;
+}
+
+/** The azapi provider. */
+export class AzapiProvider extends TerraformProvider {
+  constructor(scope: Construct, id: string, private readonly config: AzapiProviderConfig = {}) {
+    super(scope, id, {
+      terraformResourceType: 'azapi',
+      terraformGeneratorMetadata: { providerName: 'azapi', providerVersionConstraint: AZAPI_PROVIDER.versionConstraint },
+      terraformProviderSource: AZAPI_PROVIDER.source,
+    });
+    this.alias = config.alias;
+  }
+
+  protected synthesizeAttributes(): { [name: string]: unknown } {
+    const c = this.config;
+    return prune({ alias: this.alias, subscription_id: c.subscriptionId, tenant_id: c.tenantId, use_msi: c.useMsi, use_oidc: c.useOidc, use_cli: c.useCli });
+  }
+}
+
+/** A managed identity block. */
+export interface AzapiIdentity {
+  readonly type: 'SystemAssigned' | 'UserAssigned' | 'SystemAssigned, UserAssigned';
+  /** User-assigned identity ids, for `UserAssigned`. @default - none */
+  readonly identityIds?: string[];
+}
+
+/** Settings of one `azapi_resource`. `B` is the body's type. */
+export interface AzapiResourceConfig<B extends object> extends TerraformMetaArguments {
+  /** `PROVIDER/TYPE@API_VERSION`. */
+  readonly type: string;
+  /** The resource's name. */
+  readonly name: string;
+  /** The parent resource's id (a workspace, an endpoint, a resource group). */
+  readonly parentId: string;
+  /** The region, for tracked resources. @default - none (proxy resources) */
+  readonly location?: string;
+  /** The request body, less name, location, tags and identity. */
+  readonly body: B;
+  /** The managed identity. @default - none */
+  readonly identity?: AzapiIdentity;
+  /** Tags. @default - none */
+  readonly tags?: Record<string, string>;
+  /** Paths of the response that `output` exposes, e.g. `properties.scoringUri`. @default - none */
+  readonly responseExportValues?: string[];
+}
+
+/** Settings of one `azapi_update_resource`: a PATCH-like update of part of an existing resource's body. */
+export interface AzapiUpdateResourceConfig<B extends object> extends TerraformMetaArguments {
+  /** `PROVIDER/TYPE@API_VERSION`. */
+  readonly type: string;
+  /** The id of the resource to update. */
+  readonly resourceId: string;
+  /** The part of the body to set. */
+  readonly body: B;
+  /** Paths of the response that `output` exposes. @default - none */
+  readonly responseExportValues?: string[];
+}
+
+abstract class AzapiResourceBase extends TerraformResource {
+  /** The resource id. */
+  public get id(): string {
+    return this.getStringAttribute('id');
+  }
+
+  /** A value of the response exported with `responseExportValues`, e.g. `output('properties.scoringUri')`. */
+  public output(path: string): string {
+    return this.interpolationForAttribute(`output.${path}`) as unknown as string;
+  }
+}
+
+/** `azapi_resource`: creates, updates and deletes one ARM resource from its body. */
+export class AzapiResource<B extends object = object> extends AzapiResourceBase {
+  public static readonly tfResourceType = 'azapi_resource';
+
+  /** The resource's name, as written. */
+  public readonly name: string;
+  /** The body as written. */
+  public readonly body: B;
+
+  constructor(scope: Construct, id: string, private readonly config: AzapiResourceConfig<B>) {
+    super(scope, id, {
+      terraformResourceType: AzapiResource.tfResourceType,
+      terraformGeneratorMetadata: { providerName: 'azapi', providerVersionConstraint: AZAPI_PROVIDER.versionConstraint },
+      provider: config.provider, dependsOn: config.dependsOn, count: config.count, lifecycle: config.lifecycle, forEach: config.forEach,
+    });
+    this.name = config.name;
+    this.body = config.body;
+  }
+
+  /** The principal id of the system-assigned identity (with `identity.type` SystemAssigned). */
+  public get identityPrincipalId(): string {
+    return this.getStringAttribute('identity.0.principal_id');
+  }
+
+  protected synthesizeAttributes(): { [name: string]: unknown } {
+    const c = this.config;
+    return prune({
+      type: c.type,
+      name: c.name,
+      parent_id: c.parentId,
+      location: c.location,
+      body: c.body,
+      identity: c.identity ? [prune({ type: c.identity.type, identity_ids: c.identity.identityIds })] : undefined,
+      tags: c.tags && Object.keys(c.tags).length > 0 ? c.tags : undefined,
+      response_export_values: c.responseExportValues,
+    });
+  }
+}
+
+/** `azapi_update_resource`: sets part of an existing resource's body; removing it changes nothing in Azure. */
+export class AzapiUpdateResource<B extends object = object> extends AzapiResourceBase {
+  public static readonly tfResourceType = 'azapi_update_resource';
+
+  /** The body as written. */
+  public readonly body: B;
+
+  constructor(scope: Construct, id: string, private readonly config: AzapiUpdateResourceConfig<B>) {
+    super(scope, id, {
+      terraformResourceType: AzapiUpdateResource.tfResourceType,
+      terraformGeneratorMetadata: { providerName: 'azapi', providerVersionConstraint: AZAPI_PROVIDER.versionConstraint },
+      provider: config.provider, dependsOn: config.dependsOn, count: config.count, lifecycle: config.lifecycle, forEach: config.forEach,
+    });
+    this.body = config.body;
+  }
+
+  protected synthesizeAttributes(): { [name: string]: unknown } {
+    const c = this.config;
+    return prune({ type: c.type, resource_id: c.resourceId, body: c.body, response_export_values: c.responseExportValues });
+  }
+}
+
+function prune(o: { [name: string]: unknown }): { [name: string]: unknown } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+}
