@@ -3,7 +3,7 @@
  * bindings: its provider, `azapi_resource` and `azapi_update_resource`. Attributes are written in
  * Terraform's snake_case; `body` is an object (azapi 2.x takes HCL objects, not JSON strings).
  */
-import { TerraformMetaArguments, TerraformProvider, TerraformResource } from 'cdktf';
+import { TerraformMetaArguments, TerraformProvider, TerraformResource, Token } from 'cdktf';
 import { Construct } from 'constructs';
 
 /** The provider's registry source and the versions this binding is written for. */
@@ -89,7 +89,7 @@ abstract class AzapiResourceBase extends TerraformResource {
 
   /** A value of the response exported with `responseExportValues`, e.g. `output('properties.scoringUri')`. */
   public output(path: string): string {
-    return this.interpolationForAttribute(`output.${path}`) as unknown as string;
+    return Token.asString(this.interpolationForAttribute(`output.${path}`));
   }
 }
 

@@ -56,6 +56,11 @@ const IDS = {
   containerRegistryId: ARM('Microsoft.ContainerRegistry', 'registries', '[A-Za-z0-9]{5,50}'),
   alarmActionGroupId: ARM('Microsoft.Insights', 'actionGroups', '[^/]{1,260}'),
 } as const;
+const ID_TYPES: { readonly [field in keyof typeof IDS]: string } = {
+  workspaceId: 'Microsoft.MachineLearningServices/workspaces', storageAccountId: 'Microsoft.Storage/storageAccounts',
+  keyVaultId: 'Microsoft.KeyVault/vaults', encryptionKeyVaultId: 'Microsoft.KeyVault/vaults', applicationInsightsId: 'Microsoft.Insights/components',
+  containerRegistryId: 'Microsoft.ContainerRegistry/registries', alarmActionGroupId: 'Microsoft.Insights/actionGroups',
+};
 const KEY_URL = /^https:\/\/[A-Za-z0-9-]{3,24}\.vault\.azure\.net\/keys\/[A-Za-z0-9-]{1,127}\/[0-9a-fA-F]{32}$/;
 /** An Azure blob URI: its account and container. */
 const AZURE_BLOB_URI = /^https:\/\/([a-z0-9]{3,24})\.blob\.core\.windows\.net\/([a-z0-9-]{3,63})\//;
@@ -522,7 +527,7 @@ function deploymentProperties(r: ResolvedAzureMlEndpoint, modelId: string, envir
 
 function checkId(problems: Problems, field: keyof typeof IDS, value: unknown): void {
   if (typeof value === 'string' && (Token.isUnresolved(value) || IDS[field].test(value))) return;
-  const type = IDS[field].source.match(/providers\/(.*?)\/\(/)![1].replace(/\\/g, '');
+  const type = ID_TYPES[field];
   problems.add(field, value, `a resource id /subscriptions/SUBSCRIPTION/resourceGroups/GROUP/providers/${type}/NAME (or a reference to one in this stack)`);
 }
 
@@ -537,8 +542,8 @@ function resolveWorkspace(problems: Problems, props: AzureMlTargetOptions): Reso
     problems.add('encryptionKeyId', props.encryptionKeyId, 'a versioned key URL https://VAULT.vault.azure.net/keys/NAME/VERSION');
   }
   if ((props.encryptionKeyId === undefined) !== (props.encryptionKeyVaultId === undefined)) {
-    const [field, other] = props.encryptionKeyId === undefined ? ['encryptionKeyVaultId', 'encryptionKeyId'] : ['encryptionKeyId', 'encryptionKeyVaultId'];
-    problems.add(field, props[field as keyof AzureMlTargetOptions], `set together with ${other}: Azure needs the key's URL and its vault's resource id`);
+    const [missing, given] = props.encryptionKeyId === undefined ? ['encryptionKeyId', 'encryptionKeyVaultId'] : ['encryptionKeyVaultId', 'encryptionKeyId'];
+    problems.add(missing, undefined, `set together with ${given}: Azure needs the key's URL and its vault's resource id`);
   }
   if (props.workspaceId !== undefined) {
     for (const field of ['resourceGroupName', 'keyVaultId', 'applicationInsightsId', 'encryptionKeyId', 'encryptionKeyVaultId'] as const) {
