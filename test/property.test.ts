@@ -16,7 +16,6 @@ import fc from 'fast-check';
 import {
   ArtifactLayout,
   AuthMode,
-  CatalogPlatform,
   Compute,
   GpuKind,
   InstanceOffer,
@@ -28,9 +27,10 @@ import {
   ScalingTarget,
   ServingContainer,
 } from '../lib';
-import { INSTANCE_CATALOG, findInstance } from '../lib/spec/instance-catalog';
+import { findInstance } from '../lib/spec/instance-catalog';
 import { resolveSpec } from '../lib/spec/spec';
 import { DlcFramework, listDlcVersions } from '../lib/targets/sagemaker/image-catalog';
+import { SAGEMAKER_INSTANCE_TYPES } from '../lib/targets/sagemaker/instance-types';
 import { SageMakerModelEndpoint, SageMakerModelEndpointProps } from '../lib/targets/sagemaker';
 
 /** Multiplies every numRuns, e.g. PROPERTY_RUNS_SCALE=10 for a long local hunt. */
@@ -406,7 +406,7 @@ const anySpecFields = {
 
 // --- SageMaker options ---------------------------------------------------------------------------
 
-const sageMakerNames = INSTANCE_CATALOG[CatalogPlatform.SAGEMAKER].map(o => o.name);
+const sageMakerNames = SAGEMAKER_INSTANCE_TYPES.map(o => o.name);
 const anyInstanceType = fc.oneof(
   { arbitrary: fc.constantFrom(...sageMakerNames), weight: 4 },
   { arbitrary: fc.constantFrom('ml.m6i.large', 'ml.g5.xlarge', 'ml.p3.2xlarge', 'ml.inf2.xlarge', 'ml.c5d.large', 'ml.nope', 'm5.large', 'ML.M5.LARGE'), weight: 2 },
@@ -501,9 +501,8 @@ function tally(): { count: (e: ModelDeploymentValidationError | undefined) => vo
 // Valid specs only
 // =================================================================================================
 
-const SAGEMAKER_OFFERS = INSTANCE_CATALOG[CatalogPlatform.SAGEMAKER];
-const CPU_OFFERS = SAGEMAKER_OFFERS.filter(o => o.gpuCount === 0);
-const GPU_OFFERS = SAGEMAKER_OFFERS.filter(o => o.gpuCount > 0);
+const CPU_OFFERS = SAGEMAKER_INSTANCE_TYPES.filter(o => o.gpuCount === 0);
+const GPU_OFFERS = SAGEMAKER_INSTANCE_TYPES.filter(o => o.gpuCount > 0);
 
 type Mode = 'realtime' | 'serverless' | 'async';
 
@@ -606,7 +605,7 @@ const validRollout: fc.Arbitrary<RolloutDesc | undefined> = fc.oneof(
 );
 
 /** Real-time or async: instances, chosen by the catalog or named. */
-const validInstanceBacked: fc.Arbitrary<ValidDesc> = fc.tuple(fc.constantFrom<Mode>('realtime', 'realtime', 'async'), fc.constantFrom(...SAGEMAKER_OFFERS), fc.boolean())
+const validInstanceBacked: fc.Arbitrary<ValidDesc> = fc.tuple(fc.constantFrom<Mode>('realtime', 'realtime', 'async'), fc.constantFrom(...SAGEMAKER_INSTANCE_TYPES), fc.boolean())
   .chain(([mode, offer, nameIt]) => {
     const gpu = offer.gpuCount > 0;
     // A named instance: another catalog instance with at least the same GPUs (or the offer
@@ -646,7 +645,7 @@ const validInstanceBacked: fc.Arbitrary<ValidDesc> = fc.tuple(fc.constantFrom<Mo
     }).map((r): ValidDesc => {
       const strategyNeedsTwo = r.rollout !== undefined && !('raw' in r.rollout) && r.rollout.factory !== 'allAtOnce';
       const minReplicas = strategyNeedsTwo ? Math.max(2, r.minReplicas) : r.minReplicas;
-      const known = r.instanceType === undefined || findInstance(CatalogPlatform.SAGEMAKER, r.instanceType) !== undefined;
+      const known = r.instanceType === undefined || findInstance(SAGEMAKER_INSTANCE_TYPES, r.instanceType) !== undefined;
       // The catalog's vCPU and GPU counts turn a utilisation target into SageMaker's summed metric;
       // for an instance it does not know, only invocations per replica can be tracked.
       const target: ScalingTargetDesc | undefined = known ? r.target

@@ -7,7 +7,7 @@ export type { ArtifactUriOptions } from './artifact';
 export { Compute, ComputeKind, GpuKind } from './compute';
 export type { CpuComputeOptions, GpuComputeOptions } from './compute';
 export { ModelDeploymentValidationError } from './errors';
-export { CatalogPlatform, InstanceCatalog } from './instance-catalog';
+export { InstanceCatalog } from './instance-catalog';
 export type { GpuFacts, InstanceOffer } from './instance-catalog';
 export type { CaptureProps, MonitoringProps } from './monitoring';
 export { Rollout, RolloutStrategy } from './rollout';

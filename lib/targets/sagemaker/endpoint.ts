@@ -17,7 +17,7 @@ import { ArtifactLayout, ArtifactScheme, ArtifactSource } from '../../spec/artif
 import { Problems, checkInteger, checkOptions } from '../../spec/check';
 import { ComputeKind } from '../../spec/compute';
 import { ModelDeploymentValidationError } from '../../spec/errors';
-import { CatalogPlatform, InstanceOffer, findInstance, selectInstance } from '../../spec/instance-catalog';
+import { InstanceOffer, findInstance, selectInstance } from '../../spec/instance-catalog';
 import { RolloutStrategy } from '../../spec/rollout';
 import { ScalingMetric, ScalingTarget } from '../../spec/scaling';
 import { ModelDeploymentSpecProps, ResolvedModelDeploymentSpec, resolveSpec } from '../../spec/spec';
@@ -26,6 +26,7 @@ import { findTargetConstruct } from '../../common/target-construct';
 import { ResolvedSageMakerImage, resolveSageMakerImage } from './image';
 import { TARGET } from './name';
 import { sageMakerInstanceGpus } from './image-catalog';
+import { SAGEMAKER_INSTANCE_TYPES } from './instance-types';
 import { checkEnvironment, checkLogGroupRemovalPolicy, checkLogRetention, checkVpcEndpointIds, claimEndpointName } from './limits';
 import { SAGEMAKER_OPTION_KEYS, SageMakerAsyncInferenceOptions, SageMakerServerlessOptions, SageMakerTargetOptions } from './options';
 
@@ -780,11 +781,11 @@ function checkNetworkAccess(problems: Problems, network: NetworkAccess, props: S
 }
 
 function pickInstance(compute: ResolvedModelDeploymentSpec['compute'], instanceType: string | undefined): InstanceOffer {
-  if (instanceType === undefined) return selectInstance(CatalogPlatform.SAGEMAKER, compute, TARGET);
+  if (instanceType === undefined) return selectInstance(SAGEMAKER_INSTANCE_TYPES, compute, TARGET);
   if (!SAGEMAKER_INSTANCE.test(instanceType)) {
     throw new ModelDeploymentValidationError('instanceType', instanceType, 'a SageMaker instance type such as ml.g5.2xlarge', TARGET);
   }
-  const known = findInstance(CatalogPlatform.SAGEMAKER, instanceType);
+  const known = findInstance(SAGEMAKER_INSTANCE_TYPES, instanceType);
   const gpus = known?.gpuCount ?? sageMakerInstanceGpus(instanceType)?.gpuCount ?? 0;
   if (compute.kind === ComputeKind.GPU && gpus < compute.gpuCount) {
     throw new ModelDeploymentValidationError('instanceType', instanceType, `an instance with at least ${compute.gpuCount} GPU(s) for compute ${compute.describe()}`, TARGET);

@@ -7,3 +7,4 @@ assertPeersInstalled('cdk-model-deployment/sagemaker', ['aws-cdk-lib', 'construc
 export * from './options';
 export * from './endpoint';
 export { DlcFramework, DLC_TABLE_SOURCE, listDlcVersions } from './image-catalog';
+export { SageMakerInstanceTypes } from './instance-types';
