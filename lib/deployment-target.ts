@@ -5,6 +5,7 @@ import { checkTargetOptions } from './spec/check';
 import { ModelDeploymentSpecProps, SPEC_KEYS } from './spec/spec';
 // Options modules hold no engine code (their aws-cdk-lib imports are types only), so checking option
 // keys when a factory is called loads no engine.
+import { TARGET as AZURE_ML } from './targets/azure-ml/name';
 import { AZURE_ML_OPTION_KEYS, AzureMlTargetOptions } from './targets/azure-ml/options';
 import { TARGET as ON_PREM } from './targets/on-prem/name';
 import { ON_PREM_OPTION_KEYS, OnPremTargetOptions } from './targets/on-prem/options';
@@ -69,8 +70,6 @@ export abstract class DeploymentTarget {
 type Builder = (scope: Construct, id: string, props: ModelDeploymentSpecProps) => IModelEndpoint;
 
 const TERRAFORM_TARGETS = 'DeploymentTarget.azureMl() or DeploymentTarget.onPrem() (cdktf)';
-// TODO(catalog refactor): import TARGET from './targets/azure-ml/name' once it lands.
-const AZURE_ML = 'azureMl';
 const CDK_TARGETS = 'DeploymentTarget.sageMaker() (aws-cdk-lib)';
 
 class LazyTarget extends DeploymentTarget {

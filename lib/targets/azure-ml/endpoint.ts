@@ -23,7 +23,7 @@ import { ArtifactLayout, ArtifactScheme, ArtifactSource } from '../../spec/artif
 import { Problems } from '../../spec/check';
 import { ComputeKind } from '../../spec/compute';
 import { ModelDeploymentValidationError } from '../../spec/errors';
-import { CatalogPlatform, INSTANCE_CATALOG, InstanceOffer, findInstance, selectInstance } from '../../spec/instance-catalog';
+import { InstanceOffer, findInstance, selectInstance } from '../../spec/instance-catalog';
 import { RolloutStrategy } from '../../spec/rollout';
 import { ServingFramework } from '../../spec/serving';
 import { ModelDeploymentSpecProps, ResolvedModelDeploymentSpec, resolveSpec } from '../../spec/spec';
@@ -32,10 +32,9 @@ import {
   AZURE_ML_TYPES, EndpointAuthMode, EnvironmentVersionBody, ManagedOnlineDeploymentBody, ModelVersionBody, OnlineEndpointBody,
   OnlineEndpointTrafficBody, ProbeSettings, PublicNetworkAccess, isoSeconds,
 } from './bodies';
+import { AZURE_ML_INSTANCE_TYPES } from './instance-types';
+import { TARGET } from './name';
 import { AZURE_ML_OPTION_KEYS, AzureMlTargetOptions } from './options';
-
-// TODO(catalog refactor): the target's name moves to ./name.ts and its SKU table to ./instance-types.ts.
-const TARGET = 'azureMl';
 
 /** Props for {@link AzureMlModelEndpoint}: the spec plus the Azure ML options. */
 export interface AzureMlModelEndpointProps extends ModelDeploymentSpecProps, AzureMlTargetOptions {}
@@ -595,8 +594,8 @@ function resolveModel(problems: Problems, spec: ResolvedModelDeploymentSpec, pro
 /** The instance type: the catalog's choice for compute, or the override (which must be in the catalog and have the spec's GPUs). */
 function pickInstance(spec: ResolvedModelDeploymentSpec, instanceType: string | undefined): InstanceOffer {
   const compute = spec.compute;
-  if (instanceType === undefined) return selectInstance(CatalogPlatform.AZURE_ML, compute, TARGET);
-  const known = findInstance(CatalogPlatform.AZURE_ML, instanceType);
+  if (instanceType === undefined) return selectInstance(AZURE_ML_INSTANCE_TYPES, compute, TARGET);
+  const known = findInstance(AZURE_ML_INSTANCE_TYPES, instanceType);
   if (known === undefined) {
     throw new ModelDeploymentValidationError('instanceType', instanceType, `an Azure ML managed online endpoint size from the catalog: ${offersFor(compute.kind === ComputeKind.GPU ? compute.gpu : undefined)}`, TARGET);
   }
@@ -610,7 +609,7 @@ function pickInstance(spec: ResolvedModelDeploymentSpec, instanceType: string | 
 }
 
 function offersFor(gpu: string | undefined): string {
-  return INSTANCE_CATALOG[CatalogPlatform.AZURE_ML].filter(o => gpu === undefined ? o.gpuCount === 0 : o.gpu === gpu).map(o => o.name).join(', ');
+  return AZURE_ML_INSTANCE_TYPES.filter(o => gpu === undefined ? o.gpuCount === 0 : o.gpu === gpu).map(o => o.name).join(', ');
 }
 
 function checkScaling(problems: Problems, spec: ResolvedModelDeploymentSpec): void {

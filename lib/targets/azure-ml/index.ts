@@ -8,3 +8,4 @@ export * from './options';
 export * from './bodies';
 export * from './azapi';
 export * from './endpoint';
+export { AZURE_ML_INSTANCE_TYPES } from './instance-types';

@@ -56,7 +56,7 @@ export interface AzureMlTargetOptions {
   readonly containerRegistryId?: string;
   /**
    * The VM size of the deployment's instances, instead of the catalog's choice for `compute`. It
-   * must be one of the catalog's Azure ML sizes (`InstanceCatalog.offers(CatalogPlatform.AZURE_ML)`)
+   * must be one of the target's Azure ML sizes (`AZURE_ML_INSTANCE_TYPES` in `cdk-model-deployment/azure-ml`)
    * and have the spec's GPUs.
    * @default - the smallest catalog size that fits `compute`
    */
