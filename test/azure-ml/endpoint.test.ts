@@ -5,7 +5,7 @@ import { App as CdkApp, Stack as CdkStack } from 'aws-cdk-lib';
 import { TerraformStack, Testing } from 'cdktf';
 import { AzurermProvider } from '@cdktf/provider-azurerm/lib/provider';
 import {
-  AuthMode, Compute, DeploymentTarget, GpuKind, ModelArtifact, ModelDeployment, NetworkAccess, Rollout, ServingContainer,
+  AuthMode, Compute, DeploymentTarget, GpuKind, ModelArtifact, ModelDeployment, NetworkAccess, Rollout, ScalingTarget, ServingContainer,
 } from '../../lib';
 import { AzureMlModelEndpoint, endpointNameFrom } from '../../lib/targets/azure-ml';
 import { BASE, FIXTURE, REGISTRY_ID, STORAGE_ID, WORKSPACE_ID, addressOf, azapi, danglingReferences, id, only, refusal, synth } from './support';
@@ -419,7 +419,7 @@ describe('refusals: field, value, what is allowed, and the target', () => {
     ['an S3 model', { model: ModelArtifact.fromUri('s3://models/fraud/') }, 'model.uri', /azureml:\/\//],
     ['a .tar.gz blob', { model: ModelArtifact.fromUri('https://contosomodels.blob.core.windows.net/models/model.tar.gz'), storageAccountId: STORAGE_ID }, 'model.uri', /does not unpack/],
     ['zero replicas', { scaling: { minReplicas: 0, maxReplicas: 1 } }, 'scaling.minReplicas', /cannot scale to zero/],
-    ['autoscaling', { scaling: { minReplicas: 1, maxReplicas: 3 } }, 'scaling.maxReplicas', /equal to minReplicas/],
+    ['more instances than a deployment holds', { scaling: { minReplicas: 1, maxReplicas: 51 } }, 'scaling.maxReplicas', /at most 50 instances/],
     ['a location', { location: 'West Europe' }, 'location', /westeurope/],
     ['a workspace id', { workspaceId: '/subscriptions/x/workspaces/y' }, 'workspaceId', /Microsoft\.MachineLearningServices\/workspaces/],
     ['a key without its vault', { encryptionKeyId: 'https://kv-keys.vault.azure.net/keys/k/0123456789abcdef0123456789abcdef' }, 'encryptionKeyVaultId', /set together with encryptionKeyId/],
@@ -435,9 +435,104 @@ describe('refusals: field, value, what is allowed, and the target', () => {
   });
 
   test('several problems are reported at once', () => {
-    const e = refusal(() => synth({ rollout: Rollout.canary(), scaling: { minReplicas: 0, maxReplicas: 2 }, location: 'nowhere land', endpointName: 'x'.repeat(40) }));
+    const e = refusal(() => synth({ rollout: Rollout.canary(), scaling: { minReplicas: 0, maxReplicas: 60 }, location: 'nowhere land', endpointName: 'x'.repeat(40) }));
     expect(e.message).toMatch(/and 4 more/);
     for (const field of ['location', 'endpointName', 'scaling.minReplicas', 'scaling.maxReplicas', 'rollout']) expect(e.message).toContain(`invalid ${field}:`);
+  });
+});
+
+describe('autoscale', () => {
+  test('fixed capacity (min = max): no autoscale setting, Terraform owns the capacity', () => {
+    const { json, endpoint } = synth({ scaling: { minReplicas: 2, maxReplicas: 2 } });
+    expect(json.resource.azurerm_monitor_autoscale_setting).toBeUndefined();
+    expect(endpoint.autoscale).toBeUndefined();
+    expect(azapi(json, 'deployments').lifecycle).toEqual({ create_before_destroy: true });
+  });
+
+  test('min < max: an autoscale setting on the deployment, and Terraform ignores the capacity it changes', () => {
+    const { json } = synth({ scaling: { minReplicas: 2, maxReplicas: 6, scaleInCooldownSeconds: 600, scaleOutCooldownSeconds: 30 } });
+    const deployment = azapi(json, 'deployments');
+    const address = addressOf(json, deployment);
+    expect(deployment.lifecycle).toEqual({ create_before_destroy: true, ignore_changes: ['body.sku.capacity'] });
+    expect(deployment.body.sku.capacity).toBe(2);
+    const autoscale = only(json, 'azurerm_monitor_autoscale_setting');
+    expect(autoscale.target_resource_id).toBe(`\${${address}.id}`);
+    expect(autoscale.profile[0].capacity).toEqual({ default: 2, minimum: 2, maximum: 6 });
+    const [out, inward] = autoscale.profile[0].rule;
+    expect(out.metric_trigger).toMatchObject({ metric_name: 'CpuUtilizationPercentage', metric_resource_id: `\${${address}.id}`, operator: 'GreaterThan', threshold: 70 });
+    expect(out.scale_action).toEqual({ direction: 'Increase', type: 'ChangeCount', value: 1, cooldown: 'PT1M' });
+    expect(inward.metric_trigger).toMatchObject({ operator: 'LessThan', threshold: 35 });
+    expect(inward.scale_action.cooldown).toBe('PT10M');
+    expect(danglingReferences(json)).toEqual([]);
+  });
+
+  test('GPU compute tracks GPU utilisation; requests per replica read the endpoint\'s RequestsPerMinute for this deployment, per instance', () => {
+    const gpu = only(synth({ compute: Compute.gpu({ gpu: GpuKind.NVIDIA_T4 }), scaling: { minReplicas: 1, maxReplicas: 3 } }).json, 'azurerm_monitor_autoscale_setting');
+    expect(gpu.profile[0].rule[0].metric_trigger.metric_name).toBe('GpuUtilizationPercentage');
+    const { json } = synth({ scaling: { minReplicas: 1, maxReplicas: 3, target: ScalingTarget.invocationsPerReplicaPerMinute(600) } });
+    const trigger = only(json, 'azurerm_monitor_autoscale_setting').profile[0].rule[0].metric_trigger;
+    expect(trigger).toMatchObject({
+      metric_name: 'RequestsPerMinute', metric_resource_id: `\${${addressOf(json, azapi(json, 'onlineEndpoints'))}.id}`, divide_by_instance_count: true, threshold: 600,
+      dimensions: [{ name: 'deployment', operator: 'Equals', values: [azapi(json, 'deployments').name] }],
+    });
+  });
+});
+
+describe('alarms', () => {
+  const ACTION_GROUP = id('Microsoft.Insights', 'actionGroups', 'oncall');
+
+  test('p99 latency (metric alert) and 5xx rate (log alert on the traffic log) notify the action group', () => {
+    const { json } = synth({ alarmActionGroupId: ACTION_GROUP, monitoring: { latencyP99Ms: 800, errorRatePercent: 2, evaluationMinutes: 3 } });
+    const endpoint = `\${${addressOf(json, azapi(json, 'onlineEndpoints'))}.id}`;
+    const latency = only(json, 'azurerm_monitor_metric_alert');
+    expect(latency.scopes).toEqual([endpoint]);
+    expect(latency.criteria).toEqual([{ metric_namespace: 'Microsoft.MachineLearningServices/workspaces/onlineEndpoints', metric_name: 'RequestLatency_P99', aggregation: 'Minimum', operator: 'GreaterThan', threshold: 800 }]);
+    expect(latency.window_size).toBe('PT5M');
+    expect(latency.action).toEqual([{ action_group_id: ACTION_GROUP }]);
+    const diagnostics = only(json, 'azurerm_monitor_diagnostic_setting');
+    expect(diagnostics.target_resource_id).toBe(endpoint);
+    expect(diagnostics.log_analytics_workspace_id).toBe(`\${${addressOf(json, only(json, 'azurerm_log_analytics_workspace'))}.id}`);
+    const errors = only(json, 'azurerm_monitor_scheduled_query_rules_alert_v2');
+    expect(errors.criteria[0]).toMatchObject({ metric_measure_column: 'errorRatePercent', operator: 'GreaterThan', threshold: 2, failing_periods: { number_of_evaluation_periods: 3, minimum_failing_periods_to_trigger_alert: 3 } });
+    expect(errors.criteria[0].query).toContain('startswith "5"');
+    expect(errors.action).toEqual({ action_groups: [ACTION_GROUP] });
+    expect(errors.depends_on).toEqual([addressOf(json, diagnostics)]);
+    expect(danglingReferences(json)).toEqual([]);
+  });
+
+  test('alarms: false creates none; an existing workspace gets the latency alert and a warning about the error rate', () => {
+    const { json } = synth({ monitoring: { alarms: false } });
+    expect(json.resource.azurerm_monitor_metric_alert).toBeUndefined();
+    expect(json.resource.azurerm_monitor_scheduled_query_rules_alert_v2).toBeUndefined();
+    const existing = synth({ workspaceId: WORKSPACE_ID, storageAccountId: STORAGE_ID });
+    expect(only(existing.json, 'azurerm_monitor_metric_alert').resource_group_name).toBe('rg-shared');
+    expect(existing.json.resource.azurerm_monitor_scheduled_query_rules_alert_v2).toBeUndefined();
+    const warnings = existing.endpoint.node.metadata.filter(m => m.type === '@cdktf/warn').map(m => String(m.data));
+    expect(warnings.join('\n')).toMatch(/no 5xx error-rate alert/);
+  });
+});
+
+describe('grantInvoke', () => {
+  test.each([
+    [AuthMode.IAM, 'score/action'],
+    [AuthMode.TOKEN, 'token/action'],
+    [AuthMode.KEY, 'listKeys/action'],
+  ])('auth %s: one custom role with only %s, assigned on this endpoint', (auth, action) => {
+    const app = Testing.app();
+    const stack = new TerraformStack(app, 'grants');
+    const endpoint = new AzureMlModelEndpoint(stack, 'Fraud', { ...BASE, access: { auth } });
+    endpoint.grantInvoke('11111111-1111-1111-1111-111111111111');
+    endpoint.grantInvoke('22222222-2222-2222-2222-222222222222');
+    const json = JSON.parse(Testing.synth(stack));
+    const role = only(json, 'azurerm_role_definition');
+    expect(role.permissions).toEqual([{ actions: [`Microsoft.MachineLearningServices/workspaces/onlineEndpoints/${action}`] }]);
+    const grants = Object.values<any>(json.resource.azurerm_role_assignment).filter(r => r.role_definition_id);
+    expect(grants.map(g => g.principal_id).sort()).toEqual(['11111111-1111-1111-1111-111111111111', '22222222-2222-2222-2222-222222222222']);
+    for (const g of grants) {
+      expect(g.scope).toBe(`\${${addressOf(json, azapi(json, 'onlineEndpoints'))}.id}`);
+      expect(g.role_definition_id).toBe(`\${${addressOf(json, role)}.role_definition_resource_id}`);
+    }
+    expect(danglingReferences(json)).toEqual([]);
   });
 });
 

@@ -1,14 +1,16 @@
 import * as crypto from 'crypto';
 import * as path from 'path';
-import { AssetType, Fn, ITerraformDependable, TerraformAsset, TerraformIterator, TerraformOutput, Token } from 'cdktf';
+import { Annotations, AssetType, Fn, ITerraformDependable, TerraformAsset, TerraformIterator, TerraformOutput, Token } from 'cdktf';
 import { ApplicationInsights } from '@cdktf/provider-azurerm/lib/application-insights';
 import { DataAzurermClientConfig } from '@cdktf/provider-azurerm/lib/data-azurerm-client-config';
 import { KeyVault } from '@cdktf/provider-azurerm/lib/key-vault';
 import { LogAnalyticsWorkspace } from '@cdktf/provider-azurerm/lib/log-analytics-workspace';
 import { MachineLearningWorkspace } from '@cdktf/provider-azurerm/lib/machine-learning-workspace';
 import { AzurermProvider } from '@cdktf/provider-azurerm/lib/provider';
+import { MonitorAutoscaleSetting } from '@cdktf/provider-azurerm/lib/monitor-autoscale-setting';
 import { ResourceGroup } from '@cdktf/provider-azurerm/lib/resource-group';
 import { RoleAssignment } from '@cdktf/provider-azurerm/lib/role-assignment';
+import { RoleDefinition } from '@cdktf/provider-azurerm/lib/role-definition';
 import { StorageAccount } from '@cdktf/provider-azurerm/lib/storage-account';
 import { StorageBlob } from '@cdktf/provider-azurerm/lib/storage-blob';
 import { StorageContainer } from '@cdktf/provider-azurerm/lib/storage-container';
@@ -33,6 +35,7 @@ import {
   OnlineEndpointTrafficBody, ProbeSettings, PublicNetworkAccess, isoSeconds,
 } from './bodies';
 import { AZURE_ML_INSTANCE_TYPES } from './instance-types';
+import { RenderedAlarms, renderAlarms, renderAutoscale } from './monitoring';
 import { TARGET } from './name';
 import { AZURE_ML_OPTION_KEYS, AzureMlTargetOptions } from './options';
 
@@ -61,6 +64,8 @@ const ID_TYPES: { readonly [field in keyof typeof IDS]: string } = {
   containerRegistryId: 'Microsoft.ContainerRegistry/registries', alarmActionGroupId: 'Microsoft.Insights/actionGroups',
 };
 const KEY_URL = /^https:\/\/[A-Za-z0-9-]{3,24}\.vault\.azure\.net\/keys\/[A-Za-z0-9-]{1,127}\/[0-9a-fA-F]{32}$/;
+/** The most instances of one managed online deployment Azure ML allows. */
+const MAX_INSTANCES = 50;
 /** An Azure blob URI: its account and container. */
 const AZURE_BLOB_URI = /^https:\/\/([a-z0-9]{3,24})\.blob\.core\.windows\.net\/([a-z0-9-]{3,63})\//;
 /** Azure ML's route paths must hold a letter, digit or underscore (the type data's pattern). */
@@ -101,6 +106,7 @@ interface ResolvedAzureMlEndpoint {
   readonly capacity: number;
   readonly image: string;
   readonly registryId?: string;
+  readonly alarmActionGroupId?: string;
   readonly workspace: ResolvedWorkspace;
   readonly model: ResolvedModel;
   readonly modelContainerName: string;
@@ -114,6 +120,16 @@ interface ResolvedAzureMlEndpoint {
 interface StorageAccountRef {
   readonly id: string;
   readonly name: string;
+}
+
+/** The workspace, once rendered: its id, its resource group, and what around it the target knows. */
+interface RenderedWorkspace {
+  readonly workspaceId: string;
+  readonly resourceGroupName: string;
+  readonly resourceGroupId: string;
+  /** The Log Analytics workspace created here (none with an existing workspace or Application Insights). */
+  readonly logAnalyticsId?: string;
+  readonly storage?: StorageAccountRef;
 }
 
 /** Where the model's files are, once rendered. */
@@ -156,17 +172,27 @@ export class AzureMlModelEndpoint extends Construct implements IModelEndpoint {
   public readonly traffic: AzapiUpdateResource<OnlineEndpointTrafficBody>;
   /** The principal id of the endpoint's system-assigned identity. */
   public readonly endpointPrincipalId: string;
+  /** The autoscale setting on the deployment, when `scaling.maxReplicas` is above `minReplicas`. */
+  public readonly autoscale?: MonitorAutoscaleSetting;
+  /** The alerts, unless `monitoring.alarms` is false. */
+  public readonly alarms?: RenderedAlarms;
+  private readonly resourceGroupId: string;
+  private invokeRole?: RoleDefinition;
+  private readonly invokeAuthMode: EndpointAuthMode;
 
   constructor(scope: Construct, id: string, props: AzureMlModelEndpointProps) {
     super(scope, id);
     // Resolve, then render: every refusal is collected, and nothing is created before all pass.
     const r = this.resolve(props);
     this.endpointName = r.endpointName;
+    this.invokeAuthMode = r.authMode;
     this.instanceType = r.instance.name;
     this.renderProviders(r);
     const client = new DataAzurermClientConfig(this, 'Client', {});
-    const { workspaceId, storage } = this.renderWorkspace(r, client);
+    const workspace = this.renderWorkspace(r, client);
+    const { workspaceId, storage } = workspace;
     this.workspaceId = workspaceId;
+    this.resourceGroupId = workspace.resourceGroupId;
     const store = r.model.kind === 'local' ? this.renderModelStore(r, storage!, client) : undefined;
     const modelVersion = this.renderModelVersion(r, workspaceId, store);
     const environmentVersion = this.renderEnvironmentVersion(r, workspaceId);
@@ -180,7 +206,43 @@ export class AzureMlModelEndpoint extends Construct implements IModelEndpoint {
     this.deployment = this.renderDeployment(r, modelVersion, environmentVersion, roles);
     this.traffic = this.renderTraffic(this.deployment);
     this.endpointUrl = this.endpoint.output('properties.scoringUri');
+    const monitored = {
+      endpointName: literal(r.endpointName), location: r.location, resourceGroupName: workspace.resourceGroupName, tags: r.tags,
+      endpointId: this.endpoint.id, deploymentId: this.deployment.id, deploymentName: this.deploymentName,
+    };
+    this.autoscale = renderAutoscale(this, monitored, r.spec.scaling);
+    const alarms = renderAlarms(this, monitored, r.spec.monitoring, r.alarmActionGroupId && literal(r.alarmActionGroupId), workspace.logAnalyticsId);
+    if (alarms && !alarms.errorRate) {
+      Annotations.of(this).addWarning('azureMl: no 5xx error-rate alert: it reads the endpoint\'s traffic log from the Log Analytics workspace this target creates, and with an existing workspace or Application Insights there is none; the p99 latency alert is created');
+    }
+    this.alarms = alarms;
     this.renderOutputs();
+  }
+
+  /**
+   * Lets `principalId` (an Entra ID user, group or service principal object id) call this endpoint,
+   * and nothing else: a custom role with the one data action the endpoint's auth mode checks
+   * (Azure ML's documented actions for online endpoint clients: `.../onlineEndpoints/score/action`
+   * for Entra ID tokens, `.../token/action` to get an AML token, `.../listKeys/action` to read the
+   * keys), assigned on this endpoint only. The role is defined once per endpoint, in its resource group.
+   */
+  public grantInvoke(principalId: string, id?: string): RoleAssignment {
+    if (this.invokeRole === undefined) {
+      const action = { AADToken: 'score/action', AMLToken: 'token/action', Key: 'listKeys/action' }[this.invokeAuthMode];
+      this.invokeRole = new RoleDefinition(this, 'InvokeRole', {
+        name: `Invoke Azure ML endpoint ${literal(this.endpointName)} (${sha256(this.node.path).slice(0, 8)})`,
+        description: `Call the Azure ML online endpoint ${literal(this.endpointName)} (${this.invokeAuthMode} auth) and nothing else`,
+        scope: this.resourceGroupId,
+        assignableScopes: [this.resourceGroupId],
+        permissions: [{ actions: [`Microsoft.MachineLearningServices/workspaces/onlineEndpoints/${action}`] }],
+      });
+    }
+    const count = this.node.children.filter(c => c instanceof RoleAssignment && c.node.id.startsWith('Invoke')).length;
+    return new RoleAssignment(this, id ?? `Invoke${count}`, {
+      scope: this.endpoint.id,
+      roleDefinitionId: this.invokeRole.roleDefinitionResourceId,
+      principalId: literal(principalId),
+    });
   }
 
   /** Validates the props and applies their defaults; every problem is collected and thrown together, before any resource is created. */
@@ -217,6 +279,7 @@ export class AzureMlModelEndpoint extends Construct implements IModelEndpoint {
     const unique = sha256(`${this.node.path}\n${endpointName}`);
     return {
       spec, endpointName, location: location!, instance: instance!, image: image!, registryId, workspace, model, modelContainerName,
+      alarmActionGroupId: props.alarmActionGroupId,
       authMode: authModeOf(spec.auth),
       publicNetworkAccess: spec.network === NetworkAccess.PUBLIC ? 'Enabled' : 'Disabled',
       capacity: spec.scaling.minReplicas,
@@ -249,14 +312,18 @@ export class AzureMlModelEndpoint extends Construct implements IModelEndpoint {
   }
 
   /** The workspace: the existing one, or a new one with its storage account, key vault, Log Analytics and Application Insights. */
-  private renderWorkspace(r: ResolvedAzureMlEndpoint, client: DataAzurermClientConfig): { workspaceId: string; storage?: StorageAccountRef } {
+  private renderWorkspace(r: ResolvedAzureMlEndpoint, client: DataAzurermClientConfig): RenderedWorkspace {
     const w = r.workspace;
-    if (w.existingId !== undefined) return { workspaceId: literal(w.existingId), storage: w.storageAccountId === undefined ? undefined : existingStorage(w.storageAccountId) };
+    if (w.existingId !== undefined) {
+      const resourceGroup = resourceGroupOf(w.existingId);
+      return { workspaceId: literal(w.existingId), ...resourceGroup, storage: w.storageAccountId === undefined ? undefined : existingStorage(w.storageAccountId) };
+    }
 
     const tags = r.tags;
     const location = r.location;
-    const resourceGroupName = w.resourceGroupName !== undefined ? literal(w.resourceGroupName)
-      : new ResourceGroup(this, 'ResourceGroup', { name: r.names.resourceGroup, location, tags }).name;
+    const group = w.resourceGroupName !== undefined ? undefined : new ResourceGroup(this, 'ResourceGroup', { name: r.names.resourceGroup, location, tags });
+    const resourceGroupName = group?.name ?? literal(w.resourceGroupName!);
+    const resourceGroupId = group?.id ?? `/subscriptions/${client.subscriptionId}/resourceGroups/${resourceGroupName}`;
     const placed = { location, resourceGroupName, tags };
 
     const storage = w.storageAccountId !== undefined ? existingStorage(w.storageAccountId) : new StorageAccount(this, 'Storage', {
@@ -286,9 +353,10 @@ export class AzureMlModelEndpoint extends Construct implements IModelEndpoint {
     }).id;
 
     let applicationInsightsId = w.applicationInsightsId === undefined ? undefined : literal(w.applicationInsightsId);
+    let logAnalyticsId: string | undefined;
     if (applicationInsightsId === undefined) {
-      const logs = new LogAnalyticsWorkspace(this, 'Logs', { ...placed, name: r.names.logAnalytics, sku: 'PerGB2018', retentionInDays: 30 });
-      applicationInsightsId = new ApplicationInsights(this, 'Insights', { ...placed, name: r.names.applicationInsights, workspaceId: logs.id, applicationType: 'other' }).id;
+      logAnalyticsId = new LogAnalyticsWorkspace(this, 'Logs', { ...placed, name: r.names.logAnalytics, sku: 'PerGB2018', retentionInDays: 30 }).id;
+      applicationInsightsId = new ApplicationInsights(this, 'Insights', { ...placed, name: r.names.applicationInsights, workspaceId: logAnalyticsId, applicationType: 'other' }).id;
     }
 
     const workspace = new MachineLearningWorkspace(this, 'Workspace', {
@@ -303,7 +371,7 @@ export class AzureMlModelEndpoint extends Construct implements IModelEndpoint {
       encryption: w.encryption === undefined ? undefined : { keyId: literal(w.encryption.keyId), keyVaultId: literal(w.encryption.keyVaultId) },
       highBusinessImpact: w.encryption !== undefined ? true : undefined,
     });
-    return { workspaceId: workspace.id, storage: { id: storage.id, name: storage.name } };
+    return { workspaceId: workspace.id, resourceGroupName, resourceGroupId, logAnalyticsId, storage: { id: storage.id, name: storage.name } };
   }
 
   /**
@@ -411,7 +479,8 @@ export class AzureMlModelEndpoint extends Construct implements IModelEndpoint {
       body: { sku: { name: 'Default', capacity: r.capacity }, properties: deploymentProperties(r, model.id, environment.id) },
       // The identity's roles exist before the deployment pulls the image and downloads the model.
       dependsOn: roles,
-      lifecycle: { createBeforeDestroy: true },
+      // With autoscale, Azure Monitor owns the capacity: Terraform leaves it as it finds it.
+      lifecycle: { createBeforeDestroy: true, ignoreChanges: r.spec.scaling.target === undefined ? undefined : ['body.sku.capacity'] },
     });
   }
 
@@ -439,6 +508,16 @@ export class AzureMlModelEndpoint extends Construct implements IModelEndpoint {
 /** A user string written literally into Terraform JSON (a reference to another resource passes unchanged). */
 function literal(text: string): string {
   return Token.isUnresolved(text) ? text : escapeTerraformTemplate(text);
+}
+
+/** The resource group (name and id) of an existing resource, from its id (read by Terraform for a reference). */
+function resourceGroupOf(resourceId: string): { resourceGroupName: string; resourceGroupId: string } {
+  if (Token.isUnresolved(resourceId)) {
+    const parts = Fn.split('/', resourceId);
+    return { resourceGroupName: Fn.element(parts, 4), resourceGroupId: Fn.join('/', Fn.slice(parts, 0, 5)) };
+  }
+  const [, , subscription, , group] = resourceId.split('/');
+  return { resourceGroupName: literal(group), resourceGroupId: literal(`/subscriptions/${subscription}/resourceGroups/${group}`) };
 }
 
 /** An existing storage account by id: its name is the id's last segment (read by Terraform for a reference). */
@@ -617,8 +696,8 @@ function checkScaling(problems: Problems, spec: ResolvedModelDeploymentSpec): vo
   if (s.minReplicas < 1) {
     problems.add('scaling.minReplicas', s.minReplicas, 'at least 1: a managed online deployment cannot scale to zero (Azure recommends at least 3 for production)');
   }
-  if (s.maxReplicas !== s.minReplicas) {
-    problems.add('scaling.maxReplicas', s.maxReplicas, `equal to minReplicas (${s.minReplicas}): autoscaling is not built yet for Azure ML, so the instance count is fixed`);
+  if (s.maxReplicas > MAX_INSTANCES) {
+    problems.add('scaling.maxReplicas', s.maxReplicas, `at most ${MAX_INSTANCES} instances per deployment (Azure ML's limit for managed online deployments; the default quota is lower, and a new version needs room for both deployments while traffic moves)`);
   }
 }
 
