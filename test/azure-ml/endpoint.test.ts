@@ -56,9 +56,10 @@ describe('secure by default', () => {
     expect(azapi(open, 'deployments').body.properties.egressPublicNetworkAccess).toBe('Enabled');
   });
 
-  test('the endpoint has a system-assigned identity and the strongest auth, Entra ID tokens', () => {
+  test('the endpoint has its own user-assigned identity (Azure grants it nothing by itself) and the strongest auth, Entra ID tokens', () => {
     const endpoint = azapi(json, 'onlineEndpoints');
-    expect(endpoint.identity).toEqual([{ type: 'SystemAssigned' }]);
+    const identity = addressOf(json, only(json, 'azurerm_user_assigned_identity'));
+    expect(endpoint.identity).toEqual([{ type: 'UserAssigned', identity_ids: [`\${${identity}.id}`] }]);
     expect(endpoint.body.properties.authMode).toBe('AADToken');
   });
 
@@ -170,7 +171,8 @@ describe('ordering: identity before the deployment, traffic after it', () => {
   const { json } = synth();
   const endpoint = addressOf(json, azapi(json, 'onlineEndpoints'));
   const deployment = azapi(json, 'deployments');
-  const roles = Object.entries<any>(json.resource.azurerm_role_assignment).filter(([, r]) => r.principal_id === `\${${endpoint}.identity.0.principal_id}`);
+  const identity = addressOf(json, only(json, 'azurerm_user_assigned_identity'));
+  const roles = Object.entries<any>(json.resource.azurerm_role_assignment).filter(([, r]) => r.principal_id === `\${${identity}.principal_id}`);
 
   test('the endpoint identity gets exactly three roles, on narrow scopes', () => {
     const byRole = Object.fromEntries(roles.map(([, r]) => [r.role_definition_name, r.scope]));
@@ -183,8 +185,9 @@ describe('ordering: identity before the deployment, traffic after it', () => {
     });
   });
 
-  test('every role assignment of the endpoint identity is created before the deployment', () => {
+  test('every role assignment of the endpoint identity is created before the deployment (and need not wait for the endpoint)', () => {
     expect(roles).toHaveLength(3);
+    for (const [, role] of roles) expect(role.depends_on).toBeUndefined();
     for (const [name] of roles) expect(deployment.depends_on).toContain(`azurerm_role_assignment.${name}`);
   });
 

@@ -14,6 +14,7 @@ import { RoleDefinition } from '@cdktf/provider-azurerm/lib/role-definition';
 import { StorageAccount } from '@cdktf/provider-azurerm/lib/storage-account';
 import { StorageBlob } from '@cdktf/provider-azurerm/lib/storage-blob';
 import { StorageContainer } from '@cdktf/provider-azurerm/lib/storage-container';
+import { UserAssignedIdentity } from '@cdktf/provider-azurerm/lib/user-assigned-identity';
 import { Construct, IConstruct } from 'constructs';
 import type { IModelEndpoint } from '../../model-endpoint';
 import { ModelFile, hashModelSource, listModelFiles } from '../../common/model-archive';
@@ -170,7 +171,9 @@ export class AzureMlModelEndpoint extends Construct implements IModelEndpoint {
   public readonly deployment: AzapiResource<ManagedOnlineDeploymentBody>;
   /** The traffic update that sends every request to the current deployment. */
   public readonly traffic: AzapiUpdateResource<OnlineEndpointTrafficBody>;
-  /** The principal id of the endpoint's system-assigned identity. */
+  /** The endpoint's user-assigned identity (the deployment pulls the image and reads the model with it). */
+  public readonly identity: UserAssignedIdentity;
+  /** The principal id of the endpoint's identity. */
   public readonly endpointPrincipalId: string;
   /** The autoscale setting on the deployment, when `scaling.maxReplicas` is above `minReplicas`. */
   public readonly autoscale?: MonitorAutoscaleSetting;
@@ -196,8 +199,15 @@ export class AzureMlModelEndpoint extends Construct implements IModelEndpoint {
     const store = r.model.kind === 'local' ? this.renderModelStore(r, storage!, client) : undefined;
     const modelVersion = this.renderModelVersion(r, workspaceId, store);
     const environmentVersion = this.renderEnvironmentVersion(r, workspaceId);
-    this.endpoint = this.renderEndpoint(r, workspaceId);
-    this.endpointPrincipalId = this.endpoint.identityPrincipalId;
+    // A user-assigned identity: created, and granted its roles, before the endpoint and the
+    // deployment exist; Azure gives it nothing by itself (a system-assigned one gets AcrPull on the
+    // workspace registry, Storage Blob Data Reader on its default datastore and Metrics Writer
+    // automatically, which is broader than needed and collides with explicit assignments).
+    this.identity = new UserAssignedIdentity(this, 'EndpointIdentity', {
+      name: `id-${literal(r.endpointName)}`, resourceGroupName: workspace.resourceGroupName, location: r.location, tags: r.tags,
+    });
+    this.endpointPrincipalId = this.identity.principalId;
+    this.endpoint = this.renderEndpoint(r, workspaceId, this.identity);
     // The blob container the endpoint reads the model from: the upload's, or the given blob URI's.
     const blobUri = r.model.kind === 'uri' ? AZURE_BLOB_URI.exec(r.model.uri) : null;
     const modelScope = store?.containerScope ?? (blobUri && storage ? `${storage.id}/blobServices/default/containers/${blobUri[2]}` : undefined);
@@ -438,13 +448,13 @@ export class AzureMlModelEndpoint extends Construct implements IModelEndpoint {
   }
 
   /** The online endpoint: its identity, auth mode and network access. Traffic is set later. */
-  private renderEndpoint(r: ResolvedAzureMlEndpoint, workspaceId: string): AzapiResource<OnlineEndpointBody> {
+  private renderEndpoint(r: ResolvedAzureMlEndpoint, workspaceId: string, identity: UserAssignedIdentity): AzapiResource<OnlineEndpointBody> {
     return new AzapiResource<OnlineEndpointBody>(this, 'OnlineEndpoint', {
       type: AZURE_ML_TYPES.onlineEndpoint,
       name: literal(r.endpointName),
       parentId: workspaceId,
       location: r.location,
-      identity: { type: 'SystemAssigned' },
+      identity: { type: 'UserAssigned', identityIds: [identity.id] },
       tags: r.tags,
       body: { properties: { authMode: r.authMode, publicNetworkAccess: r.publicNetworkAccess, description: `Managed online endpoint ${literal(r.endpointName)}` } },
       responseExportValues: ['properties.scoringUri'],
@@ -453,7 +463,7 @@ export class AzureMlModelEndpoint extends Construct implements IModelEndpoint {
 
   /** What the endpoint's identity may do, and nothing more: read the model's container, pull the image, write metrics. */
   private renderEndpointRoles(r: ResolvedAzureMlEndpoint, workspaceId: string, modelScope?: string): RoleAssignment[] {
-    const principalId = this.endpoint.identityPrincipalId;
+    const principalId = this.identity.principalId;
     const grant = (id: string, scope: string, roleDefinitionName: string) =>
       new RoleAssignment(this, id, { scope, roleDefinitionName, principalId, principalType: 'ServicePrincipal' });
     return [
