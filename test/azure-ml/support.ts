@@ -1,6 +1,6 @@
 import * as path from 'path';
 import { TerraformStack, Testing } from 'cdktf';
-import { ModelArtifact, ModelDeploymentValidationError, ServingContainer } from '../../lib';
+import { ModelArtifact, ServingContainer } from '../../lib';
 import { AzureMlModelEndpoint, AzureMlModelEndpointProps } from '../../lib/targets/azure-ml';
 
 export const FIXTURE = path.join(__dirname, '..', 'fixtures', 'linear-model');
@@ -76,12 +76,4 @@ export function danglingReferences(json: any): string[] {
   });
 }
 
-export function refusal(fn: () => unknown): ModelDeploymentValidationError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof ModelDeploymentValidationError) return e;
-    throw e;
-  }
-  throw new Error('expected a ModelDeploymentValidationError, but nothing was thrown');
-}
+export { refusal } from '../support/refusal';

@@ -82,6 +82,14 @@ export interface AzapiUpdateResourceConfig<B extends object> extends TerraformMe
 }
 
 abstract class AzapiResourceBase extends TerraformResource {
+  constructor(scope: Construct, id: string, terraformResourceType: string, meta: TerraformMetaArguments) {
+    super(scope, id, {
+      terraformResourceType,
+      terraformGeneratorMetadata: { providerName: 'azapi', providerVersionConstraint: AZAPI_PROVIDER.versionConstraint },
+      provider: meta.provider, dependsOn: meta.dependsOn, count: meta.count, lifecycle: meta.lifecycle, forEach: meta.forEach,
+    });
+  }
+
   /** The resource id. */
   public get id(): string {
     return this.getStringAttribute('id');
@@ -103,11 +111,7 @@ export class AzapiResource<B extends object = object> extends AzapiResourceBase 
   public readonly body: B;
 
   constructor(scope: Construct, id: string, private readonly config: AzapiResourceConfig<B>) {
-    super(scope, id, {
-      terraformResourceType: AzapiResource.tfResourceType,
-      terraformGeneratorMetadata: { providerName: 'azapi', providerVersionConstraint: AZAPI_PROVIDER.versionConstraint },
-      provider: config.provider, dependsOn: config.dependsOn, count: config.count, lifecycle: config.lifecycle, forEach: config.forEach,
-    });
+    super(scope, id, AzapiResource.tfResourceType, config);
     this.name = config.name;
     this.body = config.body;
   }
@@ -140,11 +144,7 @@ export class AzapiUpdateResource<B extends object = object> extends AzapiResourc
   public readonly body: B;
 
   constructor(scope: Construct, id: string, private readonly config: AzapiUpdateResourceConfig<B>) {
-    super(scope, id, {
-      terraformResourceType: AzapiUpdateResource.tfResourceType,
-      terraformGeneratorMetadata: { providerName: 'azapi', providerVersionConstraint: AZAPI_PROVIDER.versionConstraint },
-      provider: config.provider, dependsOn: config.dependsOn, count: config.count, lifecycle: config.lifecycle, forEach: config.forEach,
-    });
+    super(scope, id, AzapiUpdateResource.tfResourceType, config);
     this.body = config.body;
   }
 
