@@ -489,7 +489,7 @@ describe('alarms', () => {
     const endpoint = `\${${addressOf(json, azapi(json, 'onlineEndpoints'))}.id}`;
     const latency = only(json, 'azurerm_monitor_metric_alert');
     expect(latency.scopes).toEqual([endpoint]);
-    expect(latency.criteria).toEqual([{ metric_namespace: 'Microsoft.MachineLearningServices/workspaces/onlineEndpoints', metric_name: 'RequestLatency_P99', aggregation: 'Minimum', operator: 'GreaterThan', threshold: 800 }]);
+    expect(latency.criteria).toEqual([{ metric_namespace: 'Microsoft.MachineLearningServices/workspaces/onlineEndpoints', metric_name: 'RequestLatency_P99', aggregation: 'Average', operator: 'GreaterThan', threshold: 800 }]);
     expect(latency.window_size).toBe('PT5M');
     expect(latency.action).toEqual([{ action_group_id: ACTION_GROUP }]);
     const diagnostics = only(json, 'azurerm_monitor_diagnostic_setting');

@@ -85,9 +85,9 @@ export interface RenderedAlarms {
 }
 
 /**
- * The spec's alarms. Latency: the endpoint's RequestLatency_P99 metric, firing when its minimum over
- * the window is above the threshold (every minute of the window breached); the window is
- * `evaluationMinutes` rounded up to a size Azure takes. Error rate: the endpoint's traffic log sent
+ * The spec's alarms. Latency: the endpoint's RequestLatency_P99 metric (its default aggregation,
+ * Average, per Azure Monitor's metric table), firing when its average over the window is above the
+ * threshold; the window is `evaluationMinutes` rounded up to a size Azure takes. Error rate: the endpoint's traffic log sent
  * to Log Analytics, and a log alert on the percentage of 5xx responses per minute, firing when
  * `evaluationMinutes` consecutive minutes breach (up to 6; beyond, one window of at least that
  * length, rounded up to a size Azure takes).
@@ -105,7 +105,7 @@ export function renderAlarms(scope: Construct, d: MonitoredDeployment, monitorin
     severity: 2,
     frequency: 'PT1M',
     windowSize: isoMinutes(window),
-    criteria: [{ metricNamespace: ENDPOINT_METRICS, metricName: 'RequestLatency_P99', aggregation: 'Minimum', operator: 'GreaterThan', threshold: monitoring.latencyP99Ms }],
+    criteria: [{ metricNamespace: ENDPOINT_METRICS, metricName: 'RequestLatency_P99', aggregation: 'Average', operator: 'GreaterThan', threshold: monitoring.latencyP99Ms }],
     action: actionGroupId === undefined ? undefined : [{ actionGroupId }],
     tags: d.tags,
   });
