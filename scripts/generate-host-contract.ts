@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import {
   API_KEY, HOST_CONTRACT, HOST_CONTRACT_RULES, HostContractRule, IMAGE_PATTERN, MAX_REPLICAS_PER_HOST,
-  RUNTIME_ARG_PATTERN, SAFE_PATH_PATTERN, SLOT_PORTS_PER_HOST,
+  PROBE_SOCKET, RUNTIME_ARG_PATTERN, SAFE_PATH_PATTERN, SLOT_PORTS_PER_HOST,
 } from '../lib/targets/on-prem/host-contract';
 
 export const HOST_SCRIPT = path.join(__dirname, '..', 'lib', 'targets', 'on-prem', 'host', 'modeldeploy.sh');
@@ -41,6 +41,7 @@ function ruleCheck(rule: HostContractRule): string {
 /** The generated region, markers included. */
 export function renderHostContract(): string {
   const ranged = HOST_CONTRACT.filter(k => k.range !== undefined);
+  const bounded = HOST_CONTRACT.filter(k => k.maxLength !== undefined);
   const keys = HOST_CONTRACT.map(k => k.key);
   const lines: string[] = [];
   for (let i = 0; i < keys.length; i += 8) lines.push(keys.slice(i, i + 8).join(' '));
@@ -51,6 +52,7 @@ export function renderHostContract(): string {
 readonly MAX_REPLICAS_PER_HOST=${MAX_REPLICAS_PER_HOST}
 # shellcheck disable=SC2034
 readonly SLOT_PORTS_PER_HOST=${SLOT_PORTS_PER_HOST}
+readonly PROBE_SOCKET=${q(PROBE_SOCKET)}
 readonly SAFE_PATH_RE=${q(SAFE_PATH_PATTERN)}
 readonly RUNTIME_ARG_RE=${q(RUNTIME_ARG_PATTERN)}
 readonly IMAGE_RE=${q(IMAGE_PATTERN)}
@@ -65,6 +67,7 @@ ${table('CONTRACT_FIELD', HOST_CONTRACT.map(k => [k.key, k.field]))}
 ${table('CONTRACT_RE', HOST_CONTRACT.map(k => [k.key, k.pattern]))}
 ${table('CONTRACT_MIN', ranged.map(k => [k.key, String(k.range![0])]))}
 ${table('CONTRACT_MAX', ranged.map(k => [k.key, String(k.range![1])]))}
+${table('CONTRACT_MAX_LENGTH', bounded.map(k => [k.key, String(k.maxLength)]))}
 ${table('CONTRACT_ALLOWED', HOST_CONTRACT.map(k => [k.key, k.allowed]))}
 CONTRACT_PROBLEM=""
 
@@ -72,6 +75,9 @@ CONTRACT_PROBLEM=""
 contract_value_ok() {
   local key=$1 value=$2 re=\${CONTRACT_RE[$1]}
   [[ $value =~ $re ]] || return 1
+  if [[ -n \${CONTRACT_MAX_LENGTH[$key]:-} ]]; then
+    ((\${#value} <= \${CONTRACT_MAX_LENGTH[$key]})) || return 1
+  fi
   if [[ -n \${CONTRACT_MIN[$key]:-} ]]; then
     ((value >= \${CONTRACT_MIN[$key]} && value <= \${CONTRACT_MAX[$key]})) || return 1
   fi

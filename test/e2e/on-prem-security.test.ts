@@ -1,15 +1,18 @@
 /**
- * The on-prem target's security findings, end to end (issue 6, items 3, 4, 5, 7, 11, 12): API keys
- * of every accepted length matched exactly, key rotation by replacing the key file (a proxy reload,
- * no container restart), files private on the hosts from their first byte, hardened containers, and
- * a missing key file named in the library's words. Two SSH test hosts, rootful podman, nginx, the
- * real terraform. The scenarios run in order and share the hosts and the state.
+ * The on-prem target's security findings, end to end (issue 6, items 3, 4, 5, 7, 11, 12; issue 7,
+ * item 7): API keys of every accepted length matched exactly, key rotation by replacing the key
+ * file (a proxy reload, no container restart), files private on the hosts from their first byte,
+ * hardened containers, a missing key file named in the library's words, and access.network: the
+ * client networks a proxy answers, and PUBLIC over TLS. Two SSH test hosts, rootful podman, nginx,
+ * the real terraform. The scenarios run in order and share the hosts and the state.
  */
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { NetworkAccess } from '../../lib';
 import { leftovers, stopTestHosts, TestHost } from './support/hosts';
-import { OnPremE2e, Reply, X, expectOk, outputOf } from './support/on-prem-app';
-import { MODEL_V1, MODEL_V2 } from './support/models';
+import { OnPremE2e, PROXY_PORT, Reply, X, expectOk, outputOf, post } from './support/on-prem-app';
+import { MODEL_V1, MODEL_V2, predict } from './support/models';
 
 jest.setTimeout(600_000);
 
@@ -48,7 +51,7 @@ function readableByOthers(host: TestHost): string[] {
   const walk = (p: string): void => {
     let st: fs.Stats;
     try { st = fs.lstatSync(p); } catch { return; } // removed while we looked
-    if ((st.mode & 0o077) !== 0 && !isArtifactException(host, p, st)) out.push(`${(st.mode & 0o7777).toString(8)} ${p}`);
+    if ((st.mode & 0o077) !== 0 && !isArtifactException(host, p, st) && !isProbeSocket(host, p, st)) out.push(`${(st.mode & 0o7777).toString(8)} ${p}`);
     if (st.isDirectory()) {
       let entries: string[];
       try { entries = fs.readdirSync(p); } catch { return; }
@@ -69,6 +72,16 @@ function isArtifactException(host: TestHost, p: string, st: fs.Stats): boolean {
   const artifacts = `${deploymentDir(host)}/artifacts/`;
   return p.startsWith(artifacts) && /^\.?[0-9a-f]{64}(\.tmp\.[A-Za-z0-9]+)?(\/|$)/.test(p.slice(artifacts.length)) && (st.mode & 0o022) === 0;
 }
+
+/**
+ * nginx makes the proxy's probe socket 0666 itself when it binds it (it has no option for the mode);
+ * the host script makes it 0600 right after, and until then the 0700 proxy directory keeps other
+ * users out (a socket holds no data). The tests below check that it ends up 0600.
+ */
+function isProbeSocket(host: TestHost, p: string, st: fs.Stats): boolean {
+  return p === probeSocket(host) && st.isSocket();
+}
+const probeSocket = (host: TestHost) => `${deploymentDir(host)}/proxy/probe.sock`;
 
 /** Samples readableByOthers on every host until stopped; returns every path seen readable. */
 function sampleWhileRunning(): { stop: () => Promise<string[]> } {
@@ -163,6 +176,7 @@ describe('on-prem security: API keys, key rotation, private files, hardened cont
       expect(readableByOthers(host)).toEqual([]);
       // Only the model artifact is readable inside its 0700 directory (the container mounts it).
       expect(fs.statSync(`${deploymentDir(host)}/artifacts`).mode & 0o777).toBe(0o700);
+      expect(fs.statSync(probeSocket(host)).mode & 0o777).toBe(0o600);
     }
   });
 
@@ -274,6 +288,40 @@ describe('on-prem security: API keys, key rotation, private files, hardened cont
     expect((await e.tf.plan()).changes).toBe(false);
   });
 
+  test('allowedClientCidrs [10.0.0.0/8]: every other source gets 403 with a valid key, on every path, from the test machine and from the host\'s own loopback; the deploy checks itself through the probe socket', async () => {
+    e.synthesize({ model: MODEL_V1, targetOverride: { allowedClientCidrs: ['10.0.0.0/8'] } });
+    const apply = await e.tf.apply();
+    expectOk(apply);
+    expect(outputOf(apply)).toContain("refuses this host's own address, which allowedClientCidrs leaves out (HTTP 403)");
+    for (const host of e.hosts) {
+      // The test machine reaches a host from its veth peer, a link-local address (private, not in 10.0.0.0/8).
+      expect(await statusWith(host, { 'x-api-key': NEW_KEY })).toBe(403);
+      expect(await statusWith(host, {})).toBe(403);
+      expect(await statusWith(host, { authorization: `Bearer ${NEW_KEY}` })).toBe(403);
+      for (const urlPath of ['/ping', '/invocations', '/']) {
+        const reply = await host.http(PROXY_PORT, urlPath, { headers: { 'x-api-key': NEW_KEY } });
+        expect([urlPath, reply.status]).toEqual([urlPath, 403]);
+      }
+      expect(fs.statSync(probeSocket(host)).mode & 0o777).toBe(0o600);
+    }
+  });
+
+  test('back to the default (the private ranges): 200 with the key and 401 without, from both places; like every proxy setting, a new version', async () => {
+    const before = (await e.post(e.hosts[0], { instances: X }, { 'x-api-key': NEW_KEY })).headers?.['x-model-deploy-version'];
+    e.synthesize({ model: MODEL_V1 });
+    expectOk(await e.tf.apply());
+    await e.expectServing(MODEL_V1, NEW_KEY);
+    for (const host of e.hosts) {
+      expect(await statusWith(host, {})).toBe(401);
+      const loopback = await host.http(PROXY_PORT, '/invocations', { body: { instances: X }, headers: { 'x-api-key': NEW_KEY } });
+      expect(loopback.status).toBe(200);
+      expect((await host.http(PROXY_PORT, '/ping')).status).toBe(401);
+    }
+    const after = (await e.post(e.hosts[0], { instances: X }, { 'x-api-key': NEW_KEY })).headers?.['x-model-deploy-version'];
+    expect(after).toMatch(/^v[0-9a-f]{12}$/);
+    expect(after).not.toBe(before);
+  });
+
   test('readOnlyRootFilesystem and containerCapabilities: a read-only root with a writable /tmp, only the capability added back', async () => {
     e.synthesize({ model: MODEL_V2, targetOverride: { readOnlyRootFilesystem: true, containerCapabilities: ['NET_BIND_SERVICE'] } });
     expectOk(await e.tf.apply());
@@ -309,6 +357,37 @@ describe('on-prem security: API keys, key rotation, private files, hardened cont
       fs.renameSync(moved, e.apiKeyFile);
     }
     await e.expectServing(MODEL_V2, NEW_KEY);
+  });
+
+  test('access.network PUBLIC with tls: predictions over HTTPS with the certificate pinned; plain HTTP to the port is refused', async () => {
+    // A self-signed certificate for both hosts' addresses, in a private directory on the "hosts" (this machine).
+    const tls = path.join(e.work, 'tls');
+    fs.mkdirSync(tls, { mode: 0o700 });
+    const [certificatePath, keyPath] = [path.join(tls, 'cert.pem'), path.join(tls, 'key.pem')];
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
+      '-subj', '/CN=model-deploy-e2e', '-addext', `subjectAltName=${e.hosts.map(h => `IP:${h.address}`).join(',')}`,
+      '-keyout', keyPath, '-out', certificatePath], { stdio: 'pipe' });
+    expect(fs.statSync(keyPath).mode & 0o077).toBe(0);
+    const ca = fs.readFileSync(certificatePath);
+    e.synthesize({
+      model: MODEL_V2, access: { network: NetworkAccess.PUBLIC },
+      targetOverride: { readOnlyRootFilesystem: true, containerCapabilities: ['NET_BIND_SERVICE'], tls: { certificatePath, keyPath } },
+    });
+    expectOk(await e.tf.apply());
+    for (const host of e.hosts) {
+      const https = { ca };
+      const reply = await post(host, { instances: X }, { 'x-api-key': NEW_KEY }, { agent: false, https });
+      expect(reply).toMatchObject({ status: 200 });
+      const json = JSON.parse(reply.body);
+      expect(json.modelVersion).toBe(MODEL_V2.name);
+      json.predictions.forEach((row: number[], i: number) => predict(MODEL_V2, X[i]).forEach((y, j) => expect(row[j]).toBeCloseTo(y, 5)));
+      expect((await post(host, { instances: X }, {}, { agent: false, https })).status).toBe(401);
+      // Not trusted without the pinned certificate.
+      expect((await post(host, { instances: X }, { 'x-api-key': NEW_KEY }, { agent: false, https: {} })).error).toMatch(/self[- ]signed/i);
+      const plain = await post(host, { instances: X }, { 'x-api-key': NEW_KEY }, { agent: false });
+      expect(plain.status).toBe(400);
+      expect(plain.body).toContain('plain HTTP request was sent to HTTPS port');
+    }
   });
 
   test('destroy leaves nothing behind', async () => {

@@ -191,9 +191,11 @@ describe('on-prem target over real SSH, podman, nginx and terraform', () => {
     const line = hook.split('\n').find(l => l.startsWith('@reboot '))!;
     expect(line).toContain(`modeldeploy.sh resume ${dir}`);
     const command = line.split(/\s+/).slice(2).join(' '); // after "@reboot USER"
-    // What a reboot leaves: no proxy, the containers stopped (podman does not restart them).
-    const stopProxy = await host.ssh(`pid=$(cat ${dir}/proxy/nginx.pid); kill -QUIT $pid; for i in $(seq 100); do kill -0 $pid 2>/dev/null || exit 0; sleep 0.1; done; exit 1`);
+    // What a reboot leaves: no proxy (killed, so its probe socket file stays behind, and would make a
+    // new nginx's bind fail), the containers stopped (podman does not restart them).
+    const stopProxy = await host.ssh(`pid=$(cat ${dir}/proxy/nginx.pid); kill -KILL $pid $(cat /proc/$pid/task/*/children); for i in $(seq 100); do kill -0 $pid 2>/dev/null || exit 0; sleep 0.1; done; exit 1`);
     expect(stopProxy.code).toBe(0);
+    expect(fs.statSync(`${dir}/proxy/probe.sock`).isSocket()).toBe(true);
     expect((await host.podman(['stop', '-t', '0', ...(await containersOn(host))])).code).toBe(0);
     expect((await post(host, { instances: X })).status).toBe(0);
     const resume = await host.ssh(command);

@@ -44,7 +44,7 @@ const VALID: { [key: string]: string } = {
   MD_DEPLOYMENT: 'fraud-scorer', MD_VERSION: 'v1a2b3c4d5e6f', MD_HOST: 'gpu01', MD_DIR: '/opt/model-deployments/fraud-scorer',
   MD_RUNTIME: 'podman', MD_RUNTIME_ARGS: '', MD_IMAGE: 'localhost/onnx-server:1', MD_ARTIFACT_SHA256: 'ab'.repeat(32),
   MD_MODEL_MOUNT: '/opt/ml/model', MD_CONTAINER_PORT: '8080', MD_HEALTH_PATH: '/ping', MD_STARTUP_TIMEOUT: '600', MD_REPLICAS: '1',
-  MD_SLOT_PORT_BASE: '18000', MD_PROXY_PORT: '8443', MD_PROXY_BIND: '0.0.0.0', MD_TLS_CERT: '', MD_TLS_KEY: '', MD_GPUS_PER_REPLICA: '0',
+  MD_SLOT_PORT_BASE: '18000', MD_PROXY_PORT: '8443', MD_PROXY_BIND: '0.0.0.0', MD_ALLOWED_CLIENTS: '10.0.0.0/8,fd00::/8', MD_TLS_CERT: '', MD_TLS_KEY: '', MD_GPUS_PER_REPLICA: '0',
   MD_GPU_NAMES: '', MD_GPU_MIN_MEMORY_MIB: '0', MD_CPUS: '', MD_MEMORY: '', MD_MIN_FREE_DISK_MIB: '1024', MD_CAP_ADD: '', MD_READ_ONLY_ROOT: '0',
 };
 
@@ -60,6 +60,12 @@ const HOSTILE = [
   'docker', 'podman', 'Docker', 'nerdctl', '--root /srv', '--root  /srv', ' --root', '--root /srv/*', 'NVIDIA A10G', 'Tesla T4|NVIDIA L4',
   'A|', '|A', 'A||B', '2', '0.5', '0.1234', '12345', '4g', '512m', '4 gigs', '0g', 'NET_BIND_SERVICE', 'NET_BIND_SERVICE,CHOWN',
   'CAP_CHOWN', 'chown', 'CHOWN,', ',CHOWN', 'ALL', '1', '01', 'true', 'ab'.repeat(32), 'AB'.repeat(32), 'ab'.repeat(31),
+];
+/** More of them, for every key but kept out of valuesFor (whose samples other tests rely on). */
+const HOSTILE_TOO = [
+  `/srv/${'a'.repeat(85)}`, `/srv/${'a'.repeat(86)}`, '10.0.0.0/8', '10.0.0.0/33', '10.0.0.0/08', '10.0.0.0 /8', '10.0.0.0/8,', ',10.0.0.0/8',
+  '10.0.0.0/8,,fd00::/8', '10.0.0.0/8,fd00::/8', '10.0.0.0/8 fd00::/8', 'fd00::/8', 'fd00::/129', 'fd00::/0128', '::ffff:1.2.3.4/96', '0.0.0.0/0', '::/0',
+  'fe80::/10%eth0', '[fd00::]/8',
 ];
 
 const ALPHABET = 'aA0z9-_./:@|, ~%?&=+()[]{}$`\'"\\;#*!\t\n\r\u00e9\u2028';
@@ -114,7 +120,7 @@ describe('synth and host agree (property)', () => {
   test(`on every single value of every key (${Math.round(1500 * SCALE)} random values per key, plus the hostile list)`, () => {
     const records: Array<{ key: string; value: string }> = [];
     for (const entry of HOST_CONTRACT) {
-      for (const value of HOSTILE) records.push({ key: entry.key, value });
+      for (const value of [...HOSTILE, ...HOSTILE_TOO]) records.push({ key: entry.key, value });
       for (const value of fc.sample(valuesFor(entry.key), { numRuns: Math.round(1500 * SCALE), seed: 6 })) records.push({ key: entry.key, value });
     }
     const verdicts = scriptVerdicts(records.map(r => ({ kind: 'value' as const, ...r })));
@@ -181,6 +187,21 @@ describe('the contract itself', () => {
     }
   });
 
+  test('allowedClientCidrs: exactly the lists of address/prefix that node reads as such (prefix up to 32 or 128, no leading zero)', () => {
+    const address = fc.oneof(fc.ipV4(), fc.ipV6(), fc.ipV4Extended(), fc.string({ unit: fc.constantFrom(...'0123456789abcdef:.'.split('')), maxLength: 16 }));
+    const prefix = fc.oneof(fc.integer({ min: 0, max: 130 }).map(String), fc.constantFrom('', '08', '-1', '1.5', ' 8'));
+    const lists = fc.array(fc.tuple(address, prefix).map(([a, p]) => `${a}/${p}`), { minLength: 1, maxLength: 3 }).map(l => l.join(','));
+    for (const value of [...fc.sample(lists, { numRuns: 3000, seed: 5 }), ...HOSTILE_TOO]) {
+      const expected = value.split(',').every(cidr => {
+        const [a, p, ...rest] = cidr.split('/');
+        const v4 = net.isIPv4(a);
+        const v6 = net.isIPv6(a) && !a.includes('.') && !a.includes('%');
+        return rest.length === 0 && (v4 || v6) && /^(0|[1-9][0-9]*)$/.test(p ?? '') && Number(p) <= (v4 ? 32 : 128);
+      });
+      if (contractValueOk('MD_ALLOWED_CLIENTS', value) !== expected) throw new Error(`allowedClientCidrs ${JSON.stringify(value)}: contract ${!expected}, node ${expected}`);
+    }
+  });
+
   test('a value with a NUL byte is refused for every key (bash could not even see it)', () => {
     for (const entry of HOST_CONTRACT) expect(contractValueOk(entry.key, `${entry.default}\0`)).toBe(false);
   });
@@ -196,17 +217,43 @@ describe('the contract itself', () => {
 describe('the construct and the host agree on option values (property, through the real construct)', () => {
   // Imported here so that the contract tests above do not pay for cdktf.
   const { TerraformStack, Testing } = require('cdktf') as typeof import('cdktf');
-  const { ModelArtifact, ModelDeploymentValidationError, ServingContainer } = require('../../lib') as typeof import('../../lib');
+  const { ModelArtifact, ModelDeploymentValidationError, NetworkAccess, ServingContainer } = require('../../lib') as typeof import('../../lib');
   const { ContainerRuntime, OnPremModelEndpoint } = require('../../lib/targets/on-prem') as typeof import('../../lib/targets/on-prem');
   const apiKeys = path.join(tmp, 'api-keys');
   fs.writeFileSync(apiKeys, 'good-key-0123456789abcdef\n');
   const HOST_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOmd7Ze0hR3x6nkd0oEvKVa5Zp7bIkFGU0f0d7bq4bXk';
   const NAME = 'fraud-scorer';
+  const PUBLIC_TLS = { certificatePath: '/etc/tls/cert.pem', keyPath: '/etc/tls/key.pem' };
+
+  /** A stack with one endpoint on one host, EXTRA props added; throws the construct's refusal. */
+  function endpointStack(extra: object): InstanceType<typeof TerraformStack> {
+    const stack = new TerraformStack(Testing.app(), 's');
+    new OnPremModelEndpoint(stack, 'Fraud', {
+      model: ModelArtifact.fromLocalPath(path.join(__dirname, '..', 'fixtures', 'linear-model')),
+      serving: ServingContainer.custom({ image: 'r/i:1' }),
+      scaling: { minReplicas: 1 },
+      hosts: [{ name: 'gpu01', address: '10.0.0.1', user: 'deploy', hostKey: HOST_KEY }],
+      apiKeyFile: apiKeys,
+      runtime: ContainerRuntime.PODMAN,
+      endpointName: NAME,
+      ...extra,
+    });
+    return stack;
+  }
+
+  /** The deploy.env a stack's host receives, as the host reads it (Terraform's escapes undone). */
+  function deployEnvOf(stack: InstanceType<typeof TerraformStack>): { [key: string]: string } {
+    const json = JSON.parse(Testing.synth(stack));
+    const deploy = Object.values(json.resource.terraform_data as object).flatMap((r: any) => r.provisioner ?? []).map((p: any) => p.file).find((x: any) => x?.destination?.endsWith('/deploy.env'));
+    return Object.fromEntries((deploy.content as string).trim().split('\n').map(l => { const m = /^(\w+)='(.*)'$/.exec(l)!; return [m[1], m[2].replace(/\$\$\{/g, '${').replace(/%%\{/g, '%{')]; }));
+  }
 
   /** Each option field, the deploy.env values it becomes, and random values for it. */
   const FIELDS: Array<{ field: string; key: string; props: (v: any) => object; env: (v: any) => { [key: string]: string }; values: fc.Arbitrary<unknown> }> = [
     { field: 'modelMountPath', key: 'MD_MODEL_MOUNT', props: v => ({ modelMountPath: v }), env: v => ({ MD_MODEL_MOUNT: v }), values: valuesFor('MD_MODEL_MOUNT') },
-    { field: 'proxyBindAddress', key: 'MD_PROXY_BIND', props: v => ({ proxyBindAddress: v }), env: v => ({ MD_PROXY_BIND: v }), values: valuesFor('MD_PROXY_BIND') },
+    // PUBLIC: with PRIVATE the synth refuses public addresses besides (test/on-prem/synth-findings.test.ts).
+    { field: 'proxyBindAddress', key: 'MD_PROXY_BIND', props: v => ({ proxyBindAddress: v, access: { network: NetworkAccess.PUBLIC }, tls: PUBLIC_TLS }),
+      env: v => ({ MD_PROXY_BIND: v, MD_TLS_CERT: PUBLIC_TLS.certificatePath, MD_TLS_KEY: PUBLIC_TLS.keyPath }), values: valuesFor('MD_PROXY_BIND') },
     { field: 'tls.certificatePath', key: 'MD_TLS_CERT', props: v => ({ tls: { certificatePath: v, keyPath: '/etc/tls/key.pem' } }), env: v => ({ MD_TLS_CERT: v, MD_TLS_KEY: '/etc/tls/key.pem' }), values: valuesFor('MD_TLS_CERT') },
     { field: 'serving.healthPath', key: 'MD_HEALTH_PATH', props: v => ({ serving: ServingContainer.custom({ image: 'r/i:1', healthPath: v }) }), env: v => ({ MD_HEALTH_PATH: v, MD_IMAGE: 'r/i:1' }), values: valuesFor('MD_HEALTH_PATH') },
     { field: 'proxyPort', key: 'MD_PROXY_PORT', props: v => ({ proxyPort: v }), env: v => ({ MD_PROXY_PORT: String(v) }), values: fc.oneof(fc.integer({ min: 0, max: 70000 }), fc.integer({ min: 17995, max: 18130 })) },
@@ -215,24 +262,38 @@ describe('the construct and the host agree on option values (property, through t
     { field: 'endpointName', key: 'MD_DEPLOYMENT', props: v => ({ endpointName: v }), env: v => ({ MD_DEPLOYMENT: v.toLowerCase(), MD_DIR: `/opt/model-deployments/${v.toLowerCase()}` }), values: fc.oneof(fc.stringMatching(/^[A-Za-z](-?[A-Za-z0-9]){0,50}$/), valuesFor('MD_DEPLOYMENT')) },
   ];
 
+  test('allowedClientCidrs: every list the construct accepts, the host accepts (the construct refuses more: host bits, private ranges, duplicates)', () => {
+    const cidr = fc.oneof(
+      { arbitrary: fc.constantFrom('10.0.0.0/8', '10.20.0.0/16', '192.168.7.9/32', 'fd00::/8', 'fe80::/10', '203.0.113.0/24', '2001:db8::/32', '0.0.0.0/0', '::/0'), weight: 4 },
+      { arbitrary: valuesFor('MD_ALLOWED_CLIENTS').map(v => v.split(',')[0]), weight: 1 },
+    );
+    const cases = fc.sample(fc.tuple(fc.array(cidr, { minLength: 0, maxLength: 3 }), fc.boolean()), { numRuns: Math.round(200 * SCALE), seed: 8 });
+    const accepted: Array<{ [key: string]: string }> = [];
+    for (const [cidrs, isPublic] of cases) {
+      let stack: InstanceType<typeof TerraformStack>;
+      try {
+        stack = endpointStack({ allowedClientCidrs: cidrs, ...(isPublic ? { access: { network: NetworkAccess.PUBLIC }, tls: PUBLIC_TLS } : {}) });
+      } catch (e) {
+        if (!(e instanceof ModelDeploymentValidationError)) throw e;
+        expect(e.field).toMatch(/^allowedClientCidrs(\[\d+\])?$/);
+        continue;
+      }
+      accepted.push({ ...VALID, MD_ALLOWED_CLIENTS: deployEnvOf(stack).MD_ALLOWED_CLIENTS });
+    }
+    const verdicts = scriptVerdicts(accepted.map(values => ({ kind: 'config' as const, values })));
+    expect(accepted.filter((_, i) => verdicts[i] !== 'ok')).toEqual([]);
+    expect(accepted.length).toBeGreaterThan(cases.length / 5);
+    expect(accepted.length).toBeLessThan(cases.length * 0.9);
+  });
+
   test.each(FIELDS.map(f => [f.field, f]))('%s', (_field, f) => {
     const samples = fc.sample(f.values, { numRuns: Math.round(120 * SCALE), seed: 21 });
     const accepted: Array<{ value: unknown; env: { [key: string]: string } }> = [];
     const refused: Array<{ value: unknown; env: { [key: string]: string } }> = [];
     for (const value of samples) {
-      const app = Testing.app();
-      const stack = new TerraformStack(app, 's');
+      let stack: InstanceType<typeof TerraformStack>;
       try {
-        new OnPremModelEndpoint(stack, 'Fraud', {
-          model: ModelArtifact.fromLocalPath(path.join(__dirname, '..', 'fixtures', 'linear-model')),
-          serving: ServingContainer.custom({ image: 'r/i:1' }),
-          scaling: { minReplicas: 1 },
-          hosts: [{ name: 'gpu01', address: '10.0.0.1', user: 'deploy', hostKey: HOST_KEY }],
-          apiKeyFile: apiKeys,
-          runtime: ContainerRuntime.PODMAN,
-          endpointName: NAME,
-          ...f.props(value),
-        });
+        stack = endpointStack(f.props(value));
       } catch (e) {
         if (!(e instanceof ModelDeploymentValidationError)) throw e;
         // The spec may refuse a value before the target sees it (it is stricter for some paths).
@@ -241,10 +302,7 @@ describe('the construct and the host agree on option values (property, through t
         refused.push({ value, env: { ...VALID, ...f.env(value) } });
         continue;
       }
-      const json = JSON.parse(Testing.synth(stack));
-      const deploy = Object.values(json.resource.terraform_data as object).flatMap((r: any) => r.provisioner ?? []).map((p: any) => p.file).find((x: any) => x?.destination?.endsWith('/deploy.env'));
-      const env = Object.fromEntries((deploy.content as string).trim().split('\n').map(l => { const m = /^(\w+)='(.*)'$/.exec(l)!; return [m[1], m[2].replace(/\$\$\{/g, '${').replace(/%%\{/g, '%{')]; }));
-      accepted.push({ value, env });
+      accepted.push({ value, env: deployEnvOf(stack) });
     }
     const verdicts = scriptVerdicts([...accepted, ...refused].map(r => ({ kind: 'config' as const, values: r.env })));
     const wrong = [

@@ -198,6 +198,7 @@ class Sandbox {
       MD_SLOT_PORT_BASE: '18000',
       MD_PROXY_PORT: '8443',
       MD_PROXY_BIND: '0.0.0.0',
+      MD_ALLOWED_CLIENTS: '127.0.0.0/8,::1/128,10.0.0.0/8',
       MD_TLS_CERT: '',
       MD_TLS_KEY: '',
       MD_GPUS_PER_REPLICA: '0',
@@ -693,6 +694,9 @@ describe('config validation', () => {
     ['slot ports past 65535', { MD_SLOT_PORT_BASE: '65409' }, /invalid slotPortBase \(MD_SLOT_PORT_BASE\) '65409'/],
     ['more replicas than a host may run', { MD_REPLICAS: '65' }, /invalid scaling\.minReplicas \(MD_REPLICAS\) '65'/],
     ['proxy port on the last slot port', { MD_PROXY_PORT: '18127' }, /invalid proxyPort \(MD_PROXY_PORT\) 18127, inside 18000-18127/],
+    ['client networks that are not CIDRs', { MD_ALLOWED_CLIENTS: 'intranet' }, /invalid allowedClientCidrs \(MD_ALLOWED_CLIENTS\) 'intranet'\. Allowed: IPv4 or IPv6 CIDRs/],
+    ['an nginx directive after a client network', { MD_ALLOWED_CLIENTS: '10.0.0.0/8; allow all' }, /invalid allowedClientCidrs \(MD_ALLOWED_CLIENTS\) '10\.0\.0\.0\/8; allow all'/],
+    ['no client network at all', { MD_ALLOWED_CLIENTS: '' }, /invalid allowedClientCidrs \(MD_ALLOWED_CLIENTS\) ''/],
   ];
   test.each(cases)('refuses %s', (_name, overrides, message) => {
     sb = new Sandbox();
@@ -721,6 +725,56 @@ describe('config validation', () => {
     expect(errorLine(r)).toMatch(/does not set MD_PROXY_BIND/);
     r = sb.run(['plan', sb.writeConfig(cfg, Object.entries({ ...cfg, MD_GPU_COUNT: '2' }).map(([k, v]) => `${k}='${v}'`).join('\n'))]);
     expect(errorLine(r)).toMatch(/sets unknown key MD_GPU_COUNT/);
+  });
+});
+
+describe('nginx configuration: the client networks the proxy answers', () => {
+  /** The configuration deploy would write (the hidden _nginx-conf subcommand). */
+  function nginxConf(overrides: Config = {}, raw?: string): string {
+    const r = sb.run(['_nginx-conf', sb.writeConfig(sb.config(overrides), raw)]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    return r.stdout;
+  }
+  /** The server block that listens on LISTEN (servers hold no nested braces but their location's). */
+  function server(conf: string, listen: string): string {
+    const start = conf.indexOf(`    listen ${listen}`);
+    expect(start).toBeGreaterThan(0);
+    const end = conf.indexOf('\n  }\n', start);
+    return conf.slice(conf.lastIndexOf('  server {', start), end);
+  }
+
+  test('the proxy on MD_PROXY_BIND:MD_PROXY_PORT answers only MD_ALLOWED_CLIENTS: 403 for the others before the key check, and deny all in every location', () => {
+    sb = new Sandbox();
+    const conf = nginxConf({ MD_ALLOWED_CLIENTS: '10.20.0.0/16,fd00:1::/64,192.168.7.9/32' });
+    expect(conf).toContain('  geo $md_client_allowed {\n    default 0;\n    10.20.0.0/16 1;\n    fd00:1::/64 1;\n    192.168.7.9/32 1;\n  }\n');
+    const proxy = server(conf, '0.0.0.0:8443;');
+    // The server's rewrite phase runs before its location's: the 403 comes before the 401.
+    expect(proxy.indexOf('if ($md_client_allowed = 0) { return 403; }')).toBeLessThan(proxy.indexOf('location /'));
+    expect(proxy.indexOf('if ($md_client_allowed = 0) { return 403; }')).toBeLessThan(proxy.indexOf('return 401;'));
+    expect(proxy).toContain('    allow 10.20.0.0/16;\n    allow fd00:1::/64;\n    allow 192.168.7.9/32;\n    deny all;\n');
+    // One location, which every path (the health path included) falls into.
+    expect(proxy.match(/location /g)).toEqual(['location ']);
+    expect(proxy).toMatch(/location \/ \{/);
+  });
+
+  test('the host\'s own probe listens on a Unix socket in the private proxy directory, with the same routes and key check but no client networks', () => {
+    sb = new Sandbox();
+    const conf = nginxConf({ MD_TLS_CERT: '/etc/tls/cert.pem', MD_TLS_KEY: '/etc/tls/key.pem', MD_PROXY_BIND: '::', MD_PROXY_PORT: '9443' });
+    const proxy = server(conf, '[::]:9443 ssl;');
+    const probe = server(conf, `unix:${sb.mdDir}/proxy/probe.sock;`);
+    expect(probe).not.toMatch(/allow|deny|md_client_allowed|ssl/);
+    const routes = (block: string) => block.slice(block.indexOf('client_max_body_size'));
+    expect(routes(probe)).toBe(routes(proxy));
+    expect(routes(probe)).toContain('if ($md_authorized = 0) { return 401; }');
+    expect(proxy).toContain('ssl_certificate /etc/tls/cert.pem;');
+  });
+
+  test('a version deployed before MD_ALLOWED_CLIENTS existed still loads (resume): its proxy answered every address', () => {
+    sb = new Sandbox();
+    const { MD_ALLOWED_CLIENTS: _drop, ...old } = sb.config();
+    const conf = nginxConf({}, Object.entries(old).map(([k, v]) => `${k}='${v}'`).join('\n') + '\n');
+    expect(conf).toContain('    allow 0.0.0.0/0;\n    allow ::/0;\n    deny all;\n');
   });
 });
 

@@ -13,6 +13,7 @@ import { Problems, checkInteger } from '../../spec/check';
 import { RolloutStrategy } from '../../spec/rollout';
 import { ModelDeploymentSpecProps, ResolvedModelDeploymentSpec, resolveSpec } from '../../spec/spec';
 import { escapeTerraformTemplate, terraformStringLiteral } from '../../common/terraform';
+import { checkClientAccess } from './client-networks';
 import { apiKeyLines, apiKeyProblem } from './host-contract';
 import {
   HostDeployValues, HostPlan, checkHostContract, checkOptionShapes, hostDeployValues, planHosts, readImageArchiveId, remoteScriptDir,
@@ -141,6 +142,7 @@ export class OnPremModelEndpoint extends Construct implements IModelEndpoint {
     checkOptionShapes(problems, props);
     problems.throwIfAny();
     checkTargetLimits(problems, spec, props);
+    checkClientAccess(problems, spec.network, props);
     const endpointName = spec.endpointName?.toLowerCase() ?? deploymentNameFrom(this.node.path);
     const plans = planHosts(problems, endpointName, spec.scaling.minReplicas, props);
     const apiKeyFile = checkApiKeyFile(problems, props.apiKeyFile, message => Annotations.of(this).addWarning(message));
@@ -150,7 +152,9 @@ export class OnPremModelEndpoint extends Construct implements IModelEndpoint {
     problems.check(() => checkInteger('connectTimeoutSeconds', connectTimeoutSeconds, 1, 3600, TARGET));
     const imageArchive = resolveImageArchive(problems, props.imageArchive, props.runtime ?? ContainerRuntime.DOCKER);
     const containerEnv = renderContainerEnv(spec.serving.environment);
-    const userValues = { MD_REPLICAS: spec.scaling.minReplicas, MD_MODEL_MOUNT: props.modelMountPath, MD_PROXY_BIND: props.proxyBindAddress };
+    const userValues = {
+      MD_REPLICAS: spec.scaling.minReplicas, MD_MODEL_MOUNT: props.modelMountPath, MD_PROXY_BIND: props.proxyBindAddress, MD_ALLOWED_CLIENTS: props.allowedClientCidrs,
+    };
     // The artifact's checksum is not known before packing; a placeholder of the right shape stands in.
     for (const plan of plans) {
       const draft = hostDeployValues(spec, props, plan, endpointName, '0'.repeat(64));

@@ -5,6 +5,7 @@ import { ModelDeploymentValidationError } from '../../spec/errors';
 import { GPU_FACTS } from '../../spec/instance-catalog';
 import { ResolvedModelDeploymentSpec } from '../../spec/spec';
 import { Problems, checkInteger, checkKnownKeys } from '../../spec/check';
+import { allowedClientCidrs } from './client-networks';
 import { LINUX_CAPABILITIES, RUNTIME_ARG_ALLOWED, RUNTIME_ARG_PATTERN, contractKey, contractViolations } from './host-contract';
 import { ContainerRuntime, OnPremHost, OnPremTargetOptions, OnPremTlsOptions } from './options';
 
@@ -49,6 +50,10 @@ export function checkOptionShapes(problems: Problems, options: OnPremTargetOptio
   for (const f of ['apiKeyRevision', 'proxyPort', 'slotPortBase', 'connectTimeoutSeconds'] as const) optionalType(problems, f, options[f], 'number');
   optionalType(problems, 'readOnlyRootFilesystem', options.readOnlyRootFilesystem, 'boolean');
   checkCapabilities(problems, options.containerCapabilities);
+  const cidrs: unknown = options.allowedClientCidrs;
+  if (cidrs !== undefined && !(Array.isArray(cidrs) && cidrs.every(c => typeof c === 'string'))) {
+    problems.add('allowedClientCidrs', cidrs, 'an array of CIDR strings, e.g. [\'10.20.0.0/16\']');
+  }
   if (options.tls !== undefined) {
     const tls = knownObject(problems, 'tls', options.tls, Object.keys(TLS_KEYS));
     for (const f of ['certificatePath', 'keyPath'] as const) {
@@ -207,6 +212,7 @@ export function hostDeployValues(spec: ResolvedModelDeploymentSpec, options: OnP
     MD_SLOT_PORT_BASE: String(options.slotPortBase ?? dflt('MD_SLOT_PORT_BASE')),
     MD_PROXY_PORT: String(options.proxyPort ?? dflt('MD_PROXY_PORT')),
     MD_PROXY_BIND: options.proxyBindAddress ?? dflt('MD_PROXY_BIND'),
+    MD_ALLOWED_CLIENTS: allowedClientCidrs(spec.network, options).join(','),
     MD_TLS_CERT: options.tls?.certificatePath ?? '',
     MD_TLS_KEY: options.tls?.keyPath ?? '',
     MD_GPUS_PER_REPLICA: String(compute.gpuCount),

@@ -15,6 +15,13 @@ export const MAX_REPLICAS_PER_HOST = 64;
 export const SLOT_PORTS_PER_HOST = 2 * MAX_REPLICAS_PER_HOST;
 /** The longest deployment name (its directory on the hosts and its container names' prefix). */
 export const MAX_DEPLOYMENT_NAME_LENGTH = 40;
+/**
+ * The proxy's own probe socket, under the deployment directory: the host script checks each new
+ * version through it. A Unix socket path holds at most 107 bytes, which bounds the directory.
+ */
+export const PROBE_SOCKET = 'proxy/probe.sock';
+/** The longest deployment directory (deployRoot + / + name): its probe socket path must fit 107 bytes. */
+export const MAX_DEPLOYMENT_DIR_LENGTH = 107 - PROBE_SOCKET.length - 1;
 
 const COMPONENT = '([A-Za-z0-9_+-][A-Za-z0-9._+-]*|[.][A-Za-z0-9_+-][A-Za-z0-9._+-]*|[.][.][A-Za-z0-9._+-]+)';
 /** An absolute path of safe characters without `.` or `..` components; not `/`. */
@@ -41,9 +48,22 @@ export const LINUX_CAPABILITIES = [
   'SYS_RAWIO', 'SYS_RESOURCE', 'SYS_TIME', 'SYS_TTY_CONFIG', 'SYSLOG', 'WAKE_ALARM',
 ] as const;
 const CAPABILITY = `(${LINUX_CAPABILITIES.join('|')})`;
+/** One IPv4 or IPv6 CIDR, address/prefix length (the addresses as MD_PROXY_BIND takes them). */
+export const CIDR_PATTERN = `((${IPV4})/(3[0-2]|[12][0-9]|[0-9])|(${IPV6})/(12[0-8]|1[01][0-9]|[1-9][0-9]|[0-9]))`;
+/**
+ * The client address ranges access.network PRIVATE admits: loopback, RFC 1918, carrier-grade NAT
+ * (RFC 6598), link-local and unique local addresses (RFC 4193).
+ */
+export const PRIVATE_CLIENT_CIDRS: readonly string[] = [
+  '127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '169.254.0.0/16', 'fe80::/10', 'fc00::/7',
+];
+/** What access.network PUBLIC admits unless allowedClientCidrs narrows it: every address. */
+export const PUBLIC_CLIENT_CIDRS: readonly string[] = ['0.0.0.0/0', '::/0'];
+/** The most entries allowedClientCidrs may have. */
+export const MAX_CLIENT_CIDRS = 64;
 const GPU_NAME = '[A-Za-z0-9 ._()/+-]+';
 
-/** One deploy.env key. Exactly one of pattern-only or pattern + integer range. */
+/** One deploy.env key: a pattern, and for integers a range or for some strings a maximum length. */
 export interface HostContractKey {
   /** The deploy.env variable. */
   readonly key: string;
@@ -53,6 +73,8 @@ export interface HostContractKey {
   readonly pattern: string;
   /** For integers: the inclusive range (the pattern then only admits plain decimal numbers). */
   readonly range?: readonly [number, number];
+  /** For strings: the most characters (the pattern's characters are all ASCII, so bytes too). */
+  readonly maxLength?: number;
   /** The value when the user sets nothing ('' where the construct always computes it). */
   readonly default: string;
   /** What is allowed, for error messages on both sides. */
@@ -70,8 +92,8 @@ export const HOST_CONTRACT: readonly HostContractKey[] = [
   { key: 'MD_VERSION', field: 'version', pattern: '^v[0-9a-f]{12}$', default: '', allowed: 'v followed by 12 lower-case hex digits' },
   { key: 'MD_HOST', field: 'hosts[].name', pattern: '^[a-z0-9](-?[a-z0-9]){0,30}$', default: '',
     allowed: 'lower-case letters, digits and single hyphens, at most 31 characters' },
-  { key: 'MD_DIR', field: 'hosts[].deployRoot', pattern: `^(/${COMPONENT}){2,}$`, default: '/opt/model-deployments',
-    allowed: SAFE_PATH_ALLOWED },
+  { key: 'MD_DIR', field: 'hosts[].deployRoot', pattern: `^(/${COMPONENT}){2,}$`, maxLength: MAX_DEPLOYMENT_DIR_LENGTH, default: '/opt/model-deployments',
+    allowed: `${SAFE_PATH_ALLOWED}, at most ${MAX_DEPLOYMENT_DIR_LENGTH} characters with the deployment name (the proxy's probe socket path must fit a Unix socket address)` },
   { key: 'MD_RUNTIME', field: 'runtime', pattern: '^(docker|podman)$', default: 'docker', allowed: 'docker or podman' },
   { key: 'MD_RUNTIME_ARGS', field: 'hosts[].runtimeArgs', pattern: '^([A-Za-z0-9._/=:,@+-]+( [A-Za-z0-9._/=:,@+-]+)*)?$', default: '',
     allowed: 'arguments of letters, digits and . _ / = : , @ + -' },
@@ -90,6 +112,8 @@ export const HOST_CONTRACT: readonly HostContractKey[] = [
   integer('MD_PROXY_PORT', 'proxyPort', 1, 65535, '8443'),
   { key: 'MD_PROXY_BIND', field: 'proxyBindAddress', pattern: `^(${IPV4}|${IPV6})$`, default: '0.0.0.0',
     allowed: 'an IPv4 or IPv6 address without brackets (0.0.0.0 for every IPv4 interface)' },
+  { key: 'MD_ALLOWED_CLIENTS', field: 'allowedClientCidrs', pattern: `^${CIDR_PATTERN}(,${CIDR_PATTERN})*$`, default: PRIVATE_CLIENT_CIDRS.join(','),
+    allowed: 'IPv4 or IPv6 CIDRs (address/prefix length, such as 10.20.0.0/16 or fd00::/8), separated by commas' },
   { key: 'MD_TLS_CERT', field: 'tls.certificatePath', pattern: `^((/${COMPONENT})+)?$`, default: '', allowed: `empty or ${SAFE_PATH_ALLOWED}` },
   { key: 'MD_TLS_KEY', field: 'tls.keyPath', pattern: `^((/${COMPONENT})+)?$`, default: '', allowed: `empty or ${SAFE_PATH_ALLOWED}` },
   integer('MD_GPUS_PER_REPLICA', 'compute.count', 0, 16, '0'),
@@ -146,6 +170,7 @@ export function contractKey(key: string): HostContractKey {
 export function contractValueOk(key: string, value: string): boolean {
   const entry = contractKey(key);
   if (!COMPILED.get(key)!.test(value)) return false;
+  if (entry.maxLength !== undefined && value.length > entry.maxLength) return false;
   return entry.range === undefined || (Number(value) >= entry.range[0] && Number(value) <= entry.range[1]);
 }
 

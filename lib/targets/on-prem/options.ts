@@ -116,13 +116,28 @@ export interface OnPremTargetOptions {
    */
   readonly proxyPort?: number;
   /**
-   * The address each host's proxy binds to.
+   * The address each host's proxy binds to. With `access.network` PRIVATE (the default) it must be
+   * 0.0.0.0, :: or a private address (see `allowedClientCidrs`); a public one is refused at synth.
    * @default '0.0.0.0'
    */
   readonly proxyBindAddress?: string;
   /**
-   * TLS for the proxy.
-   * @default - plain HTTP (put it behind your own TLS terminator, or set this)
+   * The client networks each host's proxy answers, as IPv4 or IPv6 CIDRs (`10.20.0.0/16`,
+   * `fd00:1::/64`; a single address as `/32` or `/128`). Written as the network address: a CIDR
+   * with host bits set (`10.20.1.5/16`) is refused. A request from any other source address gets
+   * 403 before its API key is looked at, on every path. With `access.network` PRIVATE every entry
+   * must lie inside the private ranges (loopback 127.0.0.0/8 and ::1, 10.0.0.0/8, 172.16.0.0/12,
+   * 192.168.0.0/16, 100.64.0.0/10, link-local 169.254.0.0/16 and fe80::/10, fc00::/7), so this
+   * only narrows them; with PUBLIC any CIDR is allowed. 1 to 64 entries, each network once.
+   * Changing it is a new version (a blue/green redeploy), like the other proxy settings.
+   * The check is nginx's, by source address: it is not a firewall (see the README).
+   * @default - with access.network PRIVATE, the private ranges above; with PUBLIC, every address
+   */
+  readonly allowedClientCidrs?: string[];
+  /**
+   * TLS for the proxy: required when `access.network` is PUBLIC (API keys must not cross networks
+   * in clear text).
+   * @default - plain HTTP, allowed only with access.network PRIVATE (or put the hosts behind your own TLS terminator)
    */
   readonly tls?: OnPremTlsOptions;
   /**
@@ -160,7 +175,7 @@ export interface OnPremTargetOptions {
 // A record over the interface's keys: a prop added to or removed from it without this entry fails to compile.
 const OPTION_KEYS: Record<keyof OnPremTargetOptions, true> = {
   hosts: true, runtime: true, apiKeyFile: true, apiKeyRevision: true, imageArchive: true, proxyPort: true, proxyBindAddress: true,
-  tls: true, slotPortBase: true, modelMountPath: true, containerCapabilities: true, readOnlyRootFilesystem: true,
+  allowedClientCidrs: true, tls: true, slotPortBase: true, modelMountPath: true, containerCapabilities: true, readOnlyRootFilesystem: true,
   connectTimeoutSeconds: true,
 };
 /** The keys of OnPremTargetOptions, so the spec does not refuse them as unknown. */

@@ -6,10 +6,11 @@
  */
 import * as fs from 'fs';
 import * as http from 'http';
+import * as https from 'https';
 import * as os from 'os';
 import * as path from 'path';
 import { App, LocalBackend, TerraformStack } from 'cdktf';
-import { Compute, DeploymentTarget, ModelArtifact, ModelDeployment, ServingContainer } from '../../../lib';
+import { AccessProps, Compute, DeploymentTarget, ModelArtifact, ModelDeployment, ServingContainer } from '../../../lib';
 import { ContainerRuntime, OnPremHost, OnPremTargetOptions } from '../../../lib/targets/on-prem';
 import { requireE2eTools } from './exec';
 import { HOST_TOOLS, TestHost, startTestHosts, stopTestHosts } from './hosts';
@@ -32,6 +33,8 @@ export interface Deploy {
   readonly hostOverride?: { index: number; with: Partial<OnPremHost> };
   /** Change the target options (e.g. another apiKeyFile). */
   readonly targetOverride?: Partial<OnPremTargetOptions>;
+  /** The spec's access (e.g. network PUBLIC); default: the spec's default, PRIVATE. */
+  readonly access?: AccessProps;
 }
 
 export interface Reply { status: number; body: string; error?: string; headers?: http.IncomingHttpHeaders }
@@ -119,6 +122,7 @@ export class OnPremE2e {
       compute: Compute.cpu({ vcpus: 1, memoryGiB: 1 }),
       scaling: { minReplicas: d.replicas ?? this.hosts.length },
       endpointName: 'linear',
+      access: d.access,
       target: DeploymentTarget.onPrem({
         hosts: this.onPremHosts(d),
         runtime: ContainerRuntime.PODMAN,
@@ -194,10 +198,13 @@ export class OnPremE2e {
   }
 }
 
-export function post(host: TestHost, body: unknown, headers: Record<string, string>, opts: { agent?: http.Agent | false } = {}): Promise<Reply> {
+/** A POST to the host's proxy; with `https`, over TLS, trusting `https.ca` only (or, without it, the system's CAs). */
+export function post(host: TestHost, body: unknown, headers: Record<string, string>, opts: { agent?: http.Agent | false; https?: { ca?: Buffer } } = {}): Promise<Reply> {
   const data = JSON.stringify(body);
+  const { https: tls, ...rest } = opts;
+  const request = tls ? (o: https.RequestOptions, f: (res: http.IncomingMessage) => void) => https.request({ ...o, ca: tls.ca }, f) : http.request;
   return new Promise(resolve => {
-    const req = http.request({ host: host.address, port: PROXY_PORT, path: '/invocations', method: 'POST', timeout: 10_000, ...opts,
+    const req = request({ host: host.address, port: PROXY_PORT, path: '/invocations', method: 'POST', timeout: 10_000, ...rest,
       headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data), ...headers } }, res => {
       let text = '';
       res.on('data', c => { text += c; });

@@ -47,6 +47,7 @@ readonly GPU_LOCK_TIMEOUT=300
 readonly MAX_REPLICAS_PER_HOST=64
 # shellcheck disable=SC2034
 readonly SLOT_PORTS_PER_HOST=128
+readonly PROBE_SOCKET='proxy/probe.sock'
 readonly SAFE_PATH_RE='^(/([A-Za-z0-9_+-][A-Za-z0-9._+-]*|[.][A-Za-z0-9_+-][A-Za-z0-9._+-]*|[.][.][A-Za-z0-9._+-]+))+$'
 readonly RUNTIME_ARG_RE='^[A-Za-z0-9._/=:,@+-]+$'
 readonly IMAGE_RE='^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$'
@@ -58,8 +59,8 @@ readonly API_KEY_FIRST_RE='^[^~]'
 readonly API_KEY_FIRST_ALLOWED='a first character other than ~ (nginx would read the key as a regular expression)'
 readonly CONFIG_KEYS=(MD_DEPLOYMENT MD_VERSION MD_HOST MD_DIR MD_RUNTIME MD_RUNTIME_ARGS MD_IMAGE MD_ARTIFACT_SHA256
   MD_MODEL_MOUNT MD_CONTAINER_PORT MD_HEALTH_PATH MD_STARTUP_TIMEOUT MD_REPLICAS MD_SLOT_PORT_BASE MD_PROXY_PORT MD_PROXY_BIND
-  MD_TLS_CERT MD_TLS_KEY MD_GPUS_PER_REPLICA MD_GPU_NAMES MD_GPU_MIN_MEMORY_MIB MD_CPUS MD_MEMORY MD_MIN_FREE_DISK_MIB
-  MD_CAP_ADD MD_READ_ONLY_ROOT)
+  MD_ALLOWED_CLIENTS MD_TLS_CERT MD_TLS_KEY MD_GPUS_PER_REPLICA MD_GPU_NAMES MD_GPU_MIN_MEMORY_MIB MD_CPUS MD_MEMORY
+  MD_MIN_FREE_DISK_MIB MD_CAP_ADD MD_READ_ONLY_ROOT)
 declare -rA CONTRACT_FIELD=(
   [MD_DEPLOYMENT]='endpointName'
   [MD_VERSION]='version'
@@ -77,6 +78,7 @@ declare -rA CONTRACT_FIELD=(
   [MD_SLOT_PORT_BASE]='slotPortBase'
   [MD_PROXY_PORT]='proxyPort'
   [MD_PROXY_BIND]='proxyBindAddress'
+  [MD_ALLOWED_CLIENTS]='allowedClientCidrs'
   [MD_TLS_CERT]='tls.certificatePath'
   [MD_TLS_KEY]='tls.keyPath'
   [MD_GPUS_PER_REPLICA]='compute.count'
@@ -105,6 +107,7 @@ declare -rA CONTRACT_RE=(
   [MD_SLOT_PORT_BASE]='^(0|[1-9][0-9]{0,8})$'
   [MD_PROXY_PORT]='^(0|[1-9][0-9]{0,8})$'
   [MD_PROXY_BIND]='^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])([.](25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}|([0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}|([0-9A-Fa-f]{1,4}:){1,7}:|([0-9A-Fa-f]{1,4}:){1,6}:[0-9A-Fa-f]{1,4}|([0-9A-Fa-f]{1,4}:){1,5}(:[0-9A-Fa-f]{1,4}){1,2}|([0-9A-Fa-f]{1,4}:){1,4}(:[0-9A-Fa-f]{1,4}){1,3}|([0-9A-Fa-f]{1,4}:){1,3}(:[0-9A-Fa-f]{1,4}){1,4}|([0-9A-Fa-f]{1,4}:){1,2}(:[0-9A-Fa-f]{1,4}){1,5}|[0-9A-Fa-f]{1,4}:(:[0-9A-Fa-f]{1,4}){1,6}|:((:[0-9A-Fa-f]{1,4}){1,7}|:))$'
+  [MD_ALLOWED_CLIENTS]='^(((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])([.](25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3})/(3[0-2]|[12][0-9]|[0-9])|(([0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}|([0-9A-Fa-f]{1,4}:){1,7}:|([0-9A-Fa-f]{1,4}:){1,6}:[0-9A-Fa-f]{1,4}|([0-9A-Fa-f]{1,4}:){1,5}(:[0-9A-Fa-f]{1,4}){1,2}|([0-9A-Fa-f]{1,4}:){1,4}(:[0-9A-Fa-f]{1,4}){1,3}|([0-9A-Fa-f]{1,4}:){1,3}(:[0-9A-Fa-f]{1,4}){1,4}|([0-9A-Fa-f]{1,4}:){1,2}(:[0-9A-Fa-f]{1,4}){1,5}|[0-9A-Fa-f]{1,4}:(:[0-9A-Fa-f]{1,4}){1,6}|:((:[0-9A-Fa-f]{1,4}){1,7}|:))/(12[0-8]|1[01][0-9]|[1-9][0-9]|[0-9]))(,(((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])([.](25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3})/(3[0-2]|[12][0-9]|[0-9])|(([0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}|([0-9A-Fa-f]{1,4}:){1,7}:|([0-9A-Fa-f]{1,4}:){1,6}:[0-9A-Fa-f]{1,4}|([0-9A-Fa-f]{1,4}:){1,5}(:[0-9A-Fa-f]{1,4}){1,2}|([0-9A-Fa-f]{1,4}:){1,4}(:[0-9A-Fa-f]{1,4}){1,3}|([0-9A-Fa-f]{1,4}:){1,3}(:[0-9A-Fa-f]{1,4}){1,4}|([0-9A-Fa-f]{1,4}:){1,2}(:[0-9A-Fa-f]{1,4}){1,5}|[0-9A-Fa-f]{1,4}:(:[0-9A-Fa-f]{1,4}){1,6}|:((:[0-9A-Fa-f]{1,4}){1,7}|:))/(12[0-8]|1[01][0-9]|[1-9][0-9]|[0-9])))*$'
   [MD_TLS_CERT]='^((/([A-Za-z0-9_+-][A-Za-z0-9._+-]*|[.][A-Za-z0-9_+-][A-Za-z0-9._+-]*|[.][.][A-Za-z0-9._+-]+))+)?$'
   [MD_TLS_KEY]='^((/([A-Za-z0-9_+-][A-Za-z0-9._+-]*|[.][A-Za-z0-9_+-][A-Za-z0-9._+-]*|[.][.][A-Za-z0-9._+-]+))+)?$'
   [MD_GPUS_PER_REPLICA]='^(0|[1-9][0-9]{0,8})$'
@@ -136,11 +139,14 @@ declare -rA CONTRACT_MAX=(
   [MD_GPU_MIN_MEMORY_MIB]='10000000'
   [MD_MIN_FREE_DISK_MIB]='10000000'
 )
+declare -rA CONTRACT_MAX_LENGTH=(
+  [MD_DIR]='90'
+)
 declare -rA CONTRACT_ALLOWED=(
   [MD_DEPLOYMENT]='1 to 40 characters of a-z, 0-9 and -, starting with a letter or digit (on-prem hosts name directories and containers after it)'
   [MD_VERSION]='v followed by 12 lower-case hex digits'
   [MD_HOST]='lower-case letters, digits and single hyphens, at most 31 characters'
-  [MD_DIR]='an absolute path other than / of letters, digits and . _ + - (no spaces, no "." or ".." components)'
+  [MD_DIR]='an absolute path other than / of letters, digits and . _ + - (no spaces, no "." or ".." components), at most 90 characters with the deployment name (the proxy'\''s probe socket path must fit a Unix socket address)'
   [MD_RUNTIME]='docker or podman'
   [MD_RUNTIME_ARGS]='arguments of letters, digits and . _ / = : , @ + -'
   [MD_IMAGE]='an image reference of letters, digits and . _ / : @ -, at most 255 characters'
@@ -153,6 +159,7 @@ declare -rA CONTRACT_ALLOWED=(
   [MD_SLOT_PORT_BASE]='an integer from 1024 to 65408 (a host reserves 128 ports from it)'
   [MD_PROXY_PORT]='an integer from 1 to 65535'
   [MD_PROXY_BIND]='an IPv4 or IPv6 address without brackets (0.0.0.0 for every IPv4 interface)'
+  [MD_ALLOWED_CLIENTS]='IPv4 or IPv6 CIDRs (address/prefix length, such as 10.20.0.0/16 or fd00::/8), separated by commas'
   [MD_TLS_CERT]='empty or an absolute path other than / of letters, digits and . _ + - (no spaces, no "." or ".." components)'
   [MD_TLS_KEY]='empty or an absolute path other than / of letters, digits and . _ + - (no spaces, no "." or ".." components)'
   [MD_GPUS_PER_REPLICA]='an integer from 0 to 16'
@@ -170,6 +177,9 @@ CONTRACT_PROBLEM=""
 contract_value_ok() {
   local key=$1 value=$2 re=${CONTRACT_RE[$1]}
   [[ $value =~ $re ]] || return 1
+  if [[ -n ${CONTRACT_MAX_LENGTH[$key]:-} ]]; then
+    ((${#value} <= ${CONTRACT_MAX_LENGTH[$key]})) || return 1
+  fi
   if [[ -n ${CONTRACT_MIN[$key]:-} ]]; then
     ((value >= ${CONTRACT_MIN[$key]} && value <= ${CONTRACT_MAX[$key]})) || return 1
   fi
@@ -518,8 +528,9 @@ load_config() {
   for k in "${CONFIG_KEYS[@]}"; do unset "$k"; done
   # shellcheck disable=SC1090 # generated by the construct, checked line by line above
   . "$file"
-  # Keys added later: the config of a version deployed before them (resume) lacks them.
-  : "${MD_CAP_ADD=}" "${MD_READ_ONLY_ROOT=0}"
+  # Keys added later: the config of a version deployed before them (resume) lacks them. Such a
+  # version's proxy answered every address; resume keeps its nginx.conf as it is.
+  : "${MD_CAP_ADD=}" "${MD_READ_ONLY_ROOT=0}" "${MD_ALLOWED_CLIENTS=0.0.0.0/0,::/0}"
   for k in "${CONFIG_KEYS[@]}"; do
     [[ -n ${!k+x} ]] || die "config $file does not set $k"
   done
@@ -542,7 +553,9 @@ validate_config() {
   BIND_V6=0
   if [[ $MD_PROXY_BIND == *:* ]]; then BIND_V6=1; fi
   if ((BIND_V6)); then PROXY_LISTEN="[$BIND_ADDR]:$MD_PROXY_PORT"; else PROXY_LISTEN="$BIND_ADDR:$MD_PROXY_PORT"; fi
+  IFS=, read -r -a CLIENT_CIDRS <<<"$MD_ALLOWED_CLIENTS"
   PROXY_DIR=$MD_DIR/proxy
+  PROBE_SOCK=$MD_DIR/$PROBE_SOCKET
   VERSION_DIR=$MD_DIR/versions/$MD_VERSION
   GPU_PARENT=${MD_DIR%/*}
   GPU_DIR=$GPU_PARENT/.gpus
@@ -1056,8 +1069,11 @@ nginx_user_directive() {
   fi
 }
 
+# The nginx configuration. Two servers share the routes: the proxy on $PROXY_LISTEN, which answers
+# only the allowed client networks, and the host's own probe on a Unix socket in the private proxy
+# directory, through which verify_through_proxy checks each version whatever networks are allowed.
 render_nginx_conf() {
-  local p=$PROXY_DIR ssl="" tmp
+  local p=$PROXY_DIR ssl="" tmp cidr
   if [[ -n $MD_TLS_CERT ]]; then ssl=" ssl"; fi
   echo "# Generated by modeldeploy.sh for deployment $MD_DEPLOYMENT; rewritten by deploy."
   if [[ -n $NGINX_USER ]]; then echo "user $NGINX_USER${NGINX_GROUP:+ $NGINX_GROUP};"; fi
@@ -1081,9 +1097,22 @@ EOF
   map "\$md_key_ok\$md_bearer_ok" \$md_authorized { default 1; "00" 0; }
   include $p/version.conf;
   upstream md_model { include $p/upstreams.conf; keepalive 16; }
+  # The client networks the proxy answers (access.network, allowedClientCidrs).
+  geo \$md_client_allowed {
+    default 0;
+EOF
+  for cidr in "${CLIENT_CIDRS[@]}"; do echo "    $cidr 1;"; done
+  cat <<EOF
+  }
   server {
     listen $PROXY_LISTEN$ssl;
+    # Any other source address gets 403 before its API key is looked at: the server's rewrite
+    # phase runs before the location's key check. allow/deny (nginx's access phase) refuses the
+    # same addresses in every location.
+    if (\$md_client_allowed = 0) { return 403; }
 EOF
+  for cidr in "${CLIENT_CIDRS[@]}"; do echo "    allow $cidr;"; done
+  echo "    deny all;"
   if [[ -n $MD_TLS_CERT ]]; then
     cat <<EOF
     ssl_certificate $MD_TLS_CERT;
@@ -1091,6 +1120,20 @@ EOF
     ssl_protocols TLSv1.2 TLSv1.3;
 EOF
   fi
+  render_proxy_routes
+  cat <<EOF
+  }
+  # The host's own probe: only the deployment's owner can enter $p.
+  server {
+    listen unix:$PROBE_SOCK;
+EOF
+  render_proxy_routes
+  echo "  }"
+  echo "}"
+}
+
+# The routes of both servers: every request needs an API key, then goes to the model.
+render_proxy_routes() {
   cat <<'EOF'
     client_max_body_size 100m;
     # The workers (nobody, when the master is root) can reach no directory of the deployment,
@@ -1108,9 +1151,23 @@ EOF
       proxy_read_timeout 300s;
       add_header X-Model-Deploy-Version $md_version;
     }
-  }
-}
 EOF
+}
+
+# nginx makes its Unix sockets 0666 itself (no option changes that). The proxy directory (0700)
+# keeps other users out already; the socket is made 0600 as soon as it exists all the same.
+private_probe_socket() {
+  if [[ -S $PROBE_SOCK ]]; then chmod 600 "$PROBE_SOCK"; fi
+}
+
+# Starts nginx for this deployment. A probe socket left by an nginx that did not exit cleanly (a
+# reboot, a kill) would make its bind fail: no nginx of ours runs here, so it is removed first.
+start_nginx() {
+  rm -f -- "$PROBE_SOCK"
+  run_relay "${NGINX_ARGV[@]}" -t || die "nginx -t refused the configuration (see above)"
+  run_relay "${NGINX_ARGV[@]}" ||
+    die "nginx could not start (see above; is another process listening on $PROXY_LISTEN?); logs in $PROXY_DIR/logs/error.log"
+  private_probe_socket
 }
 
 # Writes the proxy files for this version and starts or reloads nginx. Backs up what it replaces.
@@ -1142,11 +1199,10 @@ proxy_switch() {
   local pid
   if pid=$(nginx_master_pid); then
     nginx_reload "$pid" "the new configuration"
+    private_probe_socket
     say "proxy (nginx pid $pid) reloaded gracefully: upstreams now $(upstream_list)"
   else
-    run_relay "${NGINX_ARGV[@]}" -t || die "nginx -t refused the configuration (see above)"
-    run_relay "${NGINX_ARGV[@]}" ||
-      die "nginx could not start (see above; is another process listening on $PROXY_LISTEN?); logs in $PROXY_DIR/logs/error.log"
+    start_nginx
     NGINX_STARTED=1
     say "proxy started on $PROXY_LISTEN: upstreams $(upstream_list)"
   fi
@@ -1181,11 +1237,13 @@ proxy_url() {
   printf '%s' "$scheme://$host:$MD_PROXY_PORT$MD_HEALTH_PATH"
 }
 
-# One request through the proxy; KEY may be empty. Sets PROXY_CODE and PROXY_VERSION.
+# One request through the proxy; KEY may be empty; with SOCKET, through that Unix socket. Sets
+# PROXY_CODE and PROXY_VERSION.
 proxy_probe() {
-  local url=$1 key=$2 resp line
+  local url=$1 key=$2 socket=${3:-} resp line
   local -a opts=(-sS -o /dev/null -D - -w '\n%{http_code}' --max-time 5)
-  if [[ -n $MD_TLS_CERT ]]; then opts+=(-k); fi
+  if [[ -n $socket ]]; then opts+=(--unix-socket "$socket"); fi
+  if [[ $url == https:* ]]; then opts+=(-k); fi
   # The key goes to curl on stdin (a config file), never on its command line.
   if [[ -n $key ]]; then
     resp=$(printf 'header = "X-Api-Key: %s"\n' "$key" | curl "${opts[@]}" -K - "$url" 2>/dev/null) || true
@@ -1201,23 +1259,40 @@ proxy_probe() {
   done <<<"$resp"
 }
 
+# Checks through the proxy that the version answers with the first API key and that a request
+# without one is refused: through the probe socket, so that it works whatever client networks are
+# allowed; then the listener on $PROXY_LISTEN must refuse a request without a key as well (401, or
+# 403 where allowedClientCidrs leaves out this host's own address). A configuration written by an
+# earlier release has no probe socket (resume keeps it as it is): that one is checked over TCP.
 verify_through_proxy() {
-  local url deadline
-  url=$(proxy_url)
+  local tcp_url url deadline socket=""
+  tcp_url=$(proxy_url)
+  url=$tcp_url
+  if [[ -f $PROXY_DIR/nginx.conf && $(<"$PROXY_DIR/nginx.conf") == *"listen unix:$PROBE_SOCK;"* ]]; then
+    socket=$PROBE_SOCK
+    url="http://localhost$MD_HEALTH_PATH"
+  fi
   deadline=$((SECONDS + PROXY_VERIFY_TIMEOUT))
   while :; do
-    proxy_probe "$url" "${KEYS[0]}"
+    proxy_probe "$url" "${KEYS[0]}" "$socket"
     if [[ $PROXY_CODE == 200 && $PROXY_VERSION == "$MD_VERSION" ]]; then break; fi
     if ((SECONDS >= deadline)); then
-      die "the proxy at $url did not answer 200 from version $MD_VERSION within ${PROXY_VERIFY_TIMEOUT}s with the first API key (last answer: HTTP $PROXY_CODE${PROXY_VERSION:+ from $PROXY_VERSION}); see $PROXY_DIR/logs/error.log"
+      die "the proxy at $url${socket:+ (socket $socket)} did not answer 200 from version $MD_VERSION within ${PROXY_VERIFY_TIMEOUT}s with the first API key (last answer: HTTP $PROXY_CODE${PROXY_VERSION:+ from $PROXY_VERSION}); see $PROXY_DIR/logs/error.log"
     fi
     sleep 1
   done
-  say "proxy answers $url with HTTP 200 from version $MD_VERSION (API key accepted)"
-  proxy_probe "$url" ""
+  say "proxy answers $url${socket:+ (socket $socket)} with HTTP 200 from version $MD_VERSION (API key accepted)"
+  proxy_probe "$url" "" "$socket"
   [[ $PROXY_CODE == 401 ]] ||
-    die "the proxy at $url answered HTTP $PROXY_CODE to a request without an API key; expected 401. Refusing to switch to a proxy that does not check keys"
+    die "the proxy at $url${socket:+ (socket $socket)} answered HTTP $PROXY_CODE to a request without an API key; expected 401. Refusing to switch to a proxy that does not check keys"
   say "proxy refuses a request without an API key (HTTP 401)"
+  [[ -n $socket ]] || return 0
+  proxy_probe "$tcp_url" ""
+  case $PROXY_CODE in
+    401) say "proxy on $PROXY_LISTEN refuses a request without an API key (HTTP 401)" ;;
+    403) say "proxy on $PROXY_LISTEN refuses this host's own address, which allowedClientCidrs leaves out (HTTP 403)" ;;
+    *) die "the proxy at $tcp_url answered HTTP $PROXY_CODE to a request without an API key; expected 401 (or 403 where allowedClientCidrs leaves out this host's own address). Refusing to switch to a proxy that does not check keys" ;;
+  esac
 }
 
 # After a reload, old workers accept new connections until they handle the master's QUIT
@@ -1982,6 +2057,14 @@ cmd_slot_ports() {
   done
 }
 
+# Hidden, for tests: prints the nginx configuration that deploy would write for CONFIG.
+cmd_nginx_conf() {
+  [[ $# -eq 1 ]] || usage_die "_nginx-conf CONFIG"
+  load_config "$1"
+  nginx_user_directive
+  render_nginx_conf
+}
+
 # ---------------------------------------------------------------- reboots
 
 # After a reboot docker restarts unless-stopped containers itself, podman does not, and nothing
@@ -2039,7 +2122,7 @@ cmd_resume() {
   if nginx_master_pid >/dev/null; then
     say "proxy is running"
   else
-    run_relay "${NGINX_ARGV[@]}" || die "nginx could not start (see above; is another process listening on $PROXY_LISTEN?)"
+    start_nginx
     say "proxy started on $PROXY_LISTEN"
   fi
   verify_through_proxy
@@ -2145,6 +2228,7 @@ main() {
     prepare) cmd_prepare "$@" ;;
     teardown) cmd_teardown "$@" ;;
     _slot-ports) cmd_slot_ports "$@" ;;
+    _nginx-conf) cmd_nginx_conf "$@" ;;
     install-artifact) cmd_install_artifact "$@" ;;
     remove-artifact) cmd_remove_artifact "$@" ;;
     install-image) cmd_install_image "$@" ;;
