@@ -35,6 +35,7 @@ import { SageMakerModelEndpoint, SageMakerModelEndpointProps } from '../lib/targ
 import { TerraformStack, Testing } from 'cdktf';
 import { AzureMlModelEndpoint } from '../lib/targets/azure-ml';
 import { REGISTRY_ID, STORAGE_ID, WORKSPACE_ID, danglingReferences } from './azure-ml/support';
+import { validateAzapiStack } from './support/azure/azapi-validator';
 
 /** Multiplies every numRuns, e.g. PROPERTY_RUNS_SCALE=10 for a long local hunt. */
 const SCALE = Number(process.env.PROPERTY_RUNS_SCALE ?? '1');
@@ -950,6 +951,7 @@ describe('random specs on the Azure ML target', () => {
           new AzureMlModelEndpoint(stack, 'E', { ...buildSpec(desc), ...options } as never);
           const json = JSON.parse(Testing.synth(stack));
           if (danglingReferences(json).length > 0) throw new Error(`dangling references: ${danglingReferences(json).join(', ')}`);
+          if (validateAzapiStack(json).length > 0) throw new Error(`azapi bodies refused: ${validateAzapiStack(json).join('; ')}`);
         }));
       }),
       { numRuns: AZURE_RUNS },
@@ -981,7 +983,7 @@ describe('random specs on the Azure ML target', () => {
     existingWorkspace: fc.boolean(),
   });
 
-  test(`valid specs always synthesize on Azure ML: capacity, instance type and traffic as asked, every reference resolving (${AZURE_RUNS} runs)`, () => {
+  test(`valid specs always synthesize on Azure ML: capacity, instance type and traffic as asked, every reference resolving, every azapi body valid (${AZURE_RUNS} runs)`, () => {
     fc.assert(
       fc.property(validAzure, d => {
         const image = d.serving === 'custom' ? 'contosoacr.azurecr.io/fraud:1.0' : 'mcr.microsoft.com/contoso/server:2.1';
@@ -1003,6 +1005,7 @@ describe('random specs on the Azure ML target', () => {
         });
         const json = JSON.parse(Testing.synth(stack));
         expect(danglingReferences(json)).toEqual([]);
+        expect(validateAzapiStack(json)).toEqual([]);
         const deployments = Object.values<any>(json.resource.azapi_resource).filter(r => r.type.includes('/deployments@'));
         expect(deployments).toHaveLength(1);
         expect(deployments[0].body.sku).toEqual({ name: 'Default', capacity: d.minReplicas });

@@ -8,6 +8,7 @@ import {
   AuthMode, Compute, DeploymentTarget, GpuKind, ModelArtifact, ModelDeployment, NetworkAccess, Rollout, ScalingTarget, ServingContainer,
 } from '../../lib';
 import { AzureMlModelEndpoint, endpointNameFrom } from '../../lib/targets/azure-ml';
+import { validateAzapiStack } from '../support/azure/azapi-validator';
 import { BASE, FIXTURE, REGISTRY_ID, STORAGE_ID, WORKSPACE_ID, addressOf, azapi, danglingReferences, id, only, refusal, synth } from './support';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'azure-ml-synth-'));
@@ -365,15 +366,20 @@ describe('escaping: user strings arrive literally', () => {
   });
 });
 
-describe('what the JSON references exists, and every provider is pinned', () => {
+describe('what the JSON references exists, every provider is pinned, and every azapi body passes azapi\'s validation and our rules', () => {
   test.each([
     ['defaults', {}],
     ['existing workspace', { workspaceId: WORKSPACE_ID, storageAccountId: STORAGE_ID }],
     ['existing neighbours', { resourceGroupName: 'rg-ml', keyVaultId: id('Microsoft.KeyVault', 'vaults', 'kv-one'), storageAccountId: STORAGE_ID }],
     ['azureml model, public, key auth', { model: ModelArtifact.fromUri('azureml://registries/azureml/models/m/versions/1'), access: { network: NetworkAccess.PUBLIC, auth: AuthMode.KEY } }],
+    ['autoscaled triton on GPUs, token auth', {
+      serving: ServingContainer.triton({ image: 'contosoacr.azurecr.io/triton:24.08', environment: { A: '$${x}' } }), compute: Compute.gpu({ gpu: GpuKind.NVIDIA_A100_80GB, count: 2 }),
+      scaling: { minReplicas: 2, maxReplicas: 8, target: ScalingTarget.invocationsPerReplicaPerMinute(300) }, access: { auth: AuthMode.TOKEN }, endpointName: `a${'b'.repeat(31)}`,
+    }],
   ])('%s', (_, props) => {
     const { json } = synth(props);
     expect(danglingReferences(json)).toEqual([]);
+    expect(validateAzapiStack(json)).toEqual([]);
     const used = new Set([...Object.keys(json.resource), ...Object.keys(json.data ?? {})].map(type => type.split('_')[0]));
     for (const provider of used) {
       expect(json.terraform.required_providers[provider]).toEqual({ source: expect.stringMatching(/\S/), version: expect.stringMatching(/\d/) });

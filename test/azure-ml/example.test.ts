@@ -1,5 +1,6 @@
 import { Testing } from 'cdktf';
 import { azureMlGpu } from '../../examples/azure-ml';
+import { validateAzapiStack } from '../support/azure/azapi-validator';
 import { azapi, danglingReferences, only } from './support';
 
 describe('examples/azure-ml.ts', () => {
@@ -11,5 +12,6 @@ describe('examples/azure-ml.ts', () => {
     expect(only(json, 'azurerm_monitor_metric_alert').action[0].action_group_id).toMatch(/actionGroups\/ml-oncall$/);
     expect(only(json, 'azurerm_role_definition').permissions[0].actions).toEqual(['Microsoft.MachineLearningServices/workspaces/onlineEndpoints/score/action']);
     expect(danglingReferences(json)).toEqual([]);
+    expect(validateAzapiStack(json)).toEqual([]);
   });
 });
