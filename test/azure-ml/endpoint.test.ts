@@ -543,6 +543,12 @@ describe('grantInvoke', () => {
     }
     expect(danglingReferences(json)).toEqual([]);
   });
+
+  test('a principal id that is not a GUID is refused', () => {
+    const { endpoint } = synth();
+    const e = refusal(() => endpoint.grantInvoke('alice@contoso.com'));
+    expect(e).toMatchObject({ field: 'grantInvoke.principalId', target: 'azureMl' });
+  });
 });
 
 describe('through the facade', () => {

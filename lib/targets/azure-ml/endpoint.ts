@@ -64,6 +64,7 @@ const ID_TYPES: { readonly [field in keyof typeof IDS]: string } = {
   keyVaultId: 'Microsoft.KeyVault/vaults', encryptionKeyVaultId: 'Microsoft.KeyVault/vaults', applicationInsightsId: 'Microsoft.Insights/components',
   containerRegistryId: 'Microsoft.ContainerRegistry/registries', alarmActionGroupId: 'Microsoft.Insights/actionGroups',
 };
+const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const KEY_URL = /^https:\/\/[A-Za-z0-9-]{3,24}\.vault\.azure\.net\/keys\/[A-Za-z0-9-]{1,127}\/[0-9a-fA-F]{32}$/;
 /** The most instances of one managed online deployment Azure ML allows. */
 const MAX_INSTANCES = 50;
@@ -231,12 +232,16 @@ export class AzureMlModelEndpoint extends Construct implements IModelEndpoint {
 
   /**
    * Lets `principalId` (an Entra ID user, group or service principal object id) call this endpoint,
-   * and nothing else: a custom role with the one data action the endpoint's auth mode checks
+   * and nothing else: a custom role with the one action the endpoint's auth mode checks
    * (Azure ML's documented actions for online endpoint clients: `.../onlineEndpoints/score/action`
    * for Entra ID tokens, `.../token/action` to get an AML token, `.../listKeys/action` to read the
    * keys), assigned on this endpoint only. The role is defined once per endpoint, in its resource group.
+   * With KEY auth, whoever holds a key can call the endpoint: the grant is who may read the keys.
    */
   public grantInvoke(principalId: string, id?: string): RoleAssignment {
+    if (typeof principalId !== 'string' || !(Token.isUnresolved(principalId) || GUID.test(principalId))) {
+      throw new ModelDeploymentValidationError('grantInvoke.principalId', principalId, 'the object id (a GUID) of a Microsoft Entra user, group or service principal, or a reference to one', TARGET);
+    }
     if (this.invokeRole === undefined) {
       const action = { AADToken: 'score/action', AMLToken: 'token/action', Key: 'listKeys/action' }[this.invokeAuthMode];
       this.invokeRole = new RoleDefinition(this, 'InvokeRole', {
