@@ -49,8 +49,8 @@ export interface AzapiIdentity {
   readonly identityIds?: string[];
 }
 
-/** Settings of one `azapi_resource`. `B` is the body's type. */
-export interface AzapiResourceConfig<B extends object> extends TerraformMetaArguments {
+/** Settings of one `azapi_resource`. Type the body with the interfaces of bodies.ts before passing it. */
+export interface AzapiResourceConfig extends TerraformMetaArguments {
   /** `PROVIDER/TYPE@API_VERSION`. */
   readonly type: string;
   /** The resource's name. */
@@ -60,7 +60,7 @@ export interface AzapiResourceConfig<B extends object> extends TerraformMetaArgu
   /** The region, for tracked resources. @default - none (proxy resources) */
   readonly location?: string;
   /** The request body, less name, location, tags and identity. */
-  readonly body: B;
+  readonly body: object;
   /** The managed identity. @default - none */
   readonly identity?: AzapiIdentity;
   /** Tags. @default - none */
@@ -70,13 +70,13 @@ export interface AzapiResourceConfig<B extends object> extends TerraformMetaArgu
 }
 
 /** Settings of one `azapi_update_resource`: a PATCH-like update of part of an existing resource's body. */
-export interface AzapiUpdateResourceConfig<B extends object> extends TerraformMetaArguments {
+export interface AzapiUpdateResourceConfig extends TerraformMetaArguments {
   /** `PROVIDER/TYPE@API_VERSION`. */
   readonly type: string;
   /** The id of the resource to update. */
   readonly resourceId: string;
   /** The part of the body to set. */
-  readonly body: B;
+  readonly body: object;
   /** Paths of the response that `output` exposes. @default - none */
   readonly responseExportValues?: string[];
 }
@@ -102,15 +102,15 @@ abstract class AzapiResourceBase extends TerraformResource {
 }
 
 /** `azapi_resource`: creates, updates and deletes one ARM resource from its body. */
-export class AzapiResource<B extends object = object> extends AzapiResourceBase {
+export class AzapiResource extends AzapiResourceBase {
   public static readonly tfResourceType = 'azapi_resource';
 
   /** The resource's name, as written. */
   public readonly name: string;
   /** The body as written. */
-  public readonly body: B;
+  public readonly body: object;
 
-  constructor(scope: Construct, id: string, private readonly config: AzapiResourceConfig<B>) {
+  constructor(scope: Construct, id: string, private readonly config: AzapiResourceConfig) {
     super(scope, id, AzapiResource.tfResourceType, config);
     this.name = config.name;
     this.body = config.body;
@@ -137,13 +137,13 @@ export class AzapiResource<B extends object = object> extends AzapiResourceBase 
 }
 
 /** `azapi_update_resource`: sets part of an existing resource's body; removing it changes nothing in Azure. */
-export class AzapiUpdateResource<B extends object = object> extends AzapiResourceBase {
+export class AzapiUpdateResource extends AzapiResourceBase {
   public static readonly tfResourceType = 'azapi_update_resource';
 
   /** The body as written. */
-  public readonly body: B;
+  public readonly body: object;
 
-  constructor(scope: Construct, id: string, private readonly config: AzapiUpdateResourceConfig<B>) {
+  constructor(scope: Construct, id: string, private readonly config: AzapiUpdateResourceConfig) {
     super(scope, id, AzapiUpdateResource.tfResourceType, config);
     this.body = config.body;
   }

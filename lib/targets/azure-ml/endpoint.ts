@@ -167,11 +167,11 @@ export class AzureMlModelEndpoint extends Construct implements IModelEndpoint {
   /** The workspace's resource id (a Terraform reference when it is created here). */
   public readonly workspaceId: string;
   /** The online endpoint (escape hatch). */
-  public readonly endpoint: AzapiResource<OnlineEndpointBody>;
+  public readonly endpoint: AzapiResource;
   /** The managed online deployment (escape hatch). */
-  public readonly deployment: AzapiResource<ManagedOnlineDeploymentBody>;
+  public readonly deployment: AzapiResource;
   /** The traffic update that sends every request to the current deployment. */
-  public readonly traffic: AzapiUpdateResource<OnlineEndpointTrafficBody>;
+  public readonly traffic: AzapiUpdateResource;
   /** The endpoint's user-assigned identity (the deployment pulls the image and reads the model with it). */
   public readonly identity: UserAssignedIdentity;
   /** The principal id of the endpoint's identity. */
@@ -213,7 +213,7 @@ export class AzureMlModelEndpoint extends Construct implements IModelEndpoint {
     const blobUri = r.model.kind === 'uri' ? AZURE_BLOB_URI.exec(r.model.uri) : null;
     const modelScope = store?.containerScope ?? (blobUri && storage ? `${storage.id}/blobServices/default/containers/${blobUri[2]}` : undefined);
     const roles = this.renderEndpointRoles(r, workspaceId, modelScope);
-    this.deploymentName = deploymentNameFor(r, modelVersion.name, environmentVersion.body);
+    this.deploymentName = deploymentNameFor(r, modelVersion.name, environmentBody(r));
     this.deployment = this.renderDeployment(r, modelVersion, environmentVersion, roles);
     this.traffic = this.renderTraffic(this.deployment);
     this.endpointUrl = this.endpoint.output('properties.scoringUri');
@@ -425,25 +425,26 @@ export class AzureMlModelEndpoint extends Construct implements IModelEndpoint {
   }
 
   /** The model version: the uploaded prefix, or the given URI. Its version is the content hash (or the URI's). */
-  private renderModelVersion(r: ResolvedAzureMlEndpoint, workspaceId: string, store?: RenderedStore): AzapiResource<ModelVersionBody> {
+  private renderModelVersion(r: ResolvedAzureMlEndpoint, workspaceId: string, store?: RenderedStore): AzapiResource {
     const m = r.model;
     const modelUri = m.kind === 'local'
       ? `https://${store!.accountName}.blob.core.windows.net/${r.modelContainerName}/${modelPrefix(r)}/`
       : literal(m.uri);
-    return new AzapiResource<ModelVersionBody>(this, 'ModelVersion', {
+    const body: ModelVersionBody = { properties: { modelType: 'custom_model', modelUri, description: `Model of ${literal(r.endpointName)}` } };
+    return new AzapiResource(this, 'ModelVersion', {
       type: AZURE_ML_TYPES.modelVersion,
       name: modelVersionOf(r),
       parentId: `${workspaceId}/models/${r.names.model}`,
-      body: { properties: { modelType: 'custom_model', modelUri, description: `Model of ${literal(r.endpointName)}` } },
+      body,
       dependsOn: store?.uploads,
       lifecycle: { createBeforeDestroy: true },
     });
   }
 
   /** The environment version: the image and its routes, from the serving contract. */
-  private renderEnvironmentVersion(r: ResolvedAzureMlEndpoint, workspaceId: string): AzapiResource<EnvironmentVersionBody> {
-    const body = environmentBody(r);
-    return new AzapiResource<EnvironmentVersionBody>(this, 'EnvironmentVersion', {
+  private renderEnvironmentVersion(r: ResolvedAzureMlEndpoint, workspaceId: string): AzapiResource {
+    const body: EnvironmentVersionBody = environmentBody(r);
+    return new AzapiResource(this, 'EnvironmentVersion', {
       type: AZURE_ML_TYPES.environmentVersion,
       name: sha256(JSON.stringify(body)).slice(0, 12),
       parentId: `${workspaceId}/environments/${r.names.environment}`,
@@ -453,15 +454,18 @@ export class AzureMlModelEndpoint extends Construct implements IModelEndpoint {
   }
 
   /** The online endpoint: its identity, auth mode and network access. Traffic is set later. */
-  private renderEndpoint(r: ResolvedAzureMlEndpoint, workspaceId: string, identity: UserAssignedIdentity): AzapiResource<OnlineEndpointBody> {
-    return new AzapiResource<OnlineEndpointBody>(this, 'OnlineEndpoint', {
+  private renderEndpoint(r: ResolvedAzureMlEndpoint, workspaceId: string, identity: UserAssignedIdentity): AzapiResource {
+    const body: OnlineEndpointBody = {
+      properties: { authMode: r.authMode, publicNetworkAccess: r.publicNetworkAccess, description: `Managed online endpoint ${literal(r.endpointName)}` },
+    };
+    return new AzapiResource(this, 'OnlineEndpoint', {
       type: AZURE_ML_TYPES.onlineEndpoint,
       name: literal(r.endpointName),
       parentId: workspaceId,
       location: r.location,
       identity: { type: 'UserAssigned', identityIds: [identity.id] },
       tags: r.tags,
-      body: { properties: { authMode: r.authMode, publicNetworkAccess: r.publicNetworkAccess, description: `Managed online endpoint ${literal(r.endpointName)}` } },
+      body,
       responseExportValues: ['properties.scoringUri'],
     });
   }
@@ -483,15 +487,16 @@ export class AzureMlModelEndpoint extends Construct implements IModelEndpoint {
    * version, environment, instance type, probes, settings), so a change is a new deployment created
    * before the old one goes (create_before_destroy); the capacity alone changes in place.
    */
-  private renderDeployment(r: ResolvedAzureMlEndpoint, model: AzapiResource<ModelVersionBody>, environment: AzapiResource<EnvironmentVersionBody>,
-    roles: RoleAssignment[]): AzapiResource<ManagedOnlineDeploymentBody> {
-    return new AzapiResource<ManagedOnlineDeploymentBody>(this, 'Deployment', {
+  private renderDeployment(r: ResolvedAzureMlEndpoint, model: AzapiResource, environment: AzapiResource,
+    roles: RoleAssignment[]): AzapiResource {
+    const body: ManagedOnlineDeploymentBody = { sku: { name: 'Default', capacity: r.capacity }, properties: deploymentProperties(r, model.id, environment.id) };
+    return new AzapiResource(this, 'Deployment', {
       type: AZURE_ML_TYPES.onlineDeployment,
       name: this.deploymentName,
       parentId: this.endpoint.id,
       location: r.location,
       tags: r.tags,
-      body: { sku: { name: 'Default', capacity: r.capacity }, properties: deploymentProperties(r, model.id, environment.id) },
+      body,
       // The identity's roles exist before the deployment pulls the image and downloads the model.
       dependsOn: roles,
       // With autoscale, Azure Monitor owns the capacity: Terraform leaves it as it finds it.
@@ -504,11 +509,12 @@ export class AzureMlModelEndpoint extends Construct implements IModelEndpoint {
    * the create to finish). On a new version, the old deployment is destroyed only after this update:
    * Terraform destroys a create_before_destroy object after the resources that depend on it are updated.
    */
-  private renderTraffic(deployment: AzapiResource<ManagedOnlineDeploymentBody>): AzapiUpdateResource<OnlineEndpointTrafficBody> {
-    return new AzapiUpdateResource<OnlineEndpointTrafficBody>(this, 'Traffic', {
+  private renderTraffic(deployment: AzapiResource): AzapiUpdateResource {
+    const body: OnlineEndpointTrafficBody = { properties: { traffic: { [this.deploymentName]: 100 } } };
+    return new AzapiUpdateResource(this, 'Traffic', {
       type: AZURE_ML_TYPES.onlineEndpoint,
       resourceId: this.endpoint.id,
-      body: { properties: { traffic: { [this.deploymentName]: 100 } } },
+      body,
       dependsOn: [deployment],
     });
   }
