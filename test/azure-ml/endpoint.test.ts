@@ -364,6 +364,11 @@ describe('escaping: user strings arrive literally', () => {
     expect(Object.keys(only(json, 'azurerm_storage_blob').for_each)).toEqual(['w$${x}.bin']);
     expect(danglingReferences(json)).toEqual([]);
   });
+
+  test('tags and endpointName cannot carry ${ at all: the spec refuses them before any JSON is written', () => {
+    expect(refusal(() => synth({ tags: { team: 'a${b}' } })).field).toBe('tags.team');
+    expect(refusal(() => synth({ endpointName: 'a${b}c' })).field).toBe('endpointName');
+  });
 });
 
 describe('what the JSON references exists, every provider is pinned, and every azapi body passes azapi\'s validation and our rules', () => {
