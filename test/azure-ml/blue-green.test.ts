@@ -20,13 +20,13 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const REF = /((?:data\.)?(?:azurerm|azapi)_[a-z_]+\.[A-Za-z0-9_-]+)(?:\.[A-Za-z0-9_.]+)?/g;
 const mangle = (address: string) => address.replace(/\./g, '__');
 
-/** References inside `${...}` now point at the stand-in's id; escaped `$${` is left alone. */
+/** References inside `${...}` now point at the stand-in's id (in object keys too, which Terraform also evaluates); escaped `$${` is left alone. */
 function rewrite(value: unknown): unknown {
   if (typeof value === 'string') {
     return value.replace(/(?<!\$)\$\{([^}]*)\}/g, (_, expr: string) => `\${${expr.replace(REF, (_m, address: string) => `terraform_data.${mangle(address)}.id`)}}`);
   }
   if (Array.isArray(value)) return value.map(rewrite);
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, rewrite(v)]));
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [rewrite(k) as string, rewrite(v)]));
   return value;
 }
 
@@ -71,6 +71,8 @@ test('a new model version: new deployment created, then traffic moved to it, the
   const deployment = `terraform_data.${mangle(addressOf(v1, azapi(v1, 'deployments')))}`;
   const modelVersion = `terraform_data.${mangle(addressOf(v1, azapi(v1, 'models/versions')))}`;
   const traffic = `terraform_data.${mangle(addressOf(v1, only(v1, 'azapi_update_resource')))}`;
+  const drain = `terraform_data.${mangle(addressOf(v1, only(v1, 'azapi_resource_action')))}`;
+  const endpoint = `terraform_data.${mangle(addressOf(v1, azapi(v1, 'onlineEndpoints')))}`;
   // Same construct path, so the same addresses; a new deployment name.
   expect(addressOf(v2, azapi(v2, 'deployments'))).toBe(addressOf(v1, azapi(v1, 'deployments')));
   expect(azapi(v2, 'deployments').name).not.toBe(azapi(v1, 'deployments').name);
@@ -105,6 +107,16 @@ test('a new model version: new deployment created, then traffic moved to it, the
   // The endpoint itself is untouched.
   expect(second.some(l => l.includes('OnlineEndpoint') && /Destroying|Creating/.test(l))).toBe(false);
 
+  // The destroy-time traffic drain names no deployment: a new version leaves it alone.
+  expect(second.some(l => l.startsWith(`${drain}`) && /Destroying|Creating/.test(l))).toBe(false);
+
   // And a third apply with nothing changed changes nothing.
   expect(terraform(['plan', '-input=false', '-detailed-exitcode']).includes('No changes')).toBe(true);
-}, 120_000);
+
+  // cdktf destroy: the drain (azapi_resource_action, when = destroy: it PUTs the endpoint with no
+  // traffic) goes first, then the deployment Azure would not delete while it takes traffic, then the endpoint.
+  const gone = terraform(['destroy', '-auto-approve', '-input=false']).split('\n');
+  const drained = line(gone, new RegExp(`^${esc(drain)}: Destruction complete`));
+  expect(drained).toBeLessThan(line(gone, new RegExp(`^${esc(deployment)}: Destroying`)));
+  expect(line(gone, new RegExp(`^${esc(deployment)}: Destruction complete`))).toBeLessThan(line(gone, new RegExp(`^${esc(endpoint)}: Destroying`)));
+}, 180_000);

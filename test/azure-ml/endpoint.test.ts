@@ -371,6 +371,23 @@ describe('escaping: user strings arrive literally', () => {
   });
 });
 
+describe('cdktf destroy: Azure refuses to delete a deployment that takes traffic', () => {
+  test('a destroy-time action PUTs the endpoint back with no traffic, before the deployment goes, keeping everything else', () => {
+    const { json } = synth({ tags: { team: 'risk' } });
+    const drain = only(json, 'azapi_resource_action');
+    const endpoint = azapi(json, 'onlineEndpoints');
+    const deployment = azapi(json, 'deployments');
+    expect(drain).toMatchObject({ when: 'destroy', method: 'PUT', resource_id: `\${${addressOf(json, endpoint)}.id}`, type: endpoint.type });
+    expect(drain.depends_on).toEqual([addressOf(json, deployment)]);
+    expect(drain.body.properties).toEqual({ ...endpoint.body.properties, traffic: {} });
+    expect(drain.body.location).toBe(endpoint.location);
+    expect(drain.body.tags).toEqual(endpoint.tags);
+    expect(drain.body.identity).toEqual({ type: 'UserAssigned', userAssignedIdentities: { [endpoint.identity[0].identity_ids[0]]: {} } });
+    // It names no deployment, so a new version does not replace it (blue-green.test.ts applies it).
+    expect(JSON.stringify(drain)).not.toContain(deployment.name);
+  });
+});
+
 describe('what the JSON references exists, every provider is pinned, and every azapi body passes azapi\'s validation and our rules', () => {
   test.each([
     ['defaults', {}],

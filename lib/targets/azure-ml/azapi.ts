@@ -154,6 +154,43 @@ export class AzapiUpdateResource extends AzapiResourceBase {
   }
 }
 
+/** Settings of one `azapi_resource_action`: one request to an existing resource, at apply or at destroy. */
+export interface AzapiResourceActionConfig extends TerraformMetaArguments {
+  /** `PROVIDER/TYPE@API_VERSION` of the resource the request goes to. */
+  readonly type: string;
+  /** The id of that resource. */
+  readonly resourceId: string;
+  /** The HTTP method. */
+  readonly method: 'POST' | 'PUT' | 'PATCH' | 'GET' | 'DELETE';
+  /** The request body (with PUT: the whole resource, as for azapi_resource, location and identity included). */
+  readonly body: object;
+  /** When the request is sent: at apply, or when this resource is destroyed. */
+  readonly when: 'apply' | 'destroy';
+}
+
+/**
+ * `azapi_resource_action`: one request to the resource itself (no `action` path). With `when:
+ * 'destroy'` the request is sent when Terraform destroys this resource, which is before whatever
+ * it depends on is destroyed: a hook that runs in the provider, so unlike a destroy provisioner it
+ * also runs for a replaced object.
+ */
+export class AzapiResourceAction extends AzapiResourceBase {
+  public static readonly tfResourceType = 'azapi_resource_action';
+
+  /** The body as written. */
+  public readonly body: object;
+
+  constructor(scope: Construct, id: string, private readonly config: AzapiResourceActionConfig) {
+    super(scope, id, AzapiResourceAction.tfResourceType, config);
+    this.body = config.body;
+  }
+
+  protected synthesizeAttributes(): { [name: string]: unknown } {
+    const c = this.config;
+    return prune({ type: c.type, resource_id: c.resourceId, method: c.method, body: c.body, when: c.when });
+  }
+}
+
 function prune(o: { [name: string]: unknown }): { [name: string]: unknown } {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 }

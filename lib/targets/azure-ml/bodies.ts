@@ -76,6 +76,17 @@ export interface OnlineEndpointBody {
   };
 }
 
+/**
+ * The whole endpoint as a PUT sends it (ARM's endpoint PATCH takes only tags and identity): what
+ * the destroy-time traffic drain writes, with `traffic` empty.
+ */
+export interface OnlineEndpointPutBody {
+  readonly location: string;
+  readonly identity: { readonly type: 'UserAssigned'; readonly userAssignedIdentities: Record<string, Record<string, never>> };
+  readonly tags?: Record<string, string>;
+  readonly properties: OnlineEndpointBody['properties'] & { readonly traffic: Record<string, number> };
+}
+
 /** The traffic split, written by an `azapi_update_resource` on the endpoint. */
 export interface OnlineEndpointTrafficBody {
   readonly properties: {

@@ -30,10 +30,10 @@ import { InstanceOffer, findInstance, selectInstance } from '../../spec/instance
 import { RolloutStrategy } from '../../spec/rollout';
 import { ServingFramework } from '../../spec/serving';
 import { ModelDeploymentSpecProps, ResolvedModelDeploymentSpec, resolveSpec } from '../../spec/spec';
-import { AzapiProvider, AzapiResource, AzapiUpdateResource } from './azapi';
+import { AzapiProvider, AzapiResource, AzapiResourceAction, AzapiUpdateResource } from './azapi';
 import {
   AZURE_ML_TYPES, EndpointAuthMode, EnvironmentVersionBody, ManagedOnlineDeploymentBody, ModelVersionBody, OnlineEndpointBody,
-  OnlineEndpointTrafficBody, ProbeSettings, PublicNetworkAccess, isoSeconds,
+  OnlineEndpointPutBody, OnlineEndpointTrafficBody, ProbeSettings, PublicNetworkAccess, isoSeconds,
 } from './bodies';
 import { AZURE_ML_INSTANCE_TYPES } from './instance-types';
 import { RenderedAlarms, renderAlarms, renderAutoscale } from './monitoring';
@@ -216,6 +216,7 @@ export class AzureMlModelEndpoint extends Construct implements IModelEndpoint {
     this.deploymentName = deploymentNameFor(r, modelVersion.name, environmentBody(r));
     this.deployment = this.renderDeployment(r, modelVersion, environmentVersion, roles);
     this.traffic = this.renderTraffic(this.deployment);
+    this.renderTrafficDrainOnDestroy(r, this.endpoint, this.deployment);
     this.endpointUrl = this.endpoint.output('properties.scoringUri');
     const monitored = {
       endpointName: literal(r.endpointName), location: r.location, resourceGroupName: workspace.resourceGroupName, tags: r.tags,
@@ -516,6 +517,25 @@ export class AzureMlModelEndpoint extends Construct implements IModelEndpoint {
       resourceId: this.endpoint.id,
       body,
       dependsOn: [deployment],
+    });
+  }
+
+  /**
+   * Azure refuses to delete a deployment that still takes traffic, so `cdktf destroy` would fail on
+   * the deployment. This action, destroyed before the deployment it depends on, first PUTs the
+   * endpoint back with no traffic. It names no deployment, so a new version (a replaced
+   * deployment) leaves it alone: only a real destroy sends it.
+   */
+  private renderTrafficDrainOnDestroy(r: ResolvedAzureMlEndpoint, endpoint: AzapiResource, deployment: AzapiResource): AzapiResourceAction {
+    const endpointBody = endpoint.body as OnlineEndpointBody;
+    const body: OnlineEndpointPutBody = {
+      location: r.location,
+      identity: { type: 'UserAssigned', userAssignedIdentities: { [this.identity.id]: {} } },
+      ...(Object.keys(r.tags).length > 0 ? { tags: r.tags } : {}),
+      properties: { ...endpointBody.properties, traffic: {} },
+    };
+    return new AzapiResourceAction(this, 'DrainTrafficOnDestroy', {
+      type: AZURE_ML_TYPES.onlineEndpoint, resourceId: endpoint.id, method: 'PUT', body, when: 'destroy', dependsOn: [deployment],
     });
   }
 
