@@ -207,7 +207,8 @@ function statOf(samples: Sample[], pick: (s: Sample) => number | undefined): Sta
 
 const num = (x: number, digits = 0) => x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const signed = (x: number, digits = 0) => (x >= 0 ? '+' : '') + num(x, digits);
-const vs = (a: number, b: number, digits: number, unit = '') => `${num(a, digits)} vs ${num(b, digits)}${unit} = ${num(a / b, 2)}x`;
+// A ratio only where it means something: a marginal cost can come out at zero or below under noise.
+const vs = (a: number, b: number, digits: number, unit = '') => `${num(a, digits)} vs ${num(b, digits)}${unit}${b > 0 && a >= 0 ? ` = ${num(a / b, 2)}x` : ''}`;
 const range = (s: Stat | undefined, scale = 1, digits = 0) => s === undefined ? '-'
   : s.min === s.max ? num(s.median / scale, digits) : `${num(s.median / scale, digits)} (${num(s.min / scale, digits)}-${num(s.max / scale, digits)})`;
 
