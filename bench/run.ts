@@ -98,7 +98,8 @@ const ALL_CASES: Case[] = [
   { id: 'req-sagemaker', suite: 'sagemaker', group: 'require', label: "require('./lib/targets/sagemaker')", spec: { kind: 'require', module: './lib/targets/sagemaker' } },
   { id: 'req-alpha', suite: 'sagemaker', group: 'require', label: "require('@aws-cdk/aws-sagemaker-alpha')", spec: { kind: 'require', module: '@aws-cdk/aws-sagemaker-alpha' } },
   // cdk-model-deployment/azure-ml; cdktf alone (what any cdktf stack pays); the raw stack's module:
-  // cdktf and the 16 azurerm deep imports it declares resources with (the same 16 the target uses).
+  // cdktf and the 16 azurerm deep imports it declares resources with (the target's 17 less
+  // RoleDefinition, which only grantInvoke uses).
   { id: 'req-azure-ml', suite: 'azure', group: 'require', label: "require('./lib/targets/azure-ml')", spec: { kind: 'require', module: './lib/targets/azure-ml' } },
   { id: 'req-cdktf', suite: 'azure', group: 'require', label: "require('cdktf')", spec: { kind: 'require', module: 'cdktf' } },
   { id: 'req-raw-azure', suite: 'azure', group: 'require', label: "require('./bench/raw-azure') (cdktf + azurerm)", spec: { kind: 'require', module: './bench/raw-azure' } },
