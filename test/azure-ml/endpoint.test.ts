@@ -9,7 +9,7 @@ import {
 } from '../../lib';
 import { AzureMlModelEndpoint, endpointNameFrom } from '../../lib/targets/azure-ml';
 import { validateAzapiStack } from '../support/azure/azapi-validator';
-import { BASE, FIXTURE, REGISTRY_ID, STORAGE_ID, WORKSPACE_ID, addressOf, azapi, danglingReferences, id, only, refusal, synth } from './support';
+import { BASE, FIXTURE, REGISTRY_ID, STORAGE_ID, SUB, WORKSPACE_ID, addressOf, azapi, danglingReferences, id, only, refusal, synth } from './support';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'azure-ml-synth-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -368,6 +368,54 @@ describe('escaping: user strings arrive literally', () => {
   test('tags and endpointName cannot carry ${ at all: the spec refuses them before any JSON is written', () => {
     expect(refusal(() => synth({ tags: { team: 'a${b}' } })).field).toBe('tags.team');
     expect(refusal(() => synth({ endpointName: 'a${b}c' })).field).toBe('endpointName');
+  });
+});
+
+describe('access.network PRIVATE: reached only through a private endpoint of the workspace', () => {
+  const SUBNET = `/subscriptions/${SUB}/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/vnet-hub/subnets/ml`;
+  const zone = (name: string) => id('Microsoft.Network', 'privateDnsZones', name, 'rg-dns');
+  const warnings = (endpoint: AzureMlModelEndpoint) => endpoint.node.metadata.filter(m => m.type === '@cdktf/warn').map(m => String(m.data)).join('\n');
+
+  test('without a subnet: no private endpoint, public access off everywhere, and the synth warns how the endpoint can be reached', () => {
+    const { json, endpoint } = synth();
+    expect(json.resource.azurerm_private_endpoint).toBeUndefined();
+    expect(only(json, 'azurerm_machine_learning_workspace').public_network_access_enabled).toBe(false);
+    expect(azapi(json, 'onlineEndpoints').body.properties.publicNetworkAccess).toBe('Disabled');
+    expect(warnings(endpoint)).toMatch(/PRIVATE and no privateEndpointSubnetId.*private endpoint of the workspace that you create/);
+    expect(warnings(synth({ access: { network: NetworkAccess.PUBLIC } }).endpoint)).not.toMatch(/privateEndpointSubnetId/);
+  });
+
+  test('with a subnet and DNS zones: a private endpoint of the workspace (amlworkspace) in that subnet, registered in the zones', () => {
+    const zones = [zone('privatelink.api.azureml.ms'), zone('privatelink.notebooks.azure.net')];
+    const { json, endpoint } = synth({ privateEndpointSubnetId: SUBNET, privateDnsZoneIds: zones });
+    const pe = only(json, 'azurerm_private_endpoint');
+    const workspace = addressOf(json, only(json, 'azurerm_machine_learning_workspace'));
+    expect(pe.subnet_id).toBe(SUBNET);
+    expect(pe.location).toBe('westeurope');
+    expect(pe.private_service_connection).toEqual(expect.objectContaining({
+      private_connection_resource_id: `\${${workspace}.id}`, subresource_names: ['amlworkspace'], is_manual_connection: false,
+    }));
+    expect(pe.private_dns_zone_group).toEqual(expect.objectContaining({ private_dns_zone_ids: zones }));
+    expect(warnings(endpoint)).not.toMatch(/privateEndpointSubnetId/);
+    expect(danglingReferences(json)).toEqual([]);
+  });
+
+  test('an existing workspace gets its private endpoint in the workspace\'s resource group', () => {
+    const { json } = synth({ workspaceId: WORKSPACE_ID, storageAccountId: STORAGE_ID, privateEndpointSubnetId: SUBNET });
+    const pe = only(json, 'azurerm_private_endpoint');
+    expect(pe.private_service_connection.private_connection_resource_id).toBe(WORKSPACE_ID);
+    expect(pe.resource_group_name).toBe('rg-shared');
+    expect(pe.private_dns_zone_group).toBeUndefined();
+  });
+
+  test('refused: a subnet with PUBLIC, zones without a subnet, a malformed subnet, zones without the api zone; all at once', () => {
+    expect(refusal(() => synth({ access: { network: NetworkAccess.PUBLIC }, privateEndpointSubnetId: SUBNET })).field).toBe('privateEndpointSubnetId');
+    expect(refusal(() => synth({ privateDnsZoneIds: [zone('privatelink.api.azureml.ms')] })).field).toBe('privateDnsZoneIds');
+    const e = refusal(() => synth({ privateEndpointSubnetId: 'vnet-hub/ml', privateDnsZoneIds: [zone('privatelink.notebooks.azure.net')] }));
+    expect(e.field).toBe('privateEndpointSubnetId');
+    expect(e.allowed).toMatch(/virtualNetworks\/VNET\/subnets\/NAME/);
+    expect(e.message).toMatch(/privateDnsZoneIds.*privatelink\.api\.azureml\.ms/s);
+    expect(refusal(() => synth({ privateEndpointSubnetId: SUBNET, privateDnsZoneIds: [zone('privatelink.blob.core.windows.net')] })).field).toBe('privateDnsZoneIds');
   });
 });
 

@@ -6,6 +6,7 @@ import { DataAzurermClientConfig } from '@cdktf/provider-azurerm/lib/data-azurer
 import { KeyVault } from '@cdktf/provider-azurerm/lib/key-vault';
 import { LogAnalyticsWorkspace } from '@cdktf/provider-azurerm/lib/log-analytics-workspace';
 import { MachineLearningWorkspace } from '@cdktf/provider-azurerm/lib/machine-learning-workspace';
+import { PrivateEndpoint } from '@cdktf/provider-azurerm/lib/private-endpoint';
 import { AzurermProvider } from '@cdktf/provider-azurerm/lib/provider';
 import { MonitorAutoscaleSetting } from '@cdktf/provider-azurerm/lib/monitor-autoscale-setting';
 import { ResourceGroup } from '@cdktf/provider-azurerm/lib/resource-group';
@@ -64,6 +65,10 @@ const ID_TYPES: { readonly [field in keyof typeof IDS]: string } = {
   keyVaultId: 'Microsoft.KeyVault/vaults', encryptionKeyVaultId: 'Microsoft.KeyVault/vaults', applicationInsightsId: 'Microsoft.Insights/components',
   containerRegistryId: 'Microsoft.ContainerRegistry/registries', alarmActionGroupId: 'Microsoft.Insights/actionGroups',
 };
+const SUBNET_ID = /^\/subscriptions\/[0-9a-fA-F-]{36}\/resourceGroups\/[-\w.()]{1,90}\/providers\/Microsoft\.Network\/virtualNetworks\/[-\w.]{2,64}\/subnets\/[-\w.]{1,80}$/i;
+/** The private DNS zones of an Azure ML workspace's private endpoint (Azure ML's "Configure a private endpoint"). */
+const WORKSPACE_DNS_ZONES = ['privatelink.api.azureml.ms', 'privatelink.notebooks.azure.net'];
+const DNS_ZONE_ID = ARM('Microsoft.Network', 'privateDnsZones', WORKSPACE_DNS_ZONES.map(z => z.replace(/\./g, '\\.')).join('|'));
 const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const KEY_URL = /^https:\/\/[A-Za-z0-9-]{3,24}\.vault\.azure\.net\/keys\/[A-Za-z0-9-]{1,127}\/[0-9a-fA-F]{32}$/;
 /** The most instances of one managed online deployment Azure ML allows. */
@@ -109,6 +114,8 @@ interface ResolvedAzureMlEndpoint {
   readonly image: string;
   readonly registryId?: string;
   readonly alarmActionGroupId?: string;
+  /** The workspace's private endpoint, with PRIVATE and `privateEndpointSubnetId`. */
+  readonly privateEndpoint?: { readonly subnetId: string; readonly dnsZoneIds?: string[] };
   readonly workspace: ResolvedWorkspace;
   readonly model: ResolvedModel;
   readonly modelContainerName: string;
@@ -180,6 +187,8 @@ export class AzureMlModelEndpoint extends Construct implements IModelEndpoint {
   public readonly autoscale?: MonitorAutoscaleSetting;
   /** The alerts, unless `monitoring.alarms` is false. */
   public readonly alarms?: RenderedAlarms;
+  /** The workspace's private endpoint, with `privateEndpointSubnetId`. */
+  public readonly privateEndpoint?: PrivateEndpoint;
   private readonly resourceGroupId: string;
   private invokeRole?: RoleDefinition;
   private readonly invokeAuthMode: EndpointAuthMode;
@@ -197,6 +206,7 @@ export class AzureMlModelEndpoint extends Construct implements IModelEndpoint {
     const { workspaceId, storage } = workspace;
     this.workspaceId = workspaceId;
     this.resourceGroupId = workspace.resourceGroupId;
+    this.privateEndpoint = this.renderPrivateEndpoint(r, workspace);
     const store = r.model.kind === 'local' ? this.renderModelStore(r, storage!, client) : undefined;
     const modelVersion = this.renderModelVersion(r, workspaceId, store);
     const environmentVersion = this.renderEnvironmentVersion(r, workspaceId);
@@ -290,12 +300,17 @@ export class AzureMlModelEndpoint extends Construct implements IModelEndpoint {
     const image = checkServing(problems, spec);
     const registryId = checkRegistry(problems, props.containerRegistryId, image);
     if (props.alarmActionGroupId !== undefined) checkId(problems, 'alarmActionGroupId', props.alarmActionGroupId);
+    const privateEndpoint = resolvePrivateEndpoint(problems, spec.network, props);
     problems.throwIfAny();
+    if (spec.network === NetworkAccess.PRIVATE && privateEndpoint === undefined) {
+      Annotations.of(this).addWarning('azureMl: access.network is PRIVATE and no privateEndpointSubnetId is given: the workspace and the endpoint take no public traffic, so the endpoint answers only through a private endpoint of the workspace that you create');
+    }
 
     const unique = sha256(`${this.node.path}\n${endpointName}`);
     return {
       spec, endpointName, location: location!, instance: instance!, image: image!, registryId, workspace, model, modelContainerName,
       alarmActionGroupId: props.alarmActionGroupId,
+      privateEndpoint,
       authMode: authModeOf(spec.auth),
       publicNetworkAccess: spec.network === NetworkAccess.PUBLIC ? 'Enabled' : 'Disabled',
       capacity: spec.scaling.minReplicas,
@@ -388,6 +403,23 @@ export class AzureMlModelEndpoint extends Construct implements IModelEndpoint {
       highBusinessImpact: w.encryption !== undefined ? true : undefined,
     });
     return { workspaceId: workspace.id, resourceGroupName, resourceGroupId, logAnalyticsId, storage: { id: storage.id, name: storage.name } };
+  }
+
+  /** With PRIVATE: a private endpoint of the workspace in the given subnet, registered in the given DNS zones. */
+  private renderPrivateEndpoint(r: ResolvedAzureMlEndpoint, workspace: RenderedWorkspace): PrivateEndpoint | undefined {
+    const pe = r.privateEndpoint;
+    if (pe === undefined) return undefined;
+    return new PrivateEndpoint(this, 'WorkspacePrivateEndpoint', {
+      name: `pe-${r.names.workspace}`,
+      location: r.location,
+      resourceGroupName: workspace.resourceGroupName,
+      subnetId: literal(pe.subnetId),
+      tags: r.tags,
+      privateServiceConnection: {
+        name: `psc-${r.names.workspace}`, privateConnectionResourceId: workspace.workspaceId, subresourceNames: ['amlworkspace'], isManualConnection: false,
+      },
+      privateDnsZoneGroup: pe.dnsZoneIds === undefined ? undefined : { name: 'azureml', privateDnsZoneIds: pe.dnsZoneIds.map(literal) },
+    });
   }
 
   /**
@@ -642,6 +674,30 @@ function deploymentProperties(r: ResolvedAzureMlEndpoint, modelId: string, envir
     appInsightsEnabled: true,
     egressPublicNetworkAccess: r.publicNetworkAccess,
   };
+}
+
+/** The workspace's private endpoint: only with PRIVATE; its subnet and DNS zones well formed. */
+function resolvePrivateEndpoint(problems: Problems, network: NetworkAccess, props: AzureMlTargetOptions): ResolvedAzureMlEndpoint['privateEndpoint'] {
+  const { privateEndpointSubnetId: subnetId, privateDnsZoneIds: zones } = props;
+  if (subnetId === undefined) {
+    if (zones !== undefined) problems.add('privateDnsZoneIds', zones, 'left out without privateEndpointSubnetId: they are the zones of the private endpoint it creates');
+    return undefined;
+  }
+  if (network !== NetworkAccess.PRIVATE) {
+    problems.add('privateEndpointSubnetId', subnetId, 'left out with access.network PUBLIC, or set access.network PRIVATE to reach the workspace only through this private endpoint');
+  }
+  if (typeof subnetId !== 'string' || !(Token.isUnresolved(subnetId) || SUBNET_ID.test(subnetId))) {
+    problems.add('privateEndpointSubnetId', subnetId, 'a subnet id /subscriptions/SUBSCRIPTION/resourceGroups/GROUP/providers/Microsoft.Network/virtualNetworks/VNET/subnets/NAME (or a reference to one in this stack)');
+  }
+  if (zones !== undefined) {
+    const literalIds = Array.isArray(zones) ? zones.filter(z => !(typeof z === 'string' && Token.isUnresolved(z))) : [];
+    const wellFormed = Array.isArray(zones) && zones.length > 0 && literalIds.every(z => typeof z === 'string' && DNS_ZONE_ID.test(z));
+    const hasApiZone = literalIds.length < (Array.isArray(zones) ? zones.length : 0) || literalIds.some(z => (z as string).toLowerCase().endsWith(`/${WORKSPACE_DNS_ZONES[0]}`));
+    if (!wellFormed || !hasApiZone) {
+      problems.add('privateDnsZoneIds', zones, `private DNS zone ids (.../providers/Microsoft.Network/privateDnsZones/ZONE) of the zones ${WORKSPACE_DNS_ZONES.join(' and ')}, including the first`);
+    }
+  }
+  return { subnetId, dnsZoneIds: zones };
 }
 
 function checkId(problems: Problems, field: keyof typeof IDS, value: unknown): void {

@@ -75,6 +75,22 @@ export interface AzureMlTargetOptions {
    */
   readonly encryptionKeyVaultId?: string;
   /**
+   * With `access.network` PRIVATE: an existing subnet (resource id,
+   * `/subscriptions/SUB/resourceGroups/RG/providers/Microsoft.Network/virtualNetworks/VNET/subnets/NAME`)
+   * in which a private endpoint of the workspace (sub-resource `amlworkspace`) is created, in
+   * `location`. Callers in that network (or peered with it) then reach the endpoint's scoring URI
+   * privately; the workspace and the endpoint take no public traffic. Refused with PUBLIC.
+   * @default - no private endpoint: with PRIVATE, the endpoint answers only through private endpoints you create (the synth warns)
+   */
+  readonly privateEndpointSubnetId?: string;
+  /**
+   * The private DNS zones (resource ids) the workspace's private endpoint registers in:
+   * `privatelink.api.azureml.ms` (required among them) and optionally `privatelink.notebooks.azure.net`,
+   * usually central zones of a hub network. Only with `privateEndpointSubnetId`.
+   * @default - no DNS registration: resolve the workspace's private addresses yourself
+   */
+  readonly privateDnsZoneIds?: string[];
+  /**
    * An existing Azure Monitor action group (resource id) that the error-rate and latency alerts notify.
    * @default - the alerts fire without notifying anyone (visible in Azure Monitor)
    */
@@ -85,7 +101,7 @@ export interface AzureMlTargetOptions {
 const OPTION_KEYS: Record<keyof AzureMlTargetOptions, true> = {
   location: true, resourceGroupName: true, workspaceId: true, storageAccountId: true, modelContainerName: true, keyVaultId: true,
   applicationInsightsId: true, containerRegistryId: true, instanceType: true, encryptionKeyId: true, encryptionKeyVaultId: true,
-  alarmActionGroupId: true,
+  alarmActionGroupId: true, privateEndpointSubnetId: true, privateDnsZoneIds: true,
 };
 /** The keys of AzureMlTargetOptions, so the spec does not refuse them as unknown. */
 export const AZURE_ML_OPTION_KEYS: readonly string[] = Object.keys(OPTION_KEYS);
