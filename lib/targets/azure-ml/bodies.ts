@@ -2,7 +2,8 @@
  * The request bodies this target writes into `azapi_resource`, typed for
  * Microsoft.MachineLearningServices API version 2024-10-01 (the Bicep type data azapi validates
  * against). Our own interfaces: the library does not depend on @azure/arm-machinelearning, whose
- * newest release targets 2022-10-01 and lacks startupProbe and mirrorTraffic. Only the fields the
+ * newest release targets 2022-10-01 and lacks startupProbe and mirrorTraffic (test/azure-ml/sdk-types.test.ts
+ * checks these types against its interfaces, where it has the fields). Only the fields the
  * target writes are here. azapi merges `name`, `location`, `tags` and `identity` into the body
  * from the resource's own attributes, so they are not part of these bodies.
  *
