@@ -9,6 +9,7 @@
  *
  * Prints one line `@@BENCH@@ <json ChildResult>` on stdout.
  */
+import * as fs from 'fs';
 import * as path from 'path';
 
 /** What the child is asked to measure. */
@@ -17,11 +18,20 @@ export interface CaseSpec {
   readonly kind: 'require' | 'synth';
   /** require: the module to load, relative to the repository root when it starts with `./`; empty = baseline. */
   readonly module?: string;
-  /** synth: whose constructs. */
-  readonly impl?: 'ours' | 'alpha';
+  /**
+   * synth: whose constructs. AWS (aws-cdk-lib Stack): `ours` (SageMaker target) or `alpha`
+   * (@aws-cdk/aws-sagemaker-alpha). Azure (cdktf TerraformStack): `ours` (Azure ML target) or `raw`
+   * (bench/raw-azure.ts: the same resources declared by hand).
+   */
+  readonly impl?: 'ours' | 'alpha' | 'raw';
+  /** synth: the cloud, and so the engine. @default 'aws' */
+  readonly cloud?: 'aws' | 'azure';
   /** synth: deployments in the one stack. */
   readonly count?: number;
-  /** synth (ours only): `uri` = s3:// model, `asset` = local directory packed and staged as an asset. */
+  /**
+   * synth: `uri` = a model already in the cloud (s3://, azureml://); `asset` = a local directory
+   * (AWS, ours only: packed and staged as an asset; Azure: uploaded as blobs, staged as a cdktf asset).
+   */
   readonly model?: 'uri' | 'asset';
   /** synth, asset model: the directory to pack (default: test/fixtures/linear-model). */
   readonly assetPath?: string;
@@ -66,9 +76,11 @@ export interface ChildResult {
   /** ... of them from aws-cdk-lib, and from cdktf (the package root should load neither). */
   readonly cdkModules: number;
   readonly cdktfModules: number;
-  /** synth: resources in the synthesized template, by type. */
+  /** synth: resources in the synthesized template (Terraform: managed resources, not data sources), by type. */
   readonly resources?: number;
   readonly resourceTypes?: Record<string, number>;
+  /** synth, Terraform: data sources, by type. */
+  readonly dataSourceTypes?: Record<string, number>;
   /** synth: bytes of the synthesized template (JSON). */
   readonly templateBytes?: number;
 }
@@ -118,6 +130,10 @@ function runRequire(): void {
 }
 
 function runSynth(): void {
+  if (spec.cloud === 'azure') {
+    runSynthAzure();
+    return;
+  }
   const count = spec.count ?? 1;
   const before = cacheKeys();
   const rssBefore = process.memoryUsage().rss;
@@ -188,24 +204,96 @@ function runSynth(): void {
   const assembly = app.synth();
   const t3 = performance.now();
 
-  const mem = memoryAtEnd();
+  const measured = synthMeasurements(before, rssBefore, loadMs, t1, t2, t3);
   const template = assembly.getStackByName('Bench').template as { Resources?: Record<string, { Type: string }> };
   const resources = Object.values(template.Resources ?? {});
-  const resourceTypes: Record<string, number> = {};
-  for (const r of resources) resourceTypes[r.Type] = (resourceTypes[r.Type] ?? 0) + 1;
   report({
-    startupMs,
-    loadMs,
-    constructMs: t2 - t1,
-    synthOnlyMs: t3 - t2,
-    synthMs: t3 - t1,
+    ...measured,
     packMs: packTimer?.ms,
-    rssBefore,
-    ...mem,
-    ...countBy(newModules(before)),
     resources: resources.length,
-    resourceTypes,
+    resourceTypes: tally(resources, r => r.Type),
     templateBytes: JSON.stringify(template).length,
+  });
+}
+
+/**
+ * What every synth case reports, taken right after app.synth() (before the template is read):
+ * load, construct (t1-t2) and app.synth (t2-t3) times, memory, CPU and the modules loaded.
+ */
+function synthMeasurements(before: Set<string>, rssBefore: number, loadMs: number, t1: number, t2: number, t3: number) {
+  return { startupMs, loadMs, constructMs: t2 - t1, synthOnlyMs: t3 - t2, synthMs: t3 - t1, rssBefore, ...memoryAtEnd(), ...countBy(newModules(before)) };
+}
+
+/** Counts of `items` by `key`. */
+function tally<T>(items: Iterable<T>, key: (item: T) => string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const item of items) out[key(item)] = (out[key(item)] ?? 0) + 1;
+  return out;
+}
+
+/**
+ * N Azure ML endpoints in one cdktf TerraformStack: ours through ModelDeployment and
+ * DeploymentTarget.azureMl (the facade, as the SageMaker case), or the hand-written raw stack.
+ * The load step requires the same kind of code on both sides: cdktf, then either the package root
+ * and the Azure ML target (its azurerm deep imports: the same as requiring
+ * `cdk-model-deployment/azure-ml`, which the lazy load on the first deployment then finds in the
+ * cache), or bench/raw-azure (its azurerm deep imports). So `synth` is construct + app.synth() on
+ * both sides, with no module loading in it.
+ */
+function runSynthAzure(): void {
+  const count = spec.count ?? 1;
+  const before = cacheKeys();
+  const rssBefore = process.memoryUsage().rss;
+  const location = 'westeurope';
+  const containerRegistryId = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-shared/providers/Microsoft.ContainerRegistry/registries/benchacr';
+  const image = 'benchacr.azurecr.io/scorer:1.0.0';
+  const localModelDir = spec.model === 'asset' ? spec.assetPath ?? path.join(spec.root, 'test', 'fixtures', 'linear-model') : undefined;
+  const modelUri = (i: number) => `azureml://registries/bench/models/m${i}/versions/1`;
+
+  // --- load ---------------------------------------------------------------------------------------
+  const t0 = performance.now();
+  const cdktf = require('cdktf') as typeof import('cdktf');
+  let build: (stack: import('cdktf').TerraformStack, i: number) => void;
+  if (spec.impl === 'ours') {
+    const lib = require(resolveModule('./lib')) as typeof import('../lib');
+    require(resolveModule('./lib/targets/azure-ml'));
+    build = (stack, i) => {
+      new lib.ModelDeployment(stack, `M${i}`, {
+        model: localModelDir !== undefined ? lib.ModelArtifact.fromLocalPath(localModelDir) : lib.ModelArtifact.fromUri(modelUri(i)),
+        serving: lib.ServingContainer.custom({ image, port: 8080, healthPath: '/ping', predictPath: '/invocations' }),
+        compute: lib.Compute.cpu({ vcpus: 4, memoryGiB: 16 }),
+        scaling: { minReplicas: 2, maxReplicas: 4, target: lib.ScalingTarget.invocationsPerReplicaPerMinute(100) },
+        // The raw stack declares no network restriction either.
+        access: { network: lib.NetworkAccess.PUBLIC },
+        target: lib.DeploymentTarget.azureMl({ location, containerRegistryId }),
+      });
+    };
+  } else {
+    const raw = require(resolveModule('./bench/raw-azure')) as typeof import('./raw-azure');
+    build = (stack, i) => raw.rawAzureDeployment(stack, i, { location, containerRegistryId, image, ...(localModelDir !== undefined ? { localModelDir } : { modelUri: modelUri(i) }) });
+  }
+  const loadMs = performance.now() - t0;
+
+  // --- construct + synth ---------------------------------------------------------------------------
+  const t1 = performance.now();
+  const app = new cdktf.App({ outdir: spec.outdir });
+  const stack = new cdktf.TerraformStack(app, 'bench');
+  for (let i = 0; i < count; i++) build(stack, i);
+  const t2 = performance.now();
+  app.synth();
+  const t3 = performance.now();
+
+  const measured = synthMeasurements(before, rssBefore, loadMs, t1, t2, t3);
+  const text = fs.readFileSync(path.join(spec.outdir!, 'stacks', 'bench', 'cdk.tf.json'), 'utf8');
+  const json = JSON.parse(text) as { resource?: Record<string, Record<string, unknown>>; data?: Record<string, Record<string, unknown>> };
+  const instances = (blocks: Record<string, Record<string, unknown>> = {}) => Object.entries(blocks).flatMap(([type, byName]) => Object.keys(byName).map(() => type));
+  const resources = instances(json.resource);
+  report({
+    ...measured,
+    resources: resources.length,
+    resourceTypes: tally(resources, t => t),
+    dataSourceTypes: tally(instances(json.data), t => t),
+    templateBytes: JSON.stringify(json).length,
   });
 }
 

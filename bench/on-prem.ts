@@ -6,7 +6,8 @@
  * Per run: a fresh Terraform state; `apply` (first deploy: script, artifact and 144 MiB image archive
  * uploaded, image loaded, container started and health-checked, proxy started), a no-change
  * `apply`, an update `apply` to a new model version (blue/green switch), and `destroy`.
- * Results are added to bench-results.json under "onPrem".
+ * Results are added to bench-results.json under "onPrem". Skipped when BENCH_ONLY (bench/only.ts)
+ * leaves out `on-prem`.
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -14,6 +15,7 @@ import * as path from 'path';
 import { App, LocalBackend, TerraformStack } from 'cdktf';
 import { Compute, DeploymentTarget, ModelArtifact, ModelDeployment, ServingContainer } from '../lib';
 import { ContainerRuntime } from '../lib/targets/on-prem';
+import { benchOnly } from './only';
 import { requireE2eTools } from '../test/e2e/support/exec';
 import { HOST_TOOLS, TestHost, startTestHosts, stopTestHosts } from '../test/e2e/support/hosts';
 import { ModelServerImage, modelServerImage } from '../test/e2e/support/image';
@@ -55,6 +57,10 @@ async function timed(label: string, run: () => Promise<{ code: number | null; st
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main(): Promise<void> {
+  if (!benchOnly().has('on-prem')) {
+    console.log('on-prem bench skipped (BENCH_ONLY)');
+    return;
+  }
   requireE2eTools([...HOST_TOOLS, 'terraform', 'nginx']);
   const image = await modelServerImage({ mode: 'ok' });
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'onprem-bench-'));

@@ -1,8 +1,12 @@
 /**
- * Benchmark: this library vs @aws-cdk/aws-sagemaker-alpha.
+ * Benchmark: this library vs @aws-cdk/aws-sagemaker-alpha (SageMaker), and vs a hand-written raw
+ * cdktf stack of the same resources (Azure ML, bench/raw-azure.ts).
  *
  *   npm run bench
- *   BENCH_RUNS=3 npm run bench                      repetitions per case (default 5)
+ *   BENCH_ONLY=azure npm run bench                  only some parts: sagemaker, azure, on-prem (bench/on-prem.ts),
+ *                                                   comma-separated (default: all)
+ *   BENCH_RUNS=3 npm run bench                      repetitions per case (default 5 for SageMaker, 3 for Azure)
+ *   BENCH_AZURE_RUNS=5 npm run bench                repetitions of the Azure cases alone (default BENCH_RUNS, else 3)
  *   BENCH_SYNTH_MODES=js,ts-node npm run bench      also run the synth cases through ts-node
  *   BENCH_REQUIRE_MODES=js npm run bench            require cases as plain JS only
  *   BENCH_ASSET_MIB=0 npm run bench                 size of the generated large local model (default 32; 0 = skip)
@@ -17,11 +21,17 @@
  *            every require, in every process. Costs are reported raw and net of a baseline process
  *            that loads ts-node only. Default for the require cases.
  *
- * Synth cases run with aws-cdk-lib's built-in CloudFormation validation on (the default users get
- * from `cdk synth`) and off (`--no-validation`), because the validator's fixed cost (WASM engine,
- * about a second and ~300 MiB) otherwise hides the cost of the constructs themselves.
+ * SageMaker synth cases run with aws-cdk-lib's built-in CloudFormation validation on (the default
+ * users get from `cdk synth`) and off (`--no-validation`), because the validator's fixed cost (WASM
+ * engine, about a second and ~300 MiB) otherwise hides the cost of the constructs themselves.
  *
- * Results: a table on stdout and bench-results.json at the repository root.
+ * Azure cases: the require cost of `cdk-model-deployment/azure-ml` (lib/targets/azure-ml), of cdktf
+ * alone, and of the raw stack's module (cdktf and the same azurerm deep imports); synthesis of 1 and
+ * 25 endpoints in one cdktf TerraformStack (App with a temporary outdir, app.synth()), ours through
+ * ModelDeployment + DeploymentTarget.azureMl vs bench/raw-azure.ts, with an azureml:// model (no
+ * upload on either side), and 1 endpoint with the local fixture model (blobs and a cdktf asset).
+ *
+ * Results: a table on stdout and bench-results.json at the repository root (only the parts run).
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -29,11 +39,14 @@ import * as os from 'os';
 import * as path from 'path';
 import { BUILD_DIR, ROOT, buildJs } from './build-js';
 import type { CaseSpec, ChildResult } from './child';
+import { Suite, benchOnly } from './only';
 
 type Mode = 'js' | 'ts-node';
 
 interface Case {
   readonly id: string;
+  /** Which part of the bench (BENCH_ONLY); the baseline is shared by both. */
+  readonly suite: Suite | 'both';
   readonly group: 'require' | 'synth';
   readonly label: string;
   readonly spec: Omit<CaseSpec, 'root' | 'outdir'>;
@@ -49,6 +62,8 @@ interface Sample extends ChildResult {
 interface Stat { readonly median: number; readonly min: number; readonly max: number }
 
 const RUNS = parsePositiveInt(process.env.BENCH_RUNS, 5, 'BENCH_RUNS');
+const AZURE_RUNS = parsePositiveInt(process.env.BENCH_AZURE_RUNS, process.env.BENCH_RUNS ? RUNS : 3, 'BENCH_AZURE_RUNS');
+const ONLY = benchOnly();
 const REQUIRE_MODES = parseModes('BENCH_REQUIRE_MODES', 'js,ts-node');
 const SYNTH_MODES = parseModes('BENCH_SYNTH_MODES', 'js');
 const MODES = (['js', 'ts-node'] as Mode[]).filter(m => REQUIRE_MODES.includes(m) || SYNTH_MODES.includes(m));
@@ -62,29 +77,51 @@ const clearArchiveCache = () => fs.rmSync(ARCHIVE_CACHE, { recursive: true, forc
 
 const synthCase = (impl: 'ours' | 'alpha', count: number, validation: boolean): Case => ({
   id: `${impl}-${count}${validation ? '' : '-noval'}`,
+  suite: 'sagemaker',
   group: 'synth',
   label: `${impl} x${count}`,
   spec: { kind: 'synth', impl, count, model: 'uri', validation },
 });
 
-const CASES: Case[] = [
-  { id: 'req-baseline', group: 'require', label: 'baseline (nothing)', spec: { kind: 'require', module: '' } },
-  { id: 'req-root', group: 'require', label: "require('./lib')", spec: { kind: 'require', module: './lib' } },
-  { id: 'req-sagemaker', group: 'require', label: "require('./lib/targets/sagemaker')", spec: { kind: 'require', module: './lib/targets/sagemaker' } },
-  { id: 'req-alpha', group: 'require', label: "require('@aws-cdk/aws-sagemaker-alpha')", spec: { kind: 'require', module: '@aws-cdk/aws-sagemaker-alpha' } },
+/** Azure: N endpoints in one cdktf stack, ours (the Azure ML target) or the hand-written raw stack. */
+const azureCase = (impl: 'ours' | 'raw', count: number, model: 'uri' | 'asset' = 'uri'): Case => ({
+  id: `az-${impl}-${count}${model === 'asset' ? '-local' : ''}`,
+  suite: 'azure',
+  group: 'synth',
+  label: `${impl} x${count}${model === 'asset' ? ' local model' : ''}`,
+  spec: { kind: 'synth', cloud: 'azure', impl, count, model },
+});
+
+const ALL_CASES: Case[] = [
+  { id: 'req-baseline', suite: 'both', group: 'require', label: 'baseline (nothing)', spec: { kind: 'require', module: '' } },
+  { id: 'req-root', suite: 'sagemaker', group: 'require', label: "require('./lib')", spec: { kind: 'require', module: './lib' } },
+  { id: 'req-sagemaker', suite: 'sagemaker', group: 'require', label: "require('./lib/targets/sagemaker')", spec: { kind: 'require', module: './lib/targets/sagemaker' } },
+  { id: 'req-alpha', suite: 'sagemaker', group: 'require', label: "require('@aws-cdk/aws-sagemaker-alpha')", spec: { kind: 'require', module: '@aws-cdk/aws-sagemaker-alpha' } },
+  // cdk-model-deployment/azure-ml; cdktf alone (what any cdktf stack pays); the raw stack's module:
+  // cdktf and the 16 azurerm deep imports it declares resources with (the target's 17 less
+  // RoleDefinition, which only grantInvoke uses).
+  { id: 'req-azure-ml', suite: 'azure', group: 'require', label: "require('./lib/targets/azure-ml')", spec: { kind: 'require', module: './lib/targets/azure-ml' } },
+  { id: 'req-cdktf', suite: 'azure', group: 'require', label: "require('cdktf')", spec: { kind: 'require', module: 'cdktf' } },
+  { id: 'req-raw-azure', suite: 'azure', group: 'require', label: "require('./bench/raw-azure') (cdktf + azurerm)", spec: { kind: 'require', module: './bench/raw-azure' } },
   ...[true, false].flatMap(v => [synthCase('ours', 1, v), synthCase('alpha', 1, v), synthCase('ours', 25, v), synthCase('alpha', 25, v)]),
+  azureCase('ours', 1), azureCase('raw', 1), azureCase('ours', 25), azureCase('raw', 25), azureCase('ours', 1, 'asset'), azureCase('raw', 1, 'asset'),
   // Cold: the archive cache is emptied first, so the model directory is packed. Warm: runs right
   // after cold, finds the archive in the cache (hashes the source and the archive, packs nothing).
   // Validation off: packing does not depend on it, and the validator's noise would hide it.
-  { id: 'asset-cold', group: 'synth', label: 'ours x1 local asset, cold cache', spec: { kind: 'synth', impl: 'ours', count: 1, model: 'asset', validation: false }, prepare: clearArchiveCache },
-  { id: 'asset-warm', group: 'synth', label: 'ours x1 local asset, warm cache', spec: { kind: 'synth', impl: 'ours', count: 1, model: 'asset', validation: false } },
+  { id: 'asset-cold', suite: 'sagemaker', group: 'synth', label: 'ours x1 local asset, cold cache', spec: { kind: 'synth', impl: 'ours', count: 1, model: 'asset', validation: false }, prepare: clearArchiveCache },
+  { id: 'asset-warm', suite: 'sagemaker', group: 'synth', label: 'ours x1 local asset, warm cache', spec: { kind: 'synth', impl: 'ours', count: 1, model: 'asset', validation: false } },
   ...(ASSET_MIB === 0 ? [] : [
     // A generated model of ASSET_MIB MiB of float32 weights (see generateModel): what packing costs
     // for a model of realistic size, cold (packed) and warm (cache hit: source and archive re-hashed).
-    { id: 'asset-big-cold', group: 'synth', label: `ours x1 local ${ASSET_MIB} MiB model, cold cache`, spec: { kind: 'synth', impl: 'ours', count: 1, model: 'asset', assetPath: BIG_MODEL_DIR, validation: false }, prepare: clearArchiveCache } as Case,
-    { id: 'asset-big-warm', group: 'synth', label: `ours x1 local ${ASSET_MIB} MiB model, warm cache`, spec: { kind: 'synth', impl: 'ours', count: 1, model: 'asset', assetPath: BIG_MODEL_DIR, validation: false } } as Case,
+    { id: 'asset-big-cold', suite: 'sagemaker', group: 'synth', label: `ours x1 local ${ASSET_MIB} MiB model, cold cache`, spec: { kind: 'synth', impl: 'ours', count: 1, model: 'asset', assetPath: BIG_MODEL_DIR, validation: false }, prepare: clearArchiveCache } as Case,
+    { id: 'asset-big-warm', suite: 'sagemaker', group: 'synth', label: `ours x1 local ${ASSET_MIB} MiB model, warm cache`, spec: { kind: 'synth', impl: 'ours', count: 1, model: 'asset', assetPath: BIG_MODEL_DIR, validation: false } } as Case,
   ]),
 ];
+const SAGEMAKER = ONLY.has('sagemaker');
+const AZURE = ONLY.has('azure');
+const CASES = ALL_CASES.filter(c => c.suite === 'both' ? SAGEMAKER || AZURE : ONLY.has(c.suite));
+/** Repetitions of a case: the baseline runs as often as the longest suite needs it. */
+const runsOf = (c: Case) => c.suite === 'azure' ? AZURE_RUNS : c.suite === 'sagemaker' ? RUNS : Math.max(SAGEMAKER ? RUNS : 0, AZURE ? AZURE_RUNS : 0);
 
 /**
  * Writes `weights.bin` (mib MiB of float32 values, roughly normal, from a fixed-seed PRNG: they
@@ -171,8 +208,10 @@ function statOf(samples: Sample[], pick: (s: Sample) => number | undefined): Sta
 
 const num = (x: number, digits = 0) => x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const signed = (x: number, digits = 0) => (x >= 0 ? '+' : '') + num(x, digits);
+// A ratio only where it means something: a marginal cost can come out at zero or below under noise.
+const vs = (a: number, b: number, digits: number, unit = '') => `${num(a, digits)} vs ${num(b, digits)}${unit}${b > 0 && a >= 0 ? ` = ${num(a / b, 2)}x` : ''}`;
 const range = (s: Stat | undefined, scale = 1, digits = 0) => s === undefined ? '-'
-  : RUNS === 1 ? num(s.median / scale, digits) : `${num(s.median / scale, digits)} (${num(s.min / scale, digits)}-${num(s.max / scale, digits)})`;
+  : s.min === s.max ? num(s.median / scale, digits) : `${num(s.median / scale, digits)} (${num(s.min / scale, digits)}-${num(s.max / scale, digits)})`;
 
 function table(headers: string[], rows: string[][], rightAlignFrom = 1): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map(r => r[i].length)));
@@ -213,39 +252,52 @@ function main(): void {
       'aws-cdk-lib': packageVersion('aws-cdk-lib'),
       '@aws-cdk/aws-sagemaker-alpha': packageVersion('@aws-cdk/aws-sagemaker-alpha'),
       constructs: packageVersion('constructs'),
+      cdktf: packageVersion('cdktf'),
+      '@cdktf/provider-azurerm': packageVersion('@cdktf/provider-azurerm'),
       'ts-node': packageVersion('ts-node'),
       typescript: packageVersion('typescript'),
     },
     commit: gitCommit(),
   };
-  console.log(`cdk-model-deployment bench: ${RUNS} run(s) per case; require cases: ${REQUIRE_MODES.join(', ')}; synth cases: ${SYNTH_MODES.join(', ')}`);
-  console.log(`${machine.cpus} x ${machine.cpuModel}, ${machine.totalMemoryGiB} GiB, Node ${machine.node}, aws-cdk-lib ${machine.packages['aws-cdk-lib']}, alpha ${machine.packages['@aws-cdk/aws-sagemaker-alpha']}, ${machine.date}`);
+  if (!SAGEMAKER && !AZURE) {
+    console.log('bench/run.ts skipped (BENCH_ONLY names neither sagemaker nor azure)');
+    return;
+  }
+  const runsLine = [SAGEMAKER ? `SageMaker ${RUNS}` : '', AZURE ? `Azure ${AZURE_RUNS}` : ''].filter(Boolean).join(', ');
+  console.log(`cdk-model-deployment bench (${[...ONLY].join(', ')}): run(s) per case ${runsLine}; require cases: ${REQUIRE_MODES.join(', ')}; synth cases: ${SYNTH_MODES.join(', ')}`);
+  console.log(`${machine.cpus} x ${machine.cpuModel}, ${machine.totalMemoryGiB} GiB, Node ${machine.node}, aws-cdk-lib ${machine.packages['aws-cdk-lib']}, alpha ${machine.packages['@aws-cdk/aws-sagemaker-alpha']}, ` +
+    `cdktf ${machine.packages.cdktf}, azurerm bindings ${machine.packages['@cdktf/provider-azurerm']}, ${machine.date}`);
+  console.log(`load average (1 min) at the start ${num(machine.loadAverageAtStart[0], 2)} on ${machine.cpus} CPUs`);
 
   const build = MODES.includes('js') ? buildJs() : undefined;
   if (build) console.log(`transpiled ${build.files} files to ${path.relative(ROOT, BUILD_DIR)} in ${num(build.ms)} ms (not measured)`);
 
-  if (ASSET_MIB > 0) generateModel(BIG_MODEL_DIR, ASSET_MIB);
+  if (SAGEMAKER && ASSET_MIB > 0) generateModel(BIG_MODEL_DIR, ASSET_MIB);
 
   // Warm the OS file cache (first reads of node_modules and the validator's WASM), unrecorded.
-  for (const mode of SYNTH_MODES) for (const id of ['ours-1', 'alpha-1']) runChild(mode, CASES.find(c => c.id === id)!);
-  for (const mode of REQUIRE_MODES) for (const id of ['req-sagemaker', 'req-alpha']) runChild(mode, CASES.find(c => c.id === id)!);
+  const warm = (modes: Mode[], ids: string[]) => {
+    for (const mode of modes) for (const id of ids) if (CASES.some(c => c.id === id)) runChild(mode, CASES.find(c => c.id === id)!);
+  };
+  warm(SYNTH_MODES, ['ours-1', 'alpha-1', 'az-ours-1', 'az-raw-1']);
+  warm(REQUIRE_MODES, ['req-sagemaker', 'req-alpha', 'req-azure-ml', 'req-raw-azure']);
 
   // Interleave cases within each repetition, so that drift (thermal, other load) hits all alike.
   const samples = new Map<string, Sample[]>();
   const key = (mode: Mode, id: string) => `${mode}/${id}`;
-  for (let r = 0; r < RUNS; r++) {
+  const repetitions = Math.max(...CASES.map(runsOf));
+  for (let r = 0; r < repetitions; r++) {
     for (const mode of MODES) {
-      for (const c of CASES.filter(x => modesFor(x).includes(mode))) {
+      for (const c of CASES.filter(x => modesFor(x).includes(mode) && r < runsOf(x))) {
         const s = runChild(mode, c);
         const list = samples.get(key(mode, c.id)) ?? [];
         list.push(s);
         samples.set(key(mode, c.id), list);
       }
     }
-    process.stdout.write(`  repetition ${r + 1}/${RUNS} done (${num((performance.now() - benchStart) / 1000, 1)} s)\n`);
+    process.stdout.write(`  repetition ${r + 1}/${repetitions} done (${num((performance.now() - benchStart) / 1000, 1)} s)\n`);
   }
   clearArchiveCache();
-  if (ASSET_MIB > 0) fs.rmSync(BIG_MODEL_DIR, { recursive: true, force: true });
+  if (SAGEMAKER && ASSET_MIB > 0) fs.rmSync(BIG_MODEL_DIR, { recursive: true, force: true });
   const get = (mode: Mode, id: string) => samples.get(key(mode, id))!;
   const med = (mode: Mode, id: string, pick: (s: Sample) => number) => stat(get(mode, id).map(pick)).median;
 
@@ -288,7 +340,7 @@ function main(): void {
   const synthRows: string[][] = [];
   const synthJson: object[] = [];
   for (const mode of SYNTH_MODES) {
-    for (const c of CASES.filter(x => x.group === 'synth')) {
+    for (const c of CASES.filter(x => x.group === 'synth' && x.suite === 'sagemaker')) {
       const ss = get(mode, c.id);
       const synth = stat(ss.map(s => s.synthMs!));
       const resources = ss[0].resources!;
@@ -318,7 +370,7 @@ function main(): void {
   // --- ours vs alpha ------------------------------------------------------------------------------------
   const compareRows: string[][] = [];
   const compareJson: object[] = [];
-  for (const mode of SYNTH_MODES) {
+  for (const mode of SAGEMAKER ? SYNTH_MODES : []) {
     for (const validation of [true, false]) {
       const suffix = validation ? '' : '-noval';
       const v = validation ? 'on' : 'off';
@@ -327,7 +379,6 @@ function main(): void {
       const cpuMed = (id: string) => med(mode, id, s => s.cpuMs);
       const rssMed = (id: string) => med(mode, id, s => s.maxRss);
       const kb = (id: string) => get(mode, id)[0].templateBytes! / 1024;
-      const vs = (a: number, b: number, digits: number, unit = '') => `${num(a, digits)} vs ${num(b, digits)}${unit} = ${num(a / b, 2)}x`;
       for (const n of [1, 25]) {
         const ours = `ours-${n}${suffix}`;
         const alpha = `alpha-${n}${suffix}`;
@@ -349,7 +400,8 @@ function main(): void {
       const marginal = (impl: string, pick: (id: string) => number) => (pick(`${impl}-25${suffix}`) - pick(`${impl}-1${suffix}`)) / 24;
       compareRows.push([mode, v, 'each extra deployment (x25 - x1) / 24',
         vs(marginal('ours', synthMed), marginal('alpha', synthMed), 1), vs(marginal('ours', cpuMed), marginal('alpha', cpuMed), 1),
-        vs(marginal('ours', rssMed) / MiB, marginal('alpha', rssMed) / MiB, 2), '13 vs 7', `${num(marginal('ours', kb), 1)} vs ${num(marginal('alpha', kb), 1)}`, '']);
+        vs(marginal('ours', rssMed) / MiB, marginal('alpha', rssMed) / MiB, 2),
+        `${num(marginal('ours', resourcesOf))} vs ${num(marginal('alpha', resourcesOf))}`, `${num(marginal('ours', kb), 1)} vs ${num(marginal('alpha', kb), 1)}`, '']);
       compareJson.push({
         mode, cfnValidation: validation,
         marginalPerDeployment: {
@@ -361,11 +413,63 @@ function main(): void {
     }
   }
 
+  // --- (d) Azure: synth cost, ours vs the raw stack ------------------------------------------------------
+  const azureRows: string[][] = [];
+  const azureJson: object[] = [];
+  const azureCompareRows: string[][] = [];
+  const azureCompareJson: object[] = [];
+  for (const mode of AZURE ? SYNTH_MODES : []) {
+    for (const c of CASES.filter(x => x.suite === 'azure' && x.group === 'synth')) {
+      const ss = get(mode, c.id);
+      const synth = stat(ss.map(s => s.synthMs!));
+      const resources = ss[0].resources!;
+      const count = c.spec.count ?? 1;
+      azureRows.push([
+        mode, c.label, String(resources),
+        range(synth), range(statOf(ss, s => s.constructMs)), range(statOf(ss, s => s.synthOnlyMs)), range(statOf(ss, s => s.loadMs)),
+        range(statOf(ss, s => s.wallMs)), range(statOf(ss, s => s.cpuMs)), range(statOf(ss, s => s.maxRss), MiB),
+        num(synth.median / count, 1), num(synth.median / resources, 2),
+      ]);
+      azureJson.push({
+        mode, case: c.id, label: c.label, runs: ss.length, impl: c.spec.impl, deployments: count, model: c.spec.model,
+        resources, resourceTypes: ss[0].resourceTypes, dataSourceTypes: ss[0].dataSourceTypes, templateBytes: ss[0].templateBytes,
+        constructPlusSynthMs: synth,
+        constructMs: statOf(ss, s => s.constructMs), synthOnlyMs: statOf(ss, s => s.synthOnlyMs), loadMs: statOf(ss, s => s.loadMs),
+        processWallMs: statOf(ss, s => s.wallMs), processCpuMs: statOf(ss, s => s.cpuMs), startupMs: statOf(ss, s => s.startupMs),
+        maxRssBytes: statOf(ss, s => s.maxRss), rssEndBytes: statOf(ss, s => s.rssEnd), heapUsedEndBytes: statOf(ss, s => s.heapUsedEnd),
+        msPerDeployment: synth.median / count, msPerResource: synth.median / resources,
+        samples: ss,
+      });
+    }
+    const pickers = {
+      synthMs: (id: string) => med(mode, id, s => s.synthMs!),
+      processCpuMs: (id: string) => med(mode, id, s => s.cpuMs),
+      processWallMs: (id: string) => med(mode, id, s => s.wallMs),
+      maxRssBytes: (id: string) => med(mode, id, s => s.maxRss),
+      resources: (id: string) => get(mode, id)[0].resources!,
+      templateBytes: (id: string) => get(mode, id)[0].templateBytes!,
+    };
+    const compare = (label: string, pick: (p: (id: string) => number) => [number, number]) => {
+      const [synthMs, cpuMs, wallMs, rss, res, bytes] = [pickers.synthMs, pickers.processCpuMs, pickers.processWallMs, pickers.maxRssBytes, pickers.resources, pickers.templateBytes].map(pick);
+      azureCompareRows.push([mode, label, vs(synthMs[0], synthMs[1], 1), vs(cpuMs[0], cpuMs[1], 0), vs(wallMs[0], wallMs[1], 0),
+        vs(rss[0] / MiB, rss[1] / MiB, 1), `${num(res[0], 1)} vs ${num(res[1], 1)}`, `${num(bytes[0] / 1024, 1)} vs ${num(bytes[1] / 1024, 1)}`]);
+      const pair = ([ours, raw]: [number, number]) => ({ ours, raw, ratio: ours / raw });
+      azureCompareJson.push({
+        mode, case: label, synthMs: pair(synthMs), processCpuMs: pair(cpuMs), processWallMs: pair(wallMs), maxRssBytes: pair(rss),
+        resources: { ours: res[0], raw: res[1] }, templateBytes: { ours: bytes[0], raw: bytes[1] },
+      });
+    };
+    for (const n of [1, 25]) compare(`x${n}`, p => [p(`az-ours-${n}`), p(`az-raw-${n}`)]);
+    compare('each extra deployment (x25 - x1) / 24', p => [(p('az-ours-25') - p('az-ours-1')) / 24, (p('az-raw-25') - p('az-raw-1')) / 24]);
+    compare('x1 local model', p => [p('az-ours-1-local'), p('az-raw-1-local')]);
+  }
+
   const totalMs = performance.now() - benchStart;
   const loadAverageAtEnd = os.loadavg();
-  const r = RUNS === 1 ? '' : ' median (min-max)';
+  const r = (runs: number) => `${runs} run${runs === 1 ? '' : 's'}${runs === 1 ? '' : ' median (min-max)'}`;
+  const requireRuns = [SAGEMAKER ? `${r(RUNS)}${AZURE ? ' (SageMaker cases)' : ''}` : '', AZURE ? `${r(AZURE_RUNS)}${SAGEMAKER ? ' (Azure cases)' : ''}` : ''].filter(Boolean).join(', ');
 
-  console.log(`\n(b) Cost of requiring the package: fresh process per run, ${RUNS} runs${r}`);
+  console.log(`\n(b) Cost of requiring the package: fresh process per run, ${requireRuns}`);
   console.log('    process = wall time of the whole child (spawn to exit); net = minus the baseline process of the same mode');
   console.log('    (js: bare node; ts-node: node + ts-node register); require = time inside the child around require();');
   console.log('    RSS +require = rss after minus rss before, inside the child.\n');
@@ -373,23 +477,47 @@ function main(): void {
     ['mode', 'case', 'process ms', 'net ms', 'require ms', 'RSS end MiB', 'net MiB', 'RSS +require MiB', 'maxRSS MiB', 'modules / aws-cdk-lib / cdktf'],
     requireRows, 2));
 
-  console.log(`\n(a) Synthesis: N deployments in ONE stack, fresh process per run, ${RUNS} runs${r}`);
-  console.log('    cfn-val = aws-cdk-lib built-in CloudFormation validation during app.synth() (on = default; off = --no-validation)');
-  console.log('    synth = construct + app.synth() (ours: includes the lazy load of the SageMaker target on the first deployment);');
-  console.log('    load = top-level requires before constructing; process = whole child wall time; process CPU = user+system');
-  console.log('    CPU time of the child, all threads (less sensitive to other load on the machine); pack = packModelArchive.\n');
-  console.log(table(
-    ['mode', 'case', 'cfn-val', 'resources', 'synth ms', 'construct ms', 'app.synth ms', 'load ms', 'pack ms', 'process ms', 'process CPU ms', 'maxRSS MiB', 'ms/deploy', 'ms/resource'],
-    synthRows, 3));
+  if (SAGEMAKER) {
+    console.log(`\n(a) Synthesis: N deployments in ONE stack, fresh process per run, ${r(RUNS)}`);
+    console.log('    cfn-val = aws-cdk-lib built-in CloudFormation validation during app.synth() (on = default; off = --no-validation)');
+    console.log('    synth = construct + app.synth() (ours: includes the lazy load of the SageMaker target on the first deployment);');
+    console.log('    load = top-level requires before constructing; process = whole child wall time; process CPU = user+system');
+    console.log('    CPU time of the child, all threads (less sensitive to other load on the machine); pack = packModelArchive.\n');
+    console.log(table(
+      ['mode', 'case', 'cfn-val', 'resources', 'synth ms', 'construct ms', 'app.synth ms', 'load ms', 'pack ms', 'process ms', 'process CPU ms', 'maxRSS MiB', 'ms/deploy', 'ms/resource'],
+      synthRows, 3));
 
-  console.log('\nOurs vs alpha (medians; ratio >1 means ours costs more)\n');
-  console.log(table(['mode', 'cfn-val', 'deployments', 'synth ms ours vs alpha', 'process CPU ms ours vs alpha', 'maxRSS MiB ours vs alpha', 'resources', 'template KiB', 'synth ms per resource'], compareRows, 3));
+    console.log('\nOurs vs alpha (medians; ratio >1 means ours costs more)\n');
+    console.log(table(['mode', 'cfn-val', 'deployments', 'synth ms ours vs alpha', 'process CPU ms ours vs alpha', 'maxRSS MiB ours vs alpha', 'resources', 'template KiB', 'synth ms per resource'], compareRows, 3));
 
-  if (SYNTH_MODES.length > 0) {
-    const typesOf = (id: string) => Object.entries(get(SYNTH_MODES[0], id)[0].resourceTypes!).map(([t, n]) => `${t.replace(/^AWS::/, '')}${n > 1 ? ` x${n}` : ''}`).join(', ');
-    console.log('\nResources per deployment:');
-    console.log(`  ours : ${typesOf('ours-1')}`);
-    console.log(`  alpha: ${typesOf('alpha-1')}`);
+    if (SYNTH_MODES.length > 0) {
+      const typesOf = (id: string) => Object.entries(get(SYNTH_MODES[0], id)[0].resourceTypes!).map(([t, n]) => `${t.replace(/^AWS::/, '')}${n > 1 ? ` x${n}` : ''}`).join(', ');
+      console.log('\nResources per deployment:');
+      console.log(`  ours : ${typesOf('ours-1')}`);
+      console.log(`  alpha: ${typesOf('alpha-1')}`);
+    }
+  }
+
+  if (AZURE && SYNTH_MODES.length > 0) {
+    console.log(`\n(d) Azure ML synthesis: N endpoints in ONE cdktf TerraformStack, fresh process per run, ${r(AZURE_RUNS)}`);
+    console.log('    ours = ModelDeployment + DeploymentTarget.azureMl(); raw = bench/raw-azure.ts, the same resources written by hand');
+    console.log('    (azurerm deep imports, plain TerraformResource + addOverride for azapi). Model: azureml:// URI, or the local');
+    console.log('    fixture uploaded as blobs. load = cdktf + the package root and the Azure ML target (ours) or the raw module;');
+    console.log('    synth = construct + app.synth() (writes cdk.tf.json), no module loading in it on either side.\n');
+    console.log(table(
+      ['mode', 'case', 'resources', 'synth ms', 'construct ms', 'app.synth ms', 'load ms', 'process ms', 'process CPU ms', 'maxRSS MiB', 'ms/deploy', 'ms/resource'],
+      azureRows, 2));
+    console.log('\nOurs vs raw (medians; ratio >1 means ours costs more)\n');
+    console.log(table(['mode', 'deployments', 'synth ms ours vs raw', 'process CPU ms ours vs raw', 'process ms ours vs raw', 'maxRSS MiB ours vs raw', 'resources', 'template KiB'],
+      azureCompareRows, 2));
+    const typesOf = (id: string) => {
+      const first = get(SYNTH_MODES[0], id)[0];
+      const types = { ...first.resourceTypes, ...Object.fromEntries(Object.entries(first.dataSourceTypes ?? {}).map(([t, n]) => [`data.${t}`, n])) };
+      return Object.entries(types).map(([t, n]) => `${t}${n > 1 ? ` x${n}` : ''}`).join(', ');
+    };
+    console.log('\nResources per Azure deployment (azureml:// model; the local model adds a container, two roles and the blobs):');
+    console.log(`  ours: ${typesOf('az-ours-1')}`);
+    console.log(`  raw : ${typesOf('az-raw-1')}`);
   }
 
   // The bench itself keeps about one to one and a half CPUs busy (a child and its helper threads).
@@ -399,10 +527,12 @@ function main(): void {
 
   const results = {
     machine: { ...machine, loadAverageAtEnd },
-    config: { runs: RUNS, requireModes: REQUIRE_MODES, synthModes: SYNTH_MODES, archiveCache: ARCHIVE_CACHE, generatedModelMiB: ASSET_MIB, transpile: build },
+    config: { only: [...ONLY], runs: RUNS, azureRuns: AZURE_RUNS, requireModes: REQUIRE_MODES, synthModes: SYNTH_MODES, archiveCache: ARCHIVE_CACHE, generatedModelMiB: ASSET_MIB, transpile: build },
     require: requireJson,
     synth: synthJson,
     comparison: compareJson,
+    azureSynth: azureJson,
+    azureComparison: azureCompareJson,
     totalMs,
   };
   const outFile = path.join(ROOT, 'bench-results.json');

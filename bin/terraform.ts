@@ -3,10 +3,12 @@
 // for the Terraform targets, written to cdktf.out/ (or to CDKTF_OUTDIR, which `cdktf synth` sets).
 import * as path from 'path';
 import { App, TerraformStack } from 'cdktf';
+import { azureMlGpu } from '../examples/azure-ml';
 import { onPremGpu } from '../examples/on-prem';
 
 const app = new App();
 onPremGpu(app);
+azureMlGpu(app);
 app.synth();
 
 // Say where it went, as `cdk synth` does for cdk.out/.

@@ -5,6 +5,8 @@ import { checkTargetOptions } from './spec/check';
 import { ModelDeploymentSpecProps, SPEC_KEYS } from './spec/spec';
 // Options modules hold no engine code (their aws-cdk-lib imports are types only), so checking option
 // keys when a factory is called loads no engine.
+import { TARGET as AZURE_ML } from './targets/azure-ml/name';
+import { AZURE_ML_OPTION_KEYS, AzureMlTargetOptions } from './targets/azure-ml/options';
 import { TARGET as ON_PREM } from './targets/on-prem/name';
 import { ON_PREM_OPTION_KEYS, OnPremTargetOptions } from './targets/on-prem/options';
 import { TARGET as SAGEMAKER } from './targets/sagemaker/name';
@@ -42,6 +44,19 @@ export abstract class DeploymentTarget {
     });
   }
 
+  /**
+   * An Azure Machine Learning managed online endpoint, built with cdktf (azurerm for the workspace
+   * and its neighbours, azapi for the endpoint and its deployment). Place the ModelDeployment in a
+   * cdktf TerraformStack and ship it with `cdktf apply`.
+   */
+  public static azureMl(options: AzureMlTargetOptions): DeploymentTarget {
+    checkTargetOptions(AZURE_ML, options, AZURE_ML_OPTION_KEYS, SPEC_KEYS);
+    return new LazyTarget(AZURE_ML, IacEngine.CDKTF, options, (scope, id, props) => {
+      const { AzureMlModelEndpoint } = require('./targets/azure-ml/endpoint') as typeof import('./targets/azure-ml/endpoint');
+      return new AzureMlModelEndpoint(scope, id, { ...props, ...options });
+    });
+  }
+
   /** The target's name, as used in messages: `sageMaker`, `azureMl`, `vertexAi`, `onPrem`. */
   public abstract readonly targetName: string;
 
@@ -54,7 +69,7 @@ export abstract class DeploymentTarget {
 
 type Builder = (scope: Construct, id: string, props: ModelDeploymentSpecProps) => IModelEndpoint;
 
-const TERRAFORM_TARGETS = 'DeploymentTarget.onPrem() (or another Terraform target)';
+const TERRAFORM_TARGETS = 'DeploymentTarget.azureMl() or DeploymentTarget.onPrem() (cdktf)';
 const CDK_TARGETS = 'DeploymentTarget.sageMaker() (aws-cdk-lib)';
 
 class LazyTarget extends DeploymentTarget {

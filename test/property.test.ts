@@ -32,6 +32,10 @@ import { resolveSpec } from '../lib/spec/spec';
 import { DlcFramework, listDlcVersions } from '../lib/targets/sagemaker/image-catalog';
 import { SAGEMAKER_INSTANCE_TYPES } from '../lib/targets/sagemaker/instance-types';
 import { SageMakerModelEndpoint, SageMakerModelEndpointProps } from '../lib/targets/sagemaker';
+import { TerraformStack, Testing } from 'cdktf';
+import { AzureMlModelEndpoint } from '../lib/targets/azure-ml';
+import { REGISTRY_ID, STORAGE_ID, WORKSPACE_ID, danglingReferences } from './azure-ml/support';
+import { validateAzapiStack } from './support/azure/azapi-validator';
 
 /** Multiplies every numRuns, e.g. PROPERTY_RUNS_SCALE=10 for a long local hunt. */
 const SCALE = Number(process.env.PROPERTY_RUNS_SCALE ?? '1');
@@ -40,6 +44,7 @@ const runs = (n: number) => Math.max(1, Math.round(n * SCALE));
 const SPEC_RUNS = runs(5000);
 const SYNTH_RUNS = runs(500);
 const VALID_RUNS = runs(400);
+const AZURE_RUNS = runs(300);
 
 const FIXTURE = path.join(__dirname, 'fixtures', 'linear-model');
 const MISSING = path.join(__dirname, 'fixtures', 'no-such-model');
@@ -925,6 +930,91 @@ describe('random specs, valid and invalid', () => {
     if (process.env.PROPERTY_VERBOSE) console.log(JSON.stringify(s));
     expect(s.ok).toBeGreaterThan(0);
     expect(s.refused).toBeGreaterThan(0);
+  });
+});
+
+describe('random specs on the Azure ML target', () => {
+  /** Option sets a user would write: new workspace, the image's registry, an existing workspace. */
+  const azureOptions = fc.constantFrom<Record<string, unknown>>(
+    { location: 'westeurope' },
+    { location: 'westeurope', containerRegistryId: REGISTRY_ID },
+    { location: 'eastus2', workspaceId: WORKSPACE_ID, storageAccountId: STORAGE_ID },
+    { location: 'West Europe', instanceType: 'Standard_NC4as_T4_v3' },
+  );
+
+  test(`AzureMlModelEndpoint synthesizes (every reference resolving), or refuses with ModelDeploymentValidationError (${AZURE_RUNS} runs)`, () => {
+    const t = tally();
+    fc.assert(
+      fc.property(anySpec, azureOptions, (desc, options) => {
+        t.count(buildsOrRefusesCleanly(() => {
+          const stack = new TerraformStack(Testing.app(), 'azure');
+          new AzureMlModelEndpoint(stack, 'E', { ...buildSpec(desc), ...options } as never);
+          const json = JSON.parse(Testing.synth(stack));
+          if (danglingReferences(json).length > 0) throw new Error(`dangling references: ${danglingReferences(json).join(', ')}`);
+          if (validateAzapiStack(json).length > 0) throw new Error(`azapi bodies refused: ${validateAzapiStack(json).join('; ')}`);
+        }));
+      }),
+      { numRuns: AZURE_RUNS },
+    );
+    const s = t.summary();
+    if (process.env.PROPERTY_VERBOSE) console.log(JSON.stringify(s));
+    // The random specs are drawn for SageMaker (s3:// models, ECR images, A10G and L4 GPUs): Azure
+    // refuses nearly all of them, each cleanly; the valid ones are the next property's.
+    expect(s.refused).toBeGreaterThan(AZURE_RUNS / 2);
+  });
+
+  /** Specs drawn only from what Azure ML takes, as data; `build` calls the factories. */
+  const azureGpu = fc.constantFrom(
+    { gpu: GpuKind.NVIDIA_T4, count: 1 }, { gpu: GpuKind.NVIDIA_T4, count: 4 }, { gpu: GpuKind.NVIDIA_A100_80GB, count: 1 },
+    { gpu: GpuKind.NVIDIA_A100_80GB, count: 2 }, { gpu: GpuKind.NVIDIA_A100_80GB, count: 8 }, { gpu: GpuKind.NVIDIA_H100_80GB, count: 2 },
+  );
+  const validAzure = fc.record({
+    model: fc.constantFrom('local', 'azureml://registries/azureml/models/fraud/versions/3', 'https://contosomodels.blob.core.windows.net/fraud/v7/'),
+    serving: fc.constantFrom('custom', 'triton', 'vllm'),
+    environment: fc.dictionary(fc.constantFrom('LOG_LEVEL', 'MODE', 'X_1'), fc.string({ maxLength: 20 }), { maxKeys: 3 }),
+    compute: fc.oneof(fc.record({ vcpus: fc.integer({ min: 1, max: 16 }), memoryGiB: fc.integer({ min: 1, max: 64 }) }), azureGpu),
+    minReplicas: fc.integer({ min: 1, max: 5 }),
+    extra: fc.integer({ min: 0, max: 4 }),
+    auth: fc.option(fc.constantFrom(AuthMode.IAM, AuthMode.KEY, AuthMode.TOKEN), { nil: undefined }),
+    network: fc.option(fc.constantFrom(NetworkAccess.PUBLIC, NetworkAccess.PRIVATE), { nil: undefined }),
+    alarms: fc.boolean(),
+    evaluationMinutes: fc.integer({ min: 1, max: 90 }),
+    endpointName: fc.option(fc.stringMatching(/^[a-z][a-z0-9]{1,10}(-[a-z0-9]{1,10}){0,2}$/), { nil: undefined }),
+    existingWorkspace: fc.boolean(),
+  });
+
+  test(`valid specs always synthesize on Azure ML: capacity, instance type and traffic as asked, every reference resolving, every azapi body valid (${AZURE_RUNS} runs)`, () => {
+    fc.assert(
+      fc.property(validAzure, d => {
+        const image = d.serving === 'custom' ? 'contosoacr.azurecr.io/fraud:1.0' : 'mcr.microsoft.com/contoso/server:2.1';
+        const serving = d.serving === 'custom' ? ServingContainer.custom({ image, environment: d.environment })
+          : d.serving === 'triton' ? ServingContainer.triton({ image, environment: d.environment })
+            : ServingContainer.vllm({ image, modelId: '/var/azureml-app/model', environment: d.environment });
+        const compute = 'gpu' in d.compute ? Compute.gpu(d.compute) : Compute.cpu(d.compute);
+        const stack = new TerraformStack(Testing.app(), 'azure');
+        const endpoint = new AzureMlModelEndpoint(stack, 'E', {
+          model: d.model === 'local' ? ModelArtifact.fromLocalPath(FIXTURE) : ModelArtifact.fromUri(d.model),
+          serving, compute,
+          scaling: { minReplicas: d.minReplicas, maxReplicas: d.minReplicas + d.extra },
+          access: { auth: d.auth, network: d.network },
+          monitoring: { alarms: d.alarms, evaluationMinutes: d.evaluationMinutes },
+          endpointName: d.endpointName && d.endpointName.length >= 3 ? d.endpointName : undefined,
+          location: 'westeurope',
+          containerRegistryId: d.serving === 'custom' ? REGISTRY_ID : undefined,
+          ...(d.existingWorkspace ? { workspaceId: WORKSPACE_ID, storageAccountId: STORAGE_ID } : d.model.startsWith('https') ? { storageAccountId: STORAGE_ID } : {}),
+        });
+        const json = JSON.parse(Testing.synth(stack));
+        expect(danglingReferences(json)).toEqual([]);
+        expect(validateAzapiStack(json)).toEqual([]);
+        const deployments = Object.values<any>(json.resource.azapi_resource).filter(r => r.type.includes('/deployments@'));
+        expect(deployments).toHaveLength(1);
+        expect(deployments[0].body.sku).toEqual({ name: 'Default', capacity: d.minReplicas });
+        expect(deployments[0].body.properties.instanceType).toBe(endpoint.instanceType);
+        expect(Object.values<any>(json.resource.azapi_update_resource)[0].body.properties.traffic).toEqual({ [deployments[0].name]: 100 });
+        expect(json.resource.azurerm_monitor_autoscale_setting === undefined).toBe(d.extra === 0);
+      }),
+      { numRuns: AZURE_RUNS },
+    );
   });
 });
 

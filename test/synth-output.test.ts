@@ -14,8 +14,10 @@ describe('npm run synth says where it wrote', () => {
     });
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
-    expect(result.stdout).toContain(`Successfully synthesized the Terraform stacks (model-deployment-on-prem) to ${out}`);
-    expect(fs.existsSync(path.join(out, 'stacks', 'model-deployment-on-prem', 'cdk.tf.json'))).toBe(true);
+    expect(result.stdout).toContain(`Successfully synthesized the Terraform stacks (model-deployment-on-prem, model-deployment-azure-ml) to ${out}`);
+    for (const stack of ['model-deployment-on-prem', 'model-deployment-azure-ml']) {
+      expect(fs.existsSync(path.join(out, 'stacks', stack, 'cdk.tf.json'))).toBe(true);
+    }
     fs.rmSync(out, { recursive: true, force: true });
   });
 });

@@ -231,6 +231,28 @@ export function hashModelSource(sourcePath: string): string {
   return hashEntries(listSource(absSource, stat).entries);
 }
 
+/** One regular file of a model source. */
+export interface ModelFile {
+  /** Its path relative to the source, with '/' separators (the file's own name for a single-file source). */
+  readonly name: string;
+  /** Where to read its bytes (symbolic links inside the source resolved). */
+  readonly path: string;
+  readonly sizeBytes: number;
+}
+
+/**
+ * The regular files of a model source, in the canonical stream's order, with the same checks as
+ * {@link packModelArchive} (links that leave the source, cycles, special files are refused): for
+ * targets that upload the files one by one instead of an archive.
+ */
+export function listModelFiles(sourcePath: string): ModelFile[] {
+  const absSource = path.resolve(sourcePath);
+  const stat = statSource(sourcePath, absSource);
+  return listSource(absSource, stat).entries
+    .filter(e => e.type === 'file')
+    .map(e => ({ name: e.name, path: e.readPath!, sizeBytes: e.size }));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Source traversal
 // ---------------------------------------------------------------------------------------------

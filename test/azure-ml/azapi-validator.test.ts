@@ -382,3 +382,29 @@ describe('validateAzapiStack', () => {
     ]);
   });
 });
+
+describe('azapi_resource_action: a PUT to the resource itself is held to the type like a create', () => {
+  const withAction = (body: unknown) => {
+    const json = stack({ blue: 100 });
+    json.resource.azapi_resource_action = { drain: { type: ENDPOINT, resource_id: '${azapi_resource.endpoint.id}', method: 'PUT', when: 'destroy', body } };
+    return json;
+  };
+  const whole = (properties: object) => ({ location: 'westeurope', identity: { type: 'SystemAssigned' }, properties: { ...endpointBody().properties, ...properties } });
+
+  test('the whole endpoint with no traffic passes', () => {
+    expect(validateAzapiStack(withAction(whole({ traffic: {} })))).toEqual([]);
+  });
+
+  test('a wrong shape, a missing required field and traffic naming no deployment are caught, with the address', () => {
+    const { authMode: _, ...noAuth } = endpointBody().properties as Record<string, unknown>;
+    expect(validateAzapiStack(withAction({ location: 'westeurope', properties: { ...noAuth, traffic: {} } }))).toEqual([
+      expect.stringMatching(/^azapi_resource_action\.drain: \[own rule\] .*authMode/),
+    ]);
+    expect(validateAzapiStack(withAction(whole({ traffic: { red: 100 } })))).toEqual([
+      expect.stringMatching(/^azapi_resource_action\.drain: \[own rule\] `properties\.traffic\.red` names a deployment/),
+    ]);
+    expect(validateAzapiStack(withAction(whole({ traffic: {}, trafic: {} })))).toEqual([
+      expect.stringMatching(/^azapi_resource_action\.drain: \[own rule\] .*trafic/),
+    ]);
+  });
+});

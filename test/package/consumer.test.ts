@@ -29,7 +29,7 @@ function pinned(name: string): string {
 const PROJECTS = {
   terraform: ['cdktf', 'constructs', '@types/node'],
   cdk: ['aws-cdk-lib', 'constructs', '@types/node', '@types/jest'],
-  all: ['aws-cdk-lib', 'cdktf', 'constructs', '@types/node', '@types/jest'],
+  all: ['aws-cdk-lib', 'cdktf', 'constructs', '@cdktf/provider-azurerm', '@types/node', '@types/jest'],
 } as const;
 type Project = keyof typeof PROJECTS;
 
@@ -159,10 +159,16 @@ describe('a subpath without its optional peer says which package to install', ()
       .toContain('cdk-model-deployment/on-prem needs the peer dependency cdktf: npm install cdktf constructs');
   });
 
+  test('cdk-model-deployment/azure-ml without @cdktf/provider-azurerm names it', () => {
+    expect(requireIn('terraform', 'cdk-model-deployment/azure-ml'))
+      .toContain('cdk-model-deployment/azure-ml needs the peer dependency @cdktf/provider-azurerm: npm install cdktf constructs @cdktf/provider-azurerm');
+  });
+
   test('the root loads without either engine, and each subpath loads with its peer', () => {
     expect(requireIn('terraform', 'cdk-model-deployment')).toBe('');
     expect(requireIn('cdk', 'cdk-model-deployment')).toBe('');
     expect(requireIn('terraform', 'cdk-model-deployment/on-prem')).toBe('');
     expect(requireIn('cdk', 'cdk-model-deployment/sagemaker')).toBe('');
+    expect(requireIn('all', 'cdk-model-deployment/azure-ml')).toBe('');
   });
 });

@@ -3,7 +3,8 @@ import { InstanceOffer, cpuOffer as cpu, gpuOffer as gpu } from '../../spec/inst
 
 /**
  * The Azure Machine Learning managed online endpoint SKUs (`Standard_*`) that the Azure ML target
- * will pick from for a Compute. Internal until the target has an entry point.
+ * picks from for a Compute, and that an `instanceType` override must be one of (exported from
+ * `cdk-model-deployment/azure-ml`).
  *
  * Source: Azure ML's managed online endpoint SKU list and the Azure VM size pages (as published in
  * November 2026). Azure publishes no offline list of VM sizes to check against (the ARM API lists

@@ -369,6 +369,7 @@ export function validateAzapiStack(tfJson: object): string[] {
   const resources = isObject((tfJson as { resource?: unknown }).resource) ? (tfJson as { resource: Record<string, unknown> }).resource : {};
   const created = (isObject(resources.azapi_resource) ? resources.azapi_resource : {}) as Record<string, AzapiConfig>;
   const updates = (isObject(resources.azapi_update_resource) ? resources.azapi_update_resource : {}) as Record<string, AzapiConfig>;
+  const actions = (isObject(resources.azapi_resource_action) ? resources.azapi_resource_action : {}) as Record<string, AzapiConfig & { method?: string; action?: string }>;
   const errors: string[] = [];
   const report = (address: string, own: boolean, messages: string[]) =>
     errors.push(...messages.map((m) => `${address}: ${own ? '[own rule] ' : ''}${m}`));
@@ -398,6 +399,17 @@ export function validateAzapiStack(tfJson: object): string[] {
     }
     const definition = findDefinition(type);
     report(address, true, typeof definition === 'string' ? [definition] : validateType(definition, r.body, '', { partial: true }));
+    report(address, true, validateOwnRules(type, r.body));
+    if (baseType(type) === ENDPOINT) report(address, true, trafficErrors(at(r.body, 'properties'), r.resource_id, created));
+  }
+  // azapi_resource_action: azapi sends the body as it is, unchecked. A PUT to the resource itself
+  // (no action path) replaces the whole resource, so ours hold it to the type like a create.
+  for (const [id, r] of Object.entries(actions)) {
+    const address = `azapi_resource_action.${id}`;
+    const type = r.type ?? '';
+    if (r.method !== 'PUT' || (r.action ?? '') !== '') continue;
+    // The body is the whole resource in ARM's shape (location, tags and identity inside); the name is in the id.
+    report(address, true, validateAzapiBody(type, r.body, { name: 'from-the-resource-id' }));
     report(address, true, validateOwnRules(type, r.body));
     if (baseType(type) === ENDPOINT) report(address, true, trafficErrors(at(r.body, 'properties'), r.resource_id, created));
   }

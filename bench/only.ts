@@ -1,0 +1,16 @@
+/**
+ * BENCH_ONLY: which parts of `npm run bench` run (bench/run.ts: sagemaker, azure; bench/on-prem.ts:
+ * on-prem). A comma-separated list; unset or empty = all.
+ */
+export const SUITES = ['sagemaker', 'azure', 'on-prem'] as const;
+export type Suite = (typeof SUITES)[number];
+
+export function benchOnly(): ReadonlySet<Suite> {
+  const value = process.env.BENCH_ONLY?.trim();
+  if (!value) return new Set(SUITES);
+  const picked = value.split(',').map(s => s.trim()).filter(Boolean);
+  for (const s of picked) {
+    if (!(SUITES as readonly string[]).includes(s)) throw new Error(`BENCH_ONLY: unknown part ${s} (${SUITES.join(', ')})`);
+  }
+  return new Set(picked as Suite[]);
+}

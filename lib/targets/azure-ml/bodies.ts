@@ -1,0 +1,148 @@
+/**
+ * The request bodies this target writes into `azapi_resource`, typed for
+ * Microsoft.MachineLearningServices API version 2024-10-01 (the Bicep type data azapi validates
+ * against). Our own interfaces: the library does not depend on @azure/arm-machinelearning, whose
+ * newest release targets 2022-10-01 and lacks startupProbe and mirrorTraffic (test/azure-ml/sdk-types.test.ts
+ * checks these types against its interfaces, where it has the fields). Only the fields the
+ * target writes are here. azapi merges `name`, `location`, `tags` and `identity` into the body
+ * from the resource's own attributes, so they are not part of these bodies.
+ *
+ * Durations are ISO-8601 (`PT5S`), counts are integers, and the enums are the closed sets of values
+ * Azure accepts (the type data leaves them open-ended).
+ */
+
+/** The API version every body here is written for. */
+export const AZURE_ML_API_VERSION = '2024-10-01';
+
+/** Resource types, with the API version, as azapi's `type` takes them. */
+export const AZURE_ML_TYPES = {
+  modelVersion: `Microsoft.MachineLearningServices/workspaces/models/versions@${AZURE_ML_API_VERSION}`,
+  environmentVersion: `Microsoft.MachineLearningServices/workspaces/environments/versions@${AZURE_ML_API_VERSION}`,
+  onlineEndpoint: `Microsoft.MachineLearningServices/workspaces/onlineEndpoints@${AZURE_ML_API_VERSION}`,
+  onlineDeployment: `Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments@${AZURE_ML_API_VERSION}`,
+} as const;
+
+/** `authMode` of an online endpoint. */
+export type EndpointAuthMode = 'Key' | 'AMLToken' | 'AADToken';
+/** `publicNetworkAccess` / `egressPublicNetworkAccess`. */
+export type PublicNetworkAccess = 'Enabled' | 'Disabled';
+/** `modelType` of a model version. */
+export type ModelType = 'custom_model' | 'mlflow_model' | 'triton_model';
+
+/** An HTTP route of the inference container. */
+export interface Route {
+  /** An absolute path. */
+  readonly path: string;
+  /** An integer port. */
+  readonly port: number;
+}
+
+/** `properties.inferenceConfig` of an environment version. */
+export interface InferenceContainerProperties {
+  readonly livenessRoute?: Route;
+  readonly readinessRoute?: Route;
+  readonly scoringRoute?: Route;
+  readonly startupRoute?: Route;
+}
+
+/** A model version (`workspaces/models/versions`); Azure creates the model (its parent) with its first version. */
+export interface ModelVersionBody {
+  readonly properties: {
+    readonly modelType: ModelType;
+    /** Where the files are: `https://ACCOUNT.blob.core.windows.net/CONTAINER/PREFIX/` or `azureml://...`. */
+    readonly modelUri: string;
+    readonly description?: string;
+    readonly tags?: Record<string, string>;
+    readonly isAnonymous?: boolean;
+  };
+}
+
+/** An environment version (`workspaces/environments/versions`): an image and its routes; the environment comes with its first version. */
+export interface EnvironmentVersionBody {
+  readonly properties: {
+    readonly image: string;
+    readonly osType: 'Linux';
+    readonly inferenceConfig: InferenceContainerProperties;
+    readonly description?: string;
+    readonly tags?: Record<string, string>;
+  };
+}
+
+/** An online endpoint (`workspaces/onlineEndpoints`). `traffic` is set later, once the deployments exist. */
+export interface OnlineEndpointBody {
+  readonly properties: {
+    readonly authMode: EndpointAuthMode;
+    readonly publicNetworkAccess: PublicNetworkAccess;
+    readonly description?: string;
+  };
+}
+
+/**
+ * The whole endpoint as a PUT sends it (ARM's endpoint PATCH takes only tags and identity): what
+ * the destroy-time traffic drain writes, with `traffic` empty.
+ */
+export interface OnlineEndpointPutBody {
+  readonly location: string;
+  readonly identity: { readonly type: 'UserAssigned'; readonly userAssignedIdentities: Record<string, Record<string, never>> };
+  readonly tags?: Record<string, string>;
+  readonly properties: OnlineEndpointBody['properties'] & { readonly traffic: Record<string, number> };
+}
+
+/** The traffic split, written by an `azapi_update_resource` on the endpoint. */
+export interface OnlineEndpointTrafficBody {
+  readonly properties: {
+    /** Deployment name to percent (integers summing to 100). */
+    readonly traffic: Record<string, number>;
+  };
+}
+
+/** Probe timings (the route is the environment's). */
+export interface ProbeSettings {
+  /** ISO-8601 duration, e.g. `PT10S`. */
+  readonly initialDelay: string;
+  /** ISO-8601 duration. */
+  readonly period: string;
+  /** ISO-8601 duration. */
+  readonly timeout: string;
+  /** Integer. */
+  readonly failureThreshold: number;
+  /** Integer. */
+  readonly successThreshold: number;
+}
+
+/** `properties.requestSettings` of a deployment. */
+export interface OnlineRequestSettings {
+  /** Integer. */
+  readonly maxConcurrentRequestsPerInstance: number;
+  /** ISO-8601 duration, at most PT180S on managed endpoints. */
+  readonly requestTimeout: string;
+}
+
+/** A managed online deployment (`workspaces/onlineEndpoints/deployments`). */
+export interface ManagedOnlineDeploymentBody {
+  /** The instance count lives here (`capacity`), not in the properties. */
+  readonly sku: { readonly name: 'Default'; readonly capacity: number };
+  readonly properties: {
+    readonly endpointComputeType: 'Managed';
+    /** The model version's resource id. */
+    readonly model: string;
+    /** The environment version's resource id. */
+    readonly environmentId: string;
+    readonly instanceType: string;
+    readonly scaleSettings: { readonly scaleType: 'Default' };
+    readonly requestSettings: OnlineRequestSettings;
+    readonly livenessProbe: ProbeSettings;
+    readonly readinessProbe: ProbeSettings;
+    readonly startupProbe: ProbeSettings;
+    readonly environmentVariables: Record<string, string>;
+    readonly appInsightsEnabled: boolean;
+    readonly egressPublicNetworkAccess: PublicNetworkAccess;
+    readonly description?: string;
+  };
+}
+
+/** Seconds as an ISO-8601 duration (`PT90S`), the form every duration in these bodies takes. */
+export function isoSeconds(seconds: number): string {
+  if (!Number.isInteger(seconds) || seconds < 0) throw new Error(`not a whole number of seconds: ${seconds}`);
+  return `PT${seconds}S`;
+}
