@@ -78,9 +78,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   tf?.dispose();
-  await fake?.stop();
   ws?.cleanup();
   if (stackDir) fs.rmSync(stackDir, { recursive: true, force: true });
+  await fake?.stop();
 });
 
 const ev = (e: FakeEvent) => (e.kind === 'traffic' ? `traffic ${JSON.stringify(e.split)}` : `${e.kind} ${'deployedModelId' in e ? e.deployedModelId : e.modelId}`);

@@ -150,8 +150,15 @@ export class FakeVertex {
     return e;
   }
 
+  /** Stops the server: a graceful shutdown for up to a second, then a forced one. */
   public async stop(): Promise<void> {
-    await new Promise<void>(resolve => this.server.tryShutdown(() => resolve()));
+    await new Promise<void>(resolve => {
+      const timer = setTimeout(resolve, 1000);
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
     this.server.forceShutdown();
   }
 
