@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+/**
+ * The Vertex AI bridge: `node dist/targets/vertex-ai/bridge/main.js create|destroy`, run by the
+ * Vertex AI target's `terraform_data` create- and destroy-time `local-exec` provisioners with the
+ * request (bridge-request.ts) as JSON in $MD_VERTEX_REQUEST. It uploads the custom model and deploys it
+ * to the endpoint (create), or undeploys and deletes it (destroy), with the official
+ * `@google-cloud/aiplatform` client and Application Default Credentials. See steps.ts for the calls.
+ *
+ * Exit status: 0 done; 1 an API step failed (the message names the step, the resource and the API's
+ * code and message); 2 the request, the client package or the credentials are missing or wrong (no call
+ * made). Progress goes to stdout, errors to stderr, never a token, a header or request metadata.
+ */
+import { VERTEX_BRIDGE_REQUEST_ENV, VertexBridgeRequest, vertexBridgeRequestProblems } from '../bridge-request';
+import { BridgeSetupError, loadClientPackage, makeClients } from './client';
+import { Bridge, StepError } from './steps';
+
+const PREFIX = 'vertex-ai bridge';
+
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const action = argv[0];
+  if (argv.length !== 1 || (action !== 'create' && action !== 'destroy')) {
+    process.stderr.write(`${PREFIX}: usage: main.js create|destroy (with the request JSON in $${VERTEX_BRIDGE_REQUEST_ENV})\n`);
+    return 2;
+  }
+  try {
+    const request = readRequest(env);
+    const aip = loadClientPackage();
+    const clients = await makeClients(aip, request.location, env);
+    try {
+      const bridge = new Bridge(clients, request, line => process.stdout.write(`${PREFIX} ${action}: ${line}\n`));
+      await (action === 'create' ? bridge.create() : bridge.destroy());
+    } finally {
+      await clients.close();
+    }
+    return 0;
+  } catch (e) {
+    if (e instanceof StepError) {
+      process.stderr.write(`${PREFIX} ${action}: ${e.message}\n`);
+      return 1;
+    }
+    if (e instanceof BridgeSetupError) {
+      process.stderr.write(`${PREFIX} ${action}: ${e.message}\n`);
+      return 2;
+    }
+    // Unexpected: the message only (an error object could carry request metadata).
+    process.stderr.write(`${PREFIX} ${action}: unexpected error: ${(e as Error)?.message ?? String(e)}\n`);
+    return 1;
+  }
+}
+
+function readRequest(env: NodeJS.ProcessEnv): VertexBridgeRequest {
+  const text = env[VERTEX_BRIDGE_REQUEST_ENV];
+  if (!text) throw new BridgeSetupError(`$${VERTEX_BRIDGE_REQUEST_ENV} is empty: the request JSON (jsonencode(self.input)) must be passed in it`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new BridgeSetupError(`$${VERTEX_BRIDGE_REQUEST_ENV} is not JSON: ${(e as Error).message}`);
+  }
+  const problems = vertexBridgeRequestProblems(parsed);
+  if (problems.length) throw new BridgeSetupError(`the request in $${VERTEX_BRIDGE_REQUEST_ENV} is not valid:\n  ${problems.join('\n  ')}`);
+  return parsed as VertexBridgeRequest;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2), process.env).then(
+    code => { process.exitCode = code; },
+    e => { process.stderr.write(`${PREFIX}: ${(e as Error)?.message ?? String(e)}\n`); process.exitCode = 1; },
+  );
+}

@@ -1,0 +1,307 @@
+/**
+ * What the bridge does, step by step. Every step first reads what is there, so that a create run again
+ * after a failure at any point converges, and a destroy of what is gone succeeds.
+ *
+ * create (blue/green, in this version's own create step: Terraform runs no destroy-time provisioner
+ * for a deposed or tainted object):
+ *   1. upload   GetModel(modelId); when NOT_FOUND, UploadModel with the fixed model id and wait for its
+ *               operation. An existing Model with other content is refused.
+ *   2. deploy   GetEndpoint; when the fixed deployed model id is not on it, DeployModel WITHOUT a
+ *               traffic_split (the endpoint's split is then left as it is: the old version keeps
+ *               serving) and wait for its operation.
+ *   3. traffic  GetEndpoint; unless the new deployed model already has 100, UpdateEndpoint with
+ *               traffic_split {newId: 100} (mask `traffic_split`, the etag read). Traffic moves only
+ *               after the deploy operation reported success, and the service refuses a split naming a
+ *               deployed model that the endpoint does not have: no traffic to an undeployed model.
+ *               (DeployModel's own traffic_split {"0": 100} would switch in the same call, but whether
+ *               it does so only once the replicas are up is not in the API's contract, and a failure
+ *               would leave a "deployed, traffic not moved" state to converge from anyway.)
+ *   4. undeploy every other deployed model on this endpoint whose Model carries this deployment's
+ *               owner label (they have 0% now), then
+ *   5. delete   every other Model with the owner label (the previous version, and what a failed run
+ *               of another version left behind).
+ * destroy (only what the request names):
+ *   1. undeploy the deployed model (endpoint or deployed model NOT_FOUND: done), then
+ *   2. delete   the Model (NOT_FOUND: done).
+ */
+import { VERTEX_OWNER_LABEL, VertexBridgeRequest, vertexResourceNames } from '../bridge-request';
+import { Clients } from './client';
+import {
+  IDeployedModel, IEndpoint, IModel, deployModelRequest, modelPayload, moveTrafficRequest, undeployModelRequest, uploadModelRequest,
+} from './payloads';
+
+export type Step = 'upload' | 'deploy' | 'traffic' | 'undeploy' | 'delete';
+
+/** gRPC status codes the bridge tells apart (google.rpc.Code). */
+const Code = { INVALID_ARGUMENT: 3, NOT_FOUND: 5, ALREADY_EXISTS: 6, FAILED_PRECONDITION: 9 } as const;
+const CODE_NAMES = [
+  'OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS', 'PERMISSION_DENIED',
+  'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS',
+  'UNAUTHENTICATED',
+];
+
+/** A failed step: which step, on which resource, and the API's code and message. */
+export class StepError extends Error {
+  constructor(public readonly step: Step, public readonly resource: string, public readonly code: number | undefined, detail: string) {
+    super(`${step} ${resource} failed: ${code === undefined ? '' : `${CODE_NAMES[code] ?? 'code'} (${code}): `}${detail}`);
+  }
+}
+
+/** The code and message of a client error (a GoogleError, or an operation's google.rpc.Status); nothing else of it. */
+function apiError(e: unknown): { code?: number; message: string } {
+  const err = e as { code?: unknown; details?: unknown; message?: unknown };
+  const code = typeof err.code === 'number' ? err.code : undefined;
+  const details = typeof err.details === 'string' && err.details ? err.details : String(err.message ?? e);
+  // grpc-js prefixes "5 NOT_FOUND: "; the step error says the code once.
+  return { code, message: details.replace(/^\d+ [A-Z_]+: /, '') };
+}
+
+const isCode = (e: unknown, code: number) => apiError(e).code === code;
+
+/** Runs one API call of a step; a failure becomes a StepError naming the step and the resource. */
+async function call<T>(step: Step, resource: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof StepError) throw e;
+    const { code, message } = apiError(e);
+    throw new StepError(step, resource, code, message);
+  }
+}
+
+/** Like `call`, but gives `undefined` for NOT_FOUND. */
+async function callOrNotFound<T>(step: Step, resource: string, fn: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (isCode(e, Code.NOT_FOUND)) return undefined;
+    const { code, message } = apiError(e);
+    throw new StepError(step, resource, code, message);
+  }
+}
+
+const lastSegment = (name: string | null | undefined) => (name ?? '').split('/').pop() ?? '';
+
+export type Log = (line: string) => void;
+
+export class Bridge {
+  private readonly names: ReturnType<typeof vertexResourceNames>;
+
+  constructor(private readonly clients: Clients, private readonly request: VertexBridgeRequest, private readonly log: Log) {
+    this.names = vertexResourceNames(request);
+  }
+
+  public async create(): Promise<void> {
+    await this.upload();
+    await this.deploy();
+    await this.moveTraffic();
+    await this.retirePrevious();
+  }
+
+  public async destroy(): Promise<void> {
+    const { endpoint: endpointName, model: modelName } = this.names;
+    const id = this.request.deployment.deployedModelId;
+    const where = `${endpointName} deployed model ${id}`;
+    const endpoint = await callOrNotFound('undeploy', endpointName, () => this.getEndpoint());
+    if (!endpoint) this.log(`undeploy ${where}: the endpoint is gone`);
+    else if (!(endpoint.deployedModels ?? []).some(d => d.id === id)) this.log(`undeploy ${where}: not deployed`);
+    else await this.undeploy(endpoint, id);
+    await this.deleteModel(modelName);
+  }
+
+  // ---- create ---------------------------------------------------------------------------------
+
+  private async upload(): Promise<void> {
+    const name = this.names.model;
+    const existing = await callOrNotFound('upload', name, () => this.getModel(name));
+    if (existing) {
+      this.checkSameModel(existing);
+      this.log(`upload ${name}: already uploaded`);
+      return;
+    }
+    const request = this.checked('UploadModelRequest', uploadModelRequest(this.request), 'upload', name);
+    try {
+      const [operation] = await this.clients.models.uploadModel(request);
+      this.log(`upload ${name}: started ${operation.name}`);
+      await operation.promise();
+    } catch (e) {
+      // A run stopped after the upload started: the Model exists (or is being made) under the fixed id.
+      if (!isCode(e, Code.ALREADY_EXISTS)) throw new StepError('upload', name, apiError(e).code, apiError(e).message);
+      const model = await call('upload', name, () => this.getModel(name));
+      this.checkSameModel(model);
+    }
+    this.log(`upload ${name}: uploaded`);
+  }
+
+  private async deploy(): Promise<void> {
+    const endpointName = this.names.endpoint;
+    const id = this.request.deployment.deployedModelId;
+    const where = `${endpointName} deployed model ${id}`;
+    const present = async () => (await call('deploy', endpointName, () => this.getEndpoint())).deployedModels?.find(d => d.id === id);
+    const existing = await present();
+    if (existing) {
+      this.checkSameDeployment(existing, where);
+      this.log(`deploy ${where}: already deployed`);
+      return;
+    }
+    const request = this.checked('DeployModelRequest', deployModelRequest(this.request), 'deploy', where);
+    try {
+      const [operation] = await this.clients.endpoints.deployModel(request);
+      this.log(`deploy ${where}: started ${operation.name} (no traffic yet)`);
+      await operation.promise();
+    } catch (e) {
+      if (!isCode(e, Code.ALREADY_EXISTS)) throw new StepError('deploy', where, apiError(e).code, apiError(e).message);
+      const deployed = await present();
+      if (!deployed) throw new StepError('deploy', where, Code.ALREADY_EXISTS, `${apiError(e).message} (and the endpoint does not list it)`);
+      this.checkSameDeployment(deployed, where);
+    }
+    this.log(`deploy ${where}: deployed`);
+  }
+
+  private async moveTraffic(): Promise<void> {
+    const endpointName = this.names.endpoint;
+    const id = this.request.deployment.deployedModelId;
+    const endpoint = await call('traffic', endpointName, () => this.getEndpoint());
+    const split = endpoint.trafficSplit ?? {};
+    if (split[id] === 100) {
+      this.log(`traffic ${endpointName}: deployed model ${id} already has 100%`);
+      return;
+    }
+    const request = this.checked('UpdateEndpointRequest', moveTrafficRequest(endpoint, id), 'traffic', endpointName);
+    await call('traffic', endpointName, () => this.clients.endpoints.updateEndpoint(request));
+    this.log(`traffic ${endpointName}: deployed model ${id} has 100% (was ${JSON.stringify(split)})`);
+  }
+
+  private async retirePrevious(): Promise<void> {
+    const { parent, endpoint: endpointName } = this.names;
+    const filter = `labels.${VERTEX_OWNER_LABEL}="${this.request.owner}"`;
+    const [owned] = await call('undeploy', `${parent}/models (${filter})`, () => this.clients.models.listModels({ parent, filter }));
+    const previous = new Set(owned.map(m => lastSegment(m.name)).filter(id => id !== this.request.model.modelId));
+    if (previous.size === 0) return;
+    const endpoint = await call('undeploy', endpointName, () => this.getEndpoint());
+    const newId = this.request.deployment.deployedModelId;
+    for (const d of endpoint.deployedModels ?? []) {
+      if (d.id !== newId && previous.has(lastSegment(d.model))) await this.undeploy(await call('undeploy', endpointName, () => this.getEndpoint()), d.id!);
+    }
+    for (const modelId of [...previous].sort()) await this.deleteModel(`${parent}/models/${modelId}`);
+  }
+
+  // ---- shared ---------------------------------------------------------------------------------
+
+  private async undeploy(endpoint: IEndpoint, deployedModelId: string): Promise<void> {
+    const where = `${endpoint.name} deployed model ${deployedModelId}`;
+    const request = this.checked('UndeployModelRequest', undeployModelRequest(endpoint, deployedModelId), 'undeploy', where);
+    const done = await callOrNotFound('undeploy', where, async () => {
+      const [operation] = await this.clients.endpoints.undeployModel(request);
+      this.log(`undeploy ${where}: started ${operation.name}`);
+      await operation.promise();
+      return true;
+    });
+    this.log(`undeploy ${where}: ${done ? 'undeployed' : 'not deployed'}`);
+  }
+
+  private async deleteModel(name: string): Promise<void> {
+    const done = await callOrNotFound('delete', name, async () => {
+      const [operation] = await this.clients.models.deleteModel({ name });
+      this.log(`delete ${name}: started ${operation.name}`);
+      await operation.promise();
+      return true;
+    });
+    this.log(`delete ${name}: ${done ? 'deleted' : 'not there'}`);
+  }
+
+  private async getModel(name: string): Promise<IModel> {
+    return (await this.clients.models.getModel({ name }))[0];
+  }
+
+  private async getEndpoint(): Promise<IEndpoint> {
+    return (await this.clients.endpoints.getEndpoint({ name: this.names.endpoint }))[0];
+  }
+
+  /** The Model under the fixed id must be this request's: the id is derived from the content. */
+  private checkSameModel(existing: IModel): void {
+    const want = modelPayload(this.request);
+    const pick = (m: IModel) => ({
+      artifactUri: m.artifactUri ?? '',
+      imageUri: m.containerSpec?.imageUri ?? '',
+      predictRoute: m.containerSpec?.predictRoute ?? '',
+      healthRoute: m.containerSpec?.healthRoute ?? '',
+      ports: (m.containerSpec?.ports ?? []).map(p => p.containerPort),
+      env: Object.fromEntries((m.containerSpec?.env ?? []).map(e => [e.name, e.value ?? ''])),
+      owner: (m.labels ?? {})[VERTEX_OWNER_LABEL] ?? '',
+    });
+    const diff = differences(pick(want), pick(existing));
+    if (diff.length) {
+      throw new StepError('upload', this.names.model, Code.ALREADY_EXISTS,
+        `a Model with this id exists with other content (${diff.join('; ')}); its id is derived from the model, so it was not made by this deployment`);
+    }
+  }
+
+  private checkSameDeployment(existing: IDeployedModel, where: string): void {
+    const want = deployModelRequest(this.request).deployedModel!;
+    const pick = (d: IDeployedModel) => ({
+      model: lastSegment(d.model),
+      machineType: d.dedicatedResources?.machineSpec?.machineType ?? '',
+      acceleratorType: String(d.dedicatedResources?.machineSpec?.acceleratorType ?? 'ACCELERATOR_TYPE_UNSPECIFIED'),
+      acceleratorCount: d.dedicatedResources?.machineSpec?.acceleratorCount ?? 0,
+      minReplicaCount: d.dedicatedResources?.minReplicaCount ?? 0,
+      maxReplicaCount: d.dedicatedResources?.maxReplicaCount ?? 0,
+    });
+    const diff = differences(pick(want), pick(existing));
+    if (diff.length) {
+      throw new StepError('deploy', where, Code.ALREADY_EXISTS, `the endpoint has a deployed model with this id and other settings (${diff.join('; ')})`);
+    }
+  }
+
+  /**
+   * The client validates nothing (protobufjs' fromObject drops an unknown enum name or a misspelt
+   * field, truncates 1.7 to 1, passes 99 through as an enum): check the payload against the proto
+   * before sending it, so that a bad value is an error here, naming the field, not a silently
+   * different request.
+   */
+  private checked<T extends object>(typeName: string, payload: T, step: Step, resource: string): T {
+    const problems = protoProblems(this.clients.protos, typeName, payload);
+    if (problems.length) throw new StepError(step, resource, Code.INVALID_ARGUMENT, `the request does not fit ${typeName}: ${problems.join('; ')} (nothing was sent)`);
+    return payload;
+  }
+}
+
+interface StaticMessage {
+  fromObject(o: object): object;
+  toObject(m: object, opts: object): Record<string, unknown>;
+  verify(m: object): string | null;
+}
+
+/** fromObject -> toObject round trip and `verify`: what the proto does not take as given, by path. */
+export function protoProblems(protos: Clients['protos'], typeName: string, payload: object): string[] {
+  const type = (protos.google.cloud.aiplatform.v1 as unknown as Record<string, StaticMessage>)[typeName];
+  const message = type.fromObject(payload);
+  const verified = type.verify(message);
+  const back = type.toObject(message, { enums: String, longs: String, defaults: false });
+  return [...(verified ? [verified] : []), ...differences(normalise(payload), normalise(back))];
+}
+
+/** Drops undefined, null, empty lists and empty maps (what a proto round trip does not keep). */
+function normalise(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(normalise);
+  if (v !== null && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) {
+      const n = normalise(x);
+      if (n === undefined || n === null || (Array.isArray(n) && n.length === 0)) continue;
+      if (typeof n === 'object' && !Array.isArray(n) && Object.keys(n as object).length === 0) continue;
+      out[k] = n;
+    }
+    return out;
+  }
+  return v;
+}
+
+/** `path: expected X, found Y` for every leaf that differs. */
+export function differences(want: unknown, got: unknown, at = ''): string[] {
+  if (want !== null && got !== null && typeof want === 'object' && typeof got === 'object' && Array.isArray(want) === Array.isArray(got)) {
+    const keys = [...new Set([...Object.keys(want as object), ...Object.keys(got as object)])].sort();
+    return keys.flatMap(k => differences((want as Record<string, unknown>)[k], (got as Record<string, unknown>)[k], at ? `${at}.${k}` : k));
+  }
+  return JSON.stringify(want) === JSON.stringify(got) ? [] : [`${at || '(value)'}: expected ${JSON.stringify(want) ?? 'nothing'}, found ${JSON.stringify(got) ?? 'nothing'}`];
+}
