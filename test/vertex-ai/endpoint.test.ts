@@ -302,6 +302,7 @@ describe('serving: prebuilt containers and Artifact Registry images', () => {
     ['an ECR image', { serving: ServingContainer.custom({ image: '123456789012.dkr.ecr.us-east-1.amazonaws.com/m:1' }) }, 'serving.image', /REGION-docker\.pkg\.dev/],
     ['another framework version', { serving: ServingContainer.sklearn({ frameworkVersion: '1.3' }) }, 'serving.frameworkVersion', /1\.5/],
     ['an AIP_ variable', { serving: ServingContainer.custom({ image: IMAGE, environment: { AIP_HTTP_PORT: '1' } }) }, 'serving.environment', /AIP_/],
+    ['an empty variable (found by the property tests: EnvVar.value is REQUIRED)', { serving: ServingContainer.custom({ image: IMAGE, environment: { MODE: '' } }) }, 'serving.environment.MODE', /non-empty/],
   ])('refused: %s', (_, props, field, allowed) => {
     const e = refusal(() => synth(props));
     expect(e.field).toBe(field);

@@ -655,7 +655,7 @@ function checkScaling(problems: Problems, spec: ResolvedModelDeploymentSpec, mac
     case ScalingMetric.CPU_PERCENT:
       return [{ metricName: VERTEX_METRIC_CPU_UTILIZATION, target: percent }];
     default:
-      problems.add('scaling.target', target.metric, `ScalingTarget.${spec.compute.kind === ComputeKind.GPU ? 'gpuPercent' : 'cpuPercent'}(n) or cpuPercent(n): Vertex AI's v1 autoscaling metrics are accelerator duty cycle and CPU utilisation`);
+      problems.add('scaling.target', target.metric, `${spec.compute.kind === ComputeKind.GPU ? 'ScalingTarget.gpuPercent(n) or cpuPercent(n)' : 'ScalingTarget.cpuPercent(n)'}: Vertex AI's v1 autoscaling metrics are accelerator duty cycle and CPU utilisation`);
       return [];
   }
 }
@@ -704,8 +704,10 @@ function prebuiltRegion(location: string): string {
 function checkServing(problems: Problems, spec: ResolvedModelDeploymentSpec, location: string | undefined, endpointId: string): VertexBridgeContainer | undefined {
   const s = spec.serving;
   const env = Object.keys(s.environment).length === 0 ? undefined : { ...s.environment };
-  for (const name of Object.keys(s.environment)) {
+  for (const [name, value] of Object.entries(s.environment)) {
     if (name.startsWith('AIP_')) problems.add('serving.environment', name, 'names that do not start with AIP_ (Vertex AI sets those for the container)');
+    // EnvVar.value is REQUIRED in Vertex AI's API: an empty value is refused at upload.
+    if (value === '') problems.add(`serving.environment.${name}`, value, 'a non-empty value (Vertex AI refuses an empty environment variable; leave the variable out instead)');
   }
   if (s.image !== undefined) {
     if (!ARTIFACT_REGISTRY_IMAGE.test(s.image)) {
