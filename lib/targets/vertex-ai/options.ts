@@ -17,7 +17,7 @@ export interface VertexAiTargetOptions {
    * An existing Cloud Storage bucket to upload the local model to (`my-bucket` or `gs://my-bucket`).
    * It should be in `location`, with uniform bucket-level access (the serving service account is
    * granted read on its own prefix with an IAM condition, which needs it). Nothing about the bucket
-   * itself is changed.
+   * itself is changed but that one conditional IAM member.
    * @default - a new bucket in `location`: uniform bucket-level access, public access prevention enforced, versioning, CMEK when `encryptionKeyName` is set
    */
   readonly artifactBucket?: string;
