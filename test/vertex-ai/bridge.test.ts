@@ -9,10 +9,12 @@
  * Credentials are loaded as in production (Application Default Credentials, here a throwaway service
  * account key); over the plaintext channel the client sends no token.
  *
- * Each bridge run costs about 2 s, most of it the official client building its protos (two clients).
+ * Each bridge run costs 1.5 to 4 s (machine load), most of it loading the official client and building its
+ * protos; to keep the runs few, the first block takes one deployment through its versions in order, each
+ * test starting from the state the previous one left.
  */
 import * as grpc from '@grpc/grpc-js';
-import { VertexBridgeRequest } from '../../lib/targets/vertex-ai/bridge-request';
+import { VERTEX_METRIC_CPU_UTILIZATION, VertexBridgeRequest } from '../../lib/targets/vertex-ai/bridge-request';
 import { BridgeWorkspace, bridgeEnv, bridgeWorkspace, runBridge } from '../support/vertex/bridge-process';
 import { FakeEvent, FakeVertex } from '../support/vertex/fake-vertex';
 import { ENDPOINT_ID, vertexRequest } from '../support/vertex/requests';
@@ -21,6 +23,9 @@ jest.setTimeout(90_000);
 
 const V1 = vertexRequest(1);
 const V2 = vertexRequest(2);
+const V3 = vertexRequest(3);
+const V4 = vertexRequest(4);
+const V5 = vertexRequest(5);
 const ENDPOINT = `projects/${V1.project}/locations/${V1.location}/endpoints/${ENDPOINT_ID}`;
 const MUTATING = ['UploadModel', 'DeployModel', 'UpdateEndpoint', 'UndeployModel', 'DeleteModel'];
 
@@ -32,12 +37,15 @@ beforeAll(() => {
 });
 afterAll(() => ws?.cleanup());
 
-beforeEach(async () => {
-  fake = await FakeVertex.start({ project: V1.project, location: V1.location, endpoints: [{ id: ENDPOINT_ID }] });
-});
-afterEach(async () => {
-  await fake?.stop();
-});
+/** A fresh fake (one endpoint, nothing on it) for each describe block. */
+function withFreshFake() {
+  beforeAll(async () => {
+    fake = await FakeVertex.start({ project: V1.project, location: V1.location, endpoints: [{ id: ENDPOINT_ID }] });
+  });
+  afterAll(async () => {
+    await fake?.stop();
+  });
+}
 
 const env = (o: { credentials?: boolean; clientPackage?: boolean } = {}) => bridgeEnv(ws, { apiEndpoint: fake.address, ...o });
 const bridge = (action: string, request: VertexBridgeRequest | string, e = env()) => runBridge(ws, action, request, e);
@@ -59,8 +67,10 @@ function expectNothingSecret(out: string) {
   expect(out).not.toMatch(/PRIVATE KEY|authorization|bearer|ya29\./i);
 }
 
-describe('create', () => {
-  test('uploads the model and deploys it with the requested machine, accelerator, replicas, autoscaling, service account and container; 100% of the traffic', async () => {
+describe('one deployment through its versions (in order)', () => {
+  withFreshFake();
+
+  test('create: uploads the model and deploys it with the requested machine, accelerator, replicas, autoscaling, service account and container; 100% of the traffic', async () => {
     const r = await ok('create', V1);
     expectNothingSecret(r.stdout + r.stderr);
 
@@ -106,10 +116,15 @@ describe('create', () => {
     expect(split()).toEqual({ 100000001: 100 });
     // Every operation was polled to its end through google.longrunning.Operations.
     expect(fake.callsOf('GetOperation').length).toBeGreaterThanOrEqual(2);
+    // The client's routing header names the resource (Vertex routes on it) ...
+    expect(fake.callsOf('DeployModel')[0].routing).toBe(`endpoint=${ENDPOINT}`);
+    // (UpdateEndpoint sends back the name GetEndpoint returned, with the project number, as Vertex does)
+    expect(fake.callsOf('UpdateEndpoint')[0].routing).toBe(`endpoint.name=projects/${fake.projectNumber}/locations/${V1.location}/endpoints/${ENDPOINT_ID}`);
+    // ... and no call carried a token: over the test seam's plaintext channel the client attaches none.
+    expect(fake.calls.filter(c => c.metadataKeys.includes('authorization'))).toEqual([]);
   });
 
   test('run again with nothing changed: reads only, no duplicate', async () => {
-    await ok('create', V1);
     const before = fake.calls.length;
     const r = await ok('create', V1);
     const again = fake.calls.slice(before).map(c => c.method);
@@ -119,8 +134,15 @@ describe('create', () => {
     expect(deployedIds()).toEqual(['100000001']);
   });
 
+  test('a Model under the fixed id with other content is refused, not taken over', async () => {
+    const other = { ...V1, model: { ...V1.model, artifactUri: 'gs://someone-else/model/' } };
+    const r = await bridge('create', other);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`upload projects/${V1.project}/locations/${V1.location}/models/fraud-scorer-v1 failed: ALREADY_EXISTS (6): a Model with this id exists with other content (artifactUri: expected "gs://someone-else/model/", found "gs://md-test-artifacts/fraud-scorer/sha256-111/")`);
+    expect(mutations()).toEqual(['UploadModel', 'DeployModel', 'UpdateEndpoint']); // v1's, nothing more
+  });
+
   test('blue/green: the new version is deployed and takes 100% before the old one is undeployed and deleted', async () => {
-    await ok('create', V1);
     const from = fake.events.length;
     await ok('create', V2);
     expect(fake.events.slice(from).map(ev)).toEqual([
@@ -136,114 +158,132 @@ describe('create', () => {
   });
 
   test('an LRO error mid-deploy: exit 1 naming step, resource and error; the old version keeps 100%; the next run converges', async () => {
-    await ok('create', V1);
     fake.inject({ method: 'DeployModel', code: grpc.status.RESOURCE_EXHAUSTED, message: 'The region europe-west4 has no NVIDIA_L4 capacity left.' });
-    const failed = await bridge('create', V2);
+    const failed = await bridge('create', V3);
     expect(failed.code).toBe(1);
-    expect(failed.stderr).toContain(`deploy ${ENDPOINT} deployed model 100000002 failed: RESOURCE_EXHAUSTED (8): The region europe-west4 has no NVIDIA_L4 capacity left.`);
+    expect(failed.stderr).toContain(`deploy ${ENDPOINT} deployed model 100000003 failed: RESOURCE_EXHAUSTED (8): The region europe-west4 has no NVIDIA_L4 capacity left.`);
     expectNothingSecret(failed.stdout + failed.stderr);
     // uploaded, not deployed; the old version serves everything
-    expect([...fake.models.keys()].sort()).toEqual(['fraud-scorer-v1', 'fraud-scorer-v2']);
-    expect(deployedIds()).toEqual(['100000001']);
-    expect(split()).toEqual({ 100000001: 100 });
-
-    const from = fake.calls.length;
-    const r = await ok('create', V2);
-    expect(r.stdout).toContain('already uploaded');
-    expect(fake.calls.slice(from).filter(c => c.method === 'UploadModel')).toEqual([]);
-    expect([...fake.models.keys()]).toEqual(['fraud-scorer-v2']);
+    expect([...fake.models.keys()].sort()).toEqual(['fraud-scorer-v2', 'fraud-scorer-v3']);
     expect(deployedIds()).toEqual(['100000002']);
     expect(split()).toEqual({ 100000002: 100 });
+
+    const from = fake.calls.length;
+    const r = await ok('create', V3);
+    expect(r.stdout).toContain('already uploaded');
+    expect(fake.calls.slice(from).map(c => c.method).filter(m => MUTATING.includes(m))).toEqual(['DeployModel', 'UpdateEndpoint', 'UndeployModel', 'DeleteModel']);
+    expect([...fake.models.keys()]).toEqual(['fraud-scorer-v3']);
+    expect(deployedIds()).toEqual(['100000003']);
+    expect(split()).toEqual({ 100000003: 100 });
   });
 
   test('deployed but the traffic not moved (UpdateEndpoint failed): the old version keeps 100%; the next run moves it without deploying again', async () => {
-    await ok('create', V1);
     fake.inject({ method: 'UpdateEndpoint', code: grpc.status.PERMISSION_DENIED, message: "Permission 'aiplatform.endpoints.update' denied." });
-    const failed = await bridge('create', V2);
+    const failed = await bridge('create', V4);
     expect(failed.code).toBe(1);
     expect(failed.stderr).toContain(`traffic ${ENDPOINT} failed: PERMISSION_DENIED (7): Permission 'aiplatform.endpoints.update' denied.`);
-    expect(deployedIds()).toEqual(['100000001', '100000002']);
-    expect(split()).toEqual({ 100000001: 100 });
+    expect(deployedIds()).toEqual(['100000003', '100000004']);
+    expect(split()).toEqual({ 100000003: 100 });
 
     const from = fake.calls.length;
-    const r = await ok('create', V2);
+    const r = await ok('create', V4);
     expect(r.stdout).toContain('already deployed');
     expect(fake.calls.slice(from).map(c => c.method).filter(m => MUTATING.includes(m))).toEqual(['UpdateEndpoint', 'UndeployModel', 'DeleteModel']);
-    expect(split()).toEqual({ 100000002: 100 });
-    expect([...fake.models.keys()]).toEqual(['fraud-scorer-v2']);
+    expect(split()).toEqual({ 100000004: 100 });
+    expect([...fake.models.keys()]).toEqual(['fraud-scorer-v4']);
   });
 
   test('the old version undeployed but not deleted: the next run deletes it (found by its owner label)', async () => {
-    await ok('create', V1);
     fake.inject({ method: 'DeleteModel', code: grpc.status.INTERNAL, message: 'Internal error encountered.' });
-    const failed = await bridge('create', V2);
+    const failed = await bridge('create', V5);
     expect(failed.code).toBe(1);
-    expect(failed.stderr).toContain(`delete projects/${V1.project}/locations/${V1.location}/models/fraud-scorer-v1 failed: INTERNAL (13): Internal error encountered.`);
-    expect(deployedIds()).toEqual(['100000002']);
-    expect([...fake.models.keys()].sort()).toEqual(['fraud-scorer-v1', 'fraud-scorer-v2']);
+    expect(failed.stderr).toContain(`delete projects/${V1.project}/locations/${V1.location}/models/fraud-scorer-v4 failed: INTERNAL (13): Internal error encountered.`);
+    expect(deployedIds()).toEqual(['100000005']);
+    expect([...fake.models.keys()].sort()).toEqual(['fraud-scorer-v4', 'fraud-scorer-v5']);
 
-    await ok('create', V2);
-    expect([...fake.models.keys()]).toEqual(['fraud-scorer-v2']);
+    await ok('create', V5);
+    expect([...fake.models.keys()]).toEqual(['fraud-scorer-v5']);
   });
 
-  test('a Model under the fixed id with other content is refused, not taken over', async () => {
-    await ok('create', V1);
-    const other = { ...V1, model: { ...V1.model, artifactUri: 'gs://someone-else/model/' } };
-    const r = await bridge('create', other);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`upload projects/${V1.project}/locations/${V1.location}/models/fraud-scorer-v1 failed: ALREADY_EXISTS (6): a Model with this id exists with other content (artifactUri: expected "gs://someone-else/model/", found "gs://md-test-artifacts/fraud-scorer/sha256-111/")`);
+  test('destroy: undeploys and deletes, nothing is left', async () => {
+    await ok('destroy', V5);
+    expect(fake.models.size).toBe(0);
+    expect(deployedIds()).toEqual([]);
+    expect(split()).toEqual({});
   });
 
-  test('a value the proto does not know is refused by the bridge before anything is sent, naming the field', async () => {
+  test('destroy again: NOT_FOUND is success, also when the endpoint itself is gone', async () => {
+    const before = mutations().length;
+    const r = await ok('destroy', V5);
+    expect(r.stdout).toContain('not deployed');
+    expect(r.stdout).toContain('not there');
+    fake.endpoints.delete(ENDPOINT_ID);
+    const gone = await ok('destroy', V5);
+    expect(gone.stdout).toContain('the endpoint is gone');
+    expect(mutations().length).toBe(before);
+  });
+});
+
+describe('other deployments', () => {
+  withFreshFake();
+
+  test('a CPU machine: no accelerator, the CPU utilisation metric, Vertex\'s default service account', async () => {
+    const cpu: VertexBridgeRequest = {
+      ...V1,
+      deployment: {
+        ...V1.deployment,
+        machineSpec: { machineType: 'e2-standard-4' },
+        autoscalingMetricSpecs: [{ metricName: VERTEX_METRIC_CPU_UTILIZATION, target: 60 }],
+        serviceAccount: undefined,
+      },
+    };
+    await ok('create', cpu);
+    const deployed = fake.callsOf('DeployModel')[0].request.deployedModel;
+    expect(deployed.dedicatedResources).toEqual({
+      machineSpec: { machineType: 'e2-standard-4' },
+      minReplicaCount: 1,
+      maxReplicaCount: 3,
+      autoscalingMetricSpecs: [{ metricName: 'aiplatform.googleapis.com/prediction/online/cpu/utilization', target: 60 }],
+    });
+    expect(deployed.serviceAccount).toBeUndefined();
+    expect(split()).toEqual({ 100000001: 100 });
+  });
+});
+
+describe('refusals before any call', () => {
+  withFreshFake();
+
+  test('a value the proto does not know is refused by the bridge before it is sent, naming the field', async () => {
     const bad = { ...V1, deployment: { ...V1.deployment, machineSpec: { ...V1.deployment.machineSpec, acceleratorType: 'NVIDIA_L5' } } };
     const r = await bridge('create', bad);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`deploy ${ENDPOINT} deployed model 100000001 failed: INVALID_ARGUMENT (3): the request does not fit DeployModelRequest: deployedModel.dedicatedResources.machineSpec.acceleratorType: expected "NVIDIA_L5", found nothing (nothing was sent)`);
     expect(fake.callsOf('DeployModel')).toEqual([]);
   });
-});
 
-describe('destroy', () => {
-  test('undeploys and deletes: nothing is left', async () => {
-    await ok('create', V1);
-    await ok('destroy', V1);
-    expect(fake.models.size).toBe(0);
-    expect(deployedIds()).toEqual([]);
-    expect(split()).toEqual({});
-  });
-
-  test('NOT_FOUND is success: destroying what is gone, or when the endpoint is gone', async () => {
-    const r = await ok('destroy', V1);
-    expect(r.stdout).toContain('not deployed');
-    expect(r.stdout).toContain('not there');
-    fake.endpoints.delete(ENDPOINT_ID);
-    const gone = await ok('destroy', V1);
-    expect(gone.stdout).toContain('the endpoint is gone');
-    expect(mutations()).toEqual([]);
-  });
-});
-
-describe('refusals before any call', () => {
   test('no credentials: a clear message naming Application Default Credentials, exit 2, and no call reaches the fake', async () => {
+    const before = fake.calls.length;
     const r = await bridge('create', V1, env({ credentials: false }));
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('no Google Cloud credentials found. The bridge uses Application Default Credentials');
     expect(r.stderr).toContain('gcloud auth application-default login');
     expect(r.stderr).toContain('GOOGLE_APPLICATION_CREDENTIALS');
     expectNothingSecret(r.stdout + r.stderr);
-    expect(fake.calls).toEqual([]);
+    expect(fake.calls.slice(before)).toEqual([]);
   });
 
   test('@google-cloud/aiplatform not installed: says what to install, no stack trace', async () => {
+    const before = fake.calls.length;
     const r = await bridge('create', V1, env({ clientPackage: false }));
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('npm install @google-cloud/aiplatform@^6');
     expectNothingSecret(r.stderr);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(fake.calls).toEqual([]);
+    expect(fake.calls.slice(before)).toEqual([]);
   });
 
   test('a request that is not valid names each wrong field', async () => {
+    const before = fake.calls.length;
     const bad = { ...V1, deployment: { ...V1.deployment, deployedModelId: '12345678901', minReplicaCount: 0 } };
     const r = await bridge('create', bad);
     expect(r.code).toBe(2);
@@ -251,6 +291,6 @@ describe('refusals before any call', () => {
     expect(r.stderr).toContain('deployment.minReplicaCount: must be an integer from 1 to 1000');
     expect((await bridge('create', 'not json')).stderr).toContain('$MD_VERTEX_REQUEST is not JSON');
     expect((await bridge('deploy', V1)).code).toBe(2);
-    expect(fake.calls).toEqual([]);
+    expect(fake.calls.slice(before)).toEqual([]);
   });
 });

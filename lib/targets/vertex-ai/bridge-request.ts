@@ -133,16 +133,17 @@ export function vertexBridgeRequestProblems(value: unknown): string[] {
     at(p, 'must be an object');
     return undefined;
   };
+  const join = (p: string, key: string) => (p ? `${p}.${key}` : key);
   const str = (o: Record<string, unknown>, key: string, p: string, re?: RegExp, rule?: string, optional = false): void => {
     const v = o[key];
     if (v === undefined && optional) return;
-    if (typeof v !== 'string' || v === '') at(`${p}.${key}`, 'must be a non-empty string');
-    else if (re && !re.test(v)) at(`${p}.${key}`, `${JSON.stringify(v)} ${rule}`);
+    if (typeof v !== 'string' || v === '') at(join(p, key), 'must be a non-empty string');
+    else if (re && !re.test(v)) at(join(p, key), `${JSON.stringify(v)} ${rule}`);
   };
   const int = (o: Record<string, unknown>, key: string, p: string, min: number, max: number, optional = false) => {
     const v = o[key];
     if (v === undefined && optional) return;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) at(`${p}.${key}`, `must be an integer from ${min} to ${max}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) at(join(p, key), `must be an integer from ${min} to ${max}`);
   };
   const strings = (v: unknown, p: string) => {
     if (v === undefined) return;
@@ -160,10 +161,10 @@ export function vertexBridgeRequestProblems(value: unknown): string[] {
     at('format', `is ${JSON.stringify(r.format)}; this bridge reads format ${VERTEX_BRIDGE_REQUEST_FORMAT} (the package that synthesized it is not the one installed)`);
     return problems;
   }
-  str(r, 'project', 'request', /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'is not a project id');
-  str(r, 'location', 'request', /^[a-z]+-[a-z]+[0-9]+$/, 'is not a region');
-  str(r, 'endpointId', 'request', /^[0-9]{1,19}$/, 'is not a numeric endpoint id');
-  str(r, 'owner', 'request', /^[a-z0-9_-]{1,63}$/, 'is not a label value (lowercase letters, digits, _ and -, at most 63)');
+  str(r, 'project', '', /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'is not a project id');
+  str(r, 'location', '', /^[a-z]+-[a-z]+[0-9]+$/, 'is not a region');
+  str(r, 'endpointId', '', /^[0-9]{1,19}$/, 'is not a numeric endpoint id');
+  str(r, 'owner', '', /^[a-z0-9_-]{1,63}$/, 'is not a label value (lowercase letters, digits, _ and -, at most 63)');
 
   const m = obj(r.model, 'model');
   if (m) {

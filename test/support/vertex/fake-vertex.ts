@@ -40,6 +40,10 @@ export interface CallRecord {
   /** 'OK' or the gRPC status name */
   readonly status: string;
   readonly message?: string;
+  /** the call's metadata keys (never values: an `authorization` value would be a token) */
+  readonly metadataKeys: readonly string[];
+  /** the x-goog-request-params routing header, decoded */
+  readonly routing?: string;
 }
 
 /** A change the fake made to its state, in order. */
@@ -188,18 +192,21 @@ export class FakeVertex {
         };
         impl[name] = (call: grpc.ServerUnaryCall<Buffer, Obj>, callback: grpc.sendUnaryData<Obj>) => {
           let request: Obj = {};
+          const metadataKeys = Object.keys(call.metadata.getMap()).sort();
+          const routingHeader = call.metadata.get('x-goog-request-params')[0];
+          const routing = routingHeader === undefined ? undefined : decodeURIComponent(String(routingHeader));
           try {
             const { message, problems } = requestProblems(requestType, call.request);
             request = requestType.toObject(message, { enums: String, longs: String, defaults: false });
             if (problems.length) throw new FakeError(Status.INVALID_ARGUMENT, `Invalid request: ${problems.join('; ')}`);
             this.injected(name, 'call');
             const response = handler(request, name);
-            this.calls.push({ method: name, request, status: 'OK' });
+            this.calls.push({ method: name, request, status: 'OK', metadataKeys, routing });
             callback(null, response);
           } catch (e) {
             const code = e instanceof FakeError ? e.code : Status.INTERNAL;
             const message = (e as Error).message;
-            this.calls.push({ method: name, request, status: Status[code], message });
+            this.calls.push({ method: name, request, status: Status[code], message, metadataKeys, routing });
             callback({ code, details: message });
           }
         };

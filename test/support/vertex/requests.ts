@@ -6,7 +6,7 @@ import {
 export const ENDPOINT_ID = '4242424242';
 
 /** Version `v` of the test deployment: the ids change with the version, as the construct derives them. */
-export function vertexRequest(v: 1 | 2 | 3 = 1): VertexBridgeRequest {
+export function vertexRequest(v = 1): VertexBridgeRequest {
   return {
     format: VERTEX_BRIDGE_REQUEST_FORMAT,
     project: 'md-test-project',
