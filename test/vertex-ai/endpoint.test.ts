@@ -10,19 +10,13 @@ import {
 import { VERTEX_BRIDGE_REQUEST_ENV, vertexBridgeRequestProblems } from '../../lib/targets/vertex-ai/bridge-request';
 import { VERTEX_AI_MACHINE_TYPES, VertexAiModelEndpoint } from '../../lib/targets/vertex-ai';
 import { BASE, FIXTURE, IMAGE, KEY, PROJECT, addressOf, danglingReferences, only, refusal, request, synth } from './support';
+import { modelDir as copyModel } from '../support/model-dir';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vertex-synth-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 /** A copy of the fixture model, with `weights.bin` replaced when `weights` is given. */
-function modelDir(name: string, weights?: string): string {
-  const dir = path.join(tmp, name);
-  fs.mkdirSync(dir, { recursive: true });
-  fs.copyFileSync(path.join(FIXTURE, 'weights.bin'), path.join(dir, 'weights.bin'));
-  if (weights !== undefined) fs.writeFileSync(path.join(dir, 'weights.bin'), weights);
-  fs.writeFileSync(path.join(dir, 'config.json'), '{"layers":1}\n');
-  return dir;
-}
+const modelDir = (name: string, weights?: string) => copyModel(tmp, FIXTURE, name, weights);
 
 const ref = (json: any, resource: any, attribute: string) => `\${${addressOf(json, resource)}.${attribute}}`;
 
