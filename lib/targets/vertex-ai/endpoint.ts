@@ -186,7 +186,7 @@ export class VertexAiModelEndpoint extends Construct implements IModelEndpoint {
     stackProvider(this, 'google', (stack, providerId) => new GoogleProvider(stack, providerId, {}));
 
     const api = this.renderApi(r);
-    const keyGrants = this.renderKeyGrants(r);
+    const keyGrants = this.renderKeyGrants(r, api);
     const bucket = this.renderBucket(r, keyGrants);
     this.artifactBucketName = bucket.name;
     const uploads = this.renderModelObjects(r, bucket);
@@ -297,13 +297,15 @@ export class VertexAiModelEndpoint extends Construct implements IModelEndpoint {
    * endpoint and its models, Cloud Storage for the bucket created here, BigQuery for the logging
    * dataset) may use it, and nothing else.
    */
-  private renderKeyGrants(r: ResolvedVertexEndpoint): KmsCryptoKeyIamMember[] {
+  private renderKeyGrants(r: ResolvedVertexEndpoint, api: ProjectService): KmsCryptoKeyIamMember[] {
     if (r.encryptionKeyName === undefined) return [];
     // The Vertex AI service agent's email holds the project number, which Terraform reads.
     const project = new DataGoogleProject(this, 'Project', { projectId: r.project });
     const cryptoKeyId = literal(r.encryptionKeyName);
-    const grant = (id: string, member: string) => new KmsCryptoKeyIamMember(this, id, { cryptoKeyId, role: VERTEX_AI_ROLES.keyUser, member });
-    const grants = [grant('VertexAgentUsesKey', `serviceAccount:service-${project.number}@gcp-sa-aiplatform.iam.gserviceaccount.com`)];
+    const grant = (id: string, member: string, dependsOn?: ITerraformDependable[]) =>
+      new KmsCryptoKeyIamMember(this, id, { cryptoKeyId, role: VERTEX_AI_ROLES.keyUser, member, dependsOn });
+    // The Vertex AI service agent comes with the API: granted after the API is enabled.
+    const grants = [grant('VertexAgentUsesKey', `serviceAccount:service-${project.number}@gcp-sa-aiplatform.iam.gserviceaccount.com`, [api])];
     if (r.existingBucket === undefined) {
       const storage = new DataGoogleStorageProjectServiceAccount(this, 'StorageAgent', { project: r.project });
       grants.push(grant('StorageAgentUsesKey', `serviceAccount:${storage.emailAddress}`));
