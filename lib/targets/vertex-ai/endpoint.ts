@@ -168,8 +168,6 @@ export class VertexAiModelEndpoint extends Construct implements IModelEndpoint {
   public readonly endpoint: VertexAiEndpoint;
   /** The `terraform_data` whose create and destroy steps upload, deploy, undeploy and delete the model. */
   public readonly deployment: DataResource;
-  /** The request the bridge receives (the `terraform_data`'s input). */
-  public readonly bridgeRequest: VertexBridgeRequest;
   /** The alert policies, unless `monitoring.alarms` is false. */
   public readonly alarms?: RenderedVertexAlarms;
   private readonly project: string;
@@ -196,10 +194,11 @@ export class VertexAiModelEndpoint extends Construct implements IModelEndpoint {
     const dataset = this.renderLoggingDataset(r, keyGrants);
     this.endpoint = this.renderEndpoint(r, [api, ...keyGrants, ...(dataset ? [dataset] : [])], dataset);
 
-    this.bridgeRequest = bridgeRequestOf(r, this.artifactUri, serving.email);
-    this.modelId = this.bridgeRequest.model.modelId;
-    this.deployedModelId = this.bridgeRequest.deployment.deployedModelId;
-    this.deployment = this.renderDeployment(this.bridgeRequest, [this.endpoint, ...bucket.resource, ...uploads, ...serving.dependables]);
+    // The bridge request (an internal type): the `terraform_data`'s input.
+    const request = bridgeRequestOf(r, this.artifactUri, serving.email);
+    this.modelId = request.model.modelId;
+    this.deployedModelId = request.deployment.deployedModelId;
+    this.deployment = this.renderDeployment(request, [this.endpoint, ...bucket.resource, ...uploads, ...serving.dependables]);
 
     const path = `v1/projects/${r.project}/locations/${r.location}/endpoints/${r.endpointId}:predict`;
     this.endpointUrl = r.spec.network === NetworkAccess.PUBLIC
