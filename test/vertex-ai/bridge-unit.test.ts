@@ -8,6 +8,7 @@ import * as path from 'path';
 import * as ts from 'typescript';
 import { protos } from '@google-cloud/aiplatform';
 import { vertexBridgeRequestProblems } from '../../lib/targets/vertex-ai/bridge-request';
+import { BridgeSetupError, TEST_API_ENDPOINT_ENV, connectionOptions } from '../../lib/targets/vertex-ai/bridge/client';
 import { deployModelRequest, undeployModelRequest } from '../../lib/targets/vertex-ai/bridge/payloads';
 import { protoProblems } from '../../lib/targets/vertex-ai/bridge/steps';
 import { vertexRequest } from '../support/vertex/requests';
@@ -107,5 +108,19 @@ describe('undeploying a model that has traffic', () => {
   test('with traffic: the others get it in proportion, or evenly when they have none; always 100 in all', () => {
     expect(undeployModelRequest(endpoint({ 1: 40, 2: 30, 3: 30 }, ['1', '2', '3']), '1').trafficSplit).toEqual({ 2: 50, 3: 50 });
     expect(undeployModelRequest(endpoint({ 1: 100 }, ['1', '2', '3', '4']), '1').trafficSplit).toEqual({ 2: 34, 3: 33, 4: 33 });
+  });
+});
+
+describe('connection', () => {
+  test('the regional endpoint by default (TLS and Application Default Credentials: the client\'s defaults)', () => {
+    expect(connectionOptions('europe-west4', {})).toEqual({ apiEndpoint: 'europe-west4-aiplatform.googleapis.com' });
+  });
+
+  test('the test-only seam takes a loopback host:port only', () => {
+    const o = connectionOptions('europe-west4', { [TEST_API_ENDPOINT_ENV]: '127.0.0.1:4711' });
+    expect({ ...o, sslCreds: typeof o.sslCreds }).toEqual({ apiEndpoint: '127.0.0.1', port: 4711, sslCreds: 'object' });
+    for (const elsewhere of ['10.1.2.3:443', 'europe-west4-aiplatform.googleapis.com:443', '127.0.0.1']) {
+      expect(() => connectionOptions('europe-west4', { [TEST_API_ENDPOINT_ENV]: elsewhere })).toThrow(BridgeSetupError);
+    }
   });
 });

@@ -16,7 +16,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { VERTEX_METRIC_CPU_UTILIZATION, VertexBridgeRequest } from '../../lib/targets/vertex-ai/bridge-request';
 import { BridgeWorkspace, bridgeEnv, bridgeWorkspace, runBridge } from '../support/vertex/bridge-process';
-import { FakeEvent, FakeVertex } from '../support/vertex/fake-vertex';
+import { FakeEvent, FakeVertex, Injection } from '../support/vertex/fake-vertex';
 import { ENDPOINT_ID, vertexRequest } from '../support/vertex/requests';
 
 jest.setTimeout(90_000);
@@ -61,6 +61,25 @@ const ev = (e: FakeEvent) => (e.kind === 'traffic' ? `traffic ${JSON.stringify(e
 const split = () => fake.endpoint(ENDPOINT_ID).trafficSplit;
 const deployedIds = () => fake.endpoint(ENDPOINT_ID).deployedModels.map(d => d.id);
 
+/** What the fake holds: Model ids, deployed model ids on the endpoint, and the traffic split. */
+const state = () => ({ models: [...fake.models.keys()].sort(), deployed: deployedIds(), split: split() });
+
+/** Injects one failure, runs create: exit 1, `message` on stderr, nothing secret. */
+async function failingCreate(injection: Injection, request: VertexBridgeRequest, message: string) {
+  fake.inject(injection);
+  const r = await bridge('create', request);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toContain(message);
+  expectNothingSecret(r.stdout + r.stderr);
+}
+
+/** Runs create again: its stdout and the mutating calls it made. */
+async function convergingCreate(request: VertexBridgeRequest) {
+  const from = fake.calls.length;
+  const r = await ok('create', request);
+  return { stdout: r.stdout, mutations: fake.calls.slice(from).map(c => c.method).filter(m => MUTATING.includes(m)) };
+}
+
 /** No stack trace, no key material, no auth header in what the bridge printed. */
 function expectNothingSecret(out: string) {
   expect(out).not.toMatch(/^\s+at /m);
@@ -81,7 +100,7 @@ describe('one deployment through its versions (in order)', () => {
       model: {
         displayName: 'fraud-scorer v1',
         artifactUri: 'gs://md-test-artifacts/fraud-scorer/sha256-111/',
-        labels: { team: 'risk', 'cdk-model-deployment': 'fraud-scorer' },
+        labels: { team: 'risk', cdk_model_deployment: 'fraud-scorer' },
         containerSpec: {
           imageUri: 'europe-docker.pkg.dev/vertex-ai/prediction/pytorch-gpu.2-4:latest',
           env: [{ name: 'MODEL_NAME', value: 'fraud-scorer' }, { name: 'TS_NUMBER_OF_GPU', value: '1' }],
@@ -142,9 +161,20 @@ describe('one deployment through its versions (in order)', () => {
     expect(mutations()).toEqual(['UploadModel', 'DeployModel', 'UpdateEndpoint']); // v1's, nothing more
   });
 
-  test('blue/green: the new version is deployed and takes 100% before the old one is undeployed and deleted', async () => {
+  test('blue/green: the new version is deployed and takes 100% before the old one is undeployed and deleted; other Models are left alone', async () => {
+    // Another deployment's Model and an unlabelled one, the latter deployed on this endpoint with 0%.
+    const parent = `projects/${fake.projectNumber}/locations/${V1.location}`;
+    fake.models.set('other-deployments', { name: `${parent}/models/other-deployments`, displayName: 'x', labels: { cdk_model_deployment: 'other' }, deployedModels: [] });
+    fake.models.set('unlabelled', { name: `${parent}/models/unlabelled`, displayName: 'y', deployedModels: [] });
+    fake.endpoint(ENDPOINT_ID).deployedModels.push({ id: '999', model: `${parent}/models/unlabelled` });
     const from = fake.events.length;
     await ok('create', V2);
+    expect([...fake.models.keys()].sort()).toEqual(['fraud-scorer-v2', 'other-deployments', 'unlabelled']);
+    expect(deployedIds()).toEqual(['999', '100000002']);
+    fake.models.delete('other-deployments');
+    fake.models.delete('unlabelled');
+    fake.endpoint(ENDPOINT_ID).deployedModels.shift();
+
     expect(fake.events.slice(from).map(ev)).toEqual([
       'uploaded fraud-scorer-v2',
       'deployed 100000002',
@@ -158,51 +188,37 @@ describe('one deployment through its versions (in order)', () => {
   });
 
   test('an LRO error mid-deploy: exit 1 naming step, resource and error; the old version keeps 100%; the next run converges', async () => {
-    fake.inject({ method: 'DeployModel', code: grpc.status.RESOURCE_EXHAUSTED, message: 'The region europe-west4 has no NVIDIA_L4 capacity left.' });
-    const failed = await bridge('create', V3);
-    expect(failed.code).toBe(1);
-    expect(failed.stderr).toContain(`deploy ${ENDPOINT} deployed model 100000003 failed: RESOURCE_EXHAUSTED (8): The region europe-west4 has no NVIDIA_L4 capacity left.`);
-    expectNothingSecret(failed.stdout + failed.stderr);
+    await failingCreate({ method: 'DeployModel', code: grpc.status.RESOURCE_EXHAUSTED, message: 'The region europe-west4 has no NVIDIA_L4 capacity left.' }, V3,
+      `deploy ${ENDPOINT} deployed model 100000003 failed: RESOURCE_EXHAUSTED (8): The region europe-west4 has no NVIDIA_L4 capacity left.`);
     // uploaded, not deployed; the old version serves everything
-    expect([...fake.models.keys()].sort()).toEqual(['fraud-scorer-v2', 'fraud-scorer-v3']);
-    expect(deployedIds()).toEqual(['100000002']);
-    expect(split()).toEqual({ 100000002: 100 });
+    expect(state()).toEqual({ models: ['fraud-scorer-v2', 'fraud-scorer-v3'], deployed: ['100000002'], split: { 100000002: 100 } });
 
-    const from = fake.calls.length;
-    const r = await ok('create', V3);
-    expect(r.stdout).toContain('already uploaded');
-    expect(fake.calls.slice(from).map(c => c.method).filter(m => MUTATING.includes(m))).toEqual(['DeployModel', 'UpdateEndpoint', 'UndeployModel', 'DeleteModel']);
-    expect([...fake.models.keys()]).toEqual(['fraud-scorer-v3']);
-    expect(deployedIds()).toEqual(['100000003']);
-    expect(split()).toEqual({ 100000003: 100 });
+    const again = await convergingCreate(V3);
+    expect(again.stdout).toContain('already uploaded');
+    expect(again.mutations).toEqual(['DeployModel', 'UpdateEndpoint', 'UndeployModel', 'DeleteModel']);
+    expect(state()).toEqual({ models: ['fraud-scorer-v3'], deployed: ['100000003'], split: { 100000003: 100 } });
   });
 
   test('deployed but the traffic not moved (UpdateEndpoint failed): the old version keeps 100%; the next run moves it without deploying again', async () => {
-    fake.inject({ method: 'UpdateEndpoint', code: grpc.status.PERMISSION_DENIED, message: "Permission 'aiplatform.endpoints.update' denied." });
-    const failed = await bridge('create', V4);
-    expect(failed.code).toBe(1);
-    expect(failed.stderr).toContain(`traffic ${ENDPOINT} failed: PERMISSION_DENIED (7): Permission 'aiplatform.endpoints.update' denied.`);
-    expect(deployedIds()).toEqual(['100000003', '100000004']);
-    expect(split()).toEqual({ 100000003: 100 });
+    await failingCreate({ method: 'UpdateEndpoint', code: grpc.status.PERMISSION_DENIED, message: "Permission 'aiplatform.endpoints.update' denied." }, V4,
+      `traffic ${ENDPOINT} failed: PERMISSION_DENIED (7): Permission 'aiplatform.endpoints.update' denied.`);
+    expect(state()).toEqual({ models: ['fraud-scorer-v3', 'fraud-scorer-v4'], deployed: ['100000003', '100000004'], split: { 100000003: 100 } });
 
-    const from = fake.calls.length;
-    const r = await ok('create', V4);
-    expect(r.stdout).toContain('already deployed');
-    expect(fake.calls.slice(from).map(c => c.method).filter(m => MUTATING.includes(m))).toEqual(['UpdateEndpoint', 'UndeployModel', 'DeleteModel']);
-    expect(split()).toEqual({ 100000004: 100 });
-    expect([...fake.models.keys()]).toEqual(['fraud-scorer-v4']);
+    const again = await convergingCreate(V4);
+    expect(again.stdout).toContain('already deployed');
+    expect(again.mutations).toEqual(['UpdateEndpoint', 'UndeployModel', 'DeleteModel']);
+    expect(state()).toEqual({ models: ['fraud-scorer-v4'], deployed: ['100000004'], split: { 100000004: 100 } });
   });
 
   test('the old version undeployed but not deleted: the next run deletes it (found by its owner label)', async () => {
-    fake.inject({ method: 'DeleteModel', code: grpc.status.INTERNAL, message: 'Internal error encountered.' });
-    const failed = await bridge('create', V5);
-    expect(failed.code).toBe(1);
-    expect(failed.stderr).toContain(`delete projects/${V1.project}/locations/${V1.location}/models/fraud-scorer-v4 failed: INTERNAL (13): Internal error encountered.`);
-    expect(deployedIds()).toEqual(['100000005']);
-    expect([...fake.models.keys()].sort()).toEqual(['fraud-scorer-v4', 'fraud-scorer-v5']);
+    await failingCreate({ method: 'DeleteModel', code: grpc.status.INTERNAL, message: 'Internal error encountered.' }, V5,
+      `delete projects/${V1.project}/locations/${V1.location}/models/fraud-scorer-v4 failed: INTERNAL (13): Internal error encountered.`);
+    expect(state()).toEqual({ models: ['fraud-scorer-v4', 'fraud-scorer-v5'], deployed: ['100000005'], split: { 100000005: 100 } });
 
-    await ok('create', V5);
-    expect([...fake.models.keys()]).toEqual(['fraud-scorer-v5']);
+    const again = await convergingCreate(V5);
+    expect(again.mutations).toEqual(['DeleteModel']);
+    expect(state()).toEqual({ models: ['fraud-scorer-v5'], deployed: ['100000005'], split: { 100000005: 100 } });
+    expect(fake.callsOf('ListModels').at(-1)!.request.filter).toBe('labels.cdk_model_deployment="fraud-scorer"');
   });
 
   test('destroy: undeploys and deletes, nothing is left', async () => {

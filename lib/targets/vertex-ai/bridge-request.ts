@@ -28,8 +28,12 @@ export const VERTEX_BRIDGE_REQUEST_ENV = 'MD_VERTEX_REQUEST';
  */
 export const VERTEX_BRIDGE_MAIN = path.join(__dirname, 'bridge', 'main.js');
 
-/** The label key that marks a Model as one of this deployment's (value: `VertexBridgeRequest.owner`). */
-export const VERTEX_OWNER_LABEL = 'cdk-model-deployment';
+/**
+ * The label key that marks a Model as one of this deployment's (value: `VertexBridgeRequest.owner`).
+ * An underscore, not a hyphen: the bridge finds the Models with the ListModels filter
+ * `labels.KEY="VALUE"`, and in Google's filter syntax (AIP-160) a `-` can read as negation.
+ */
+export const VERTEX_OWNER_LABEL = 'cdk_model_deployment';
 
 /** Vertex AI's autoscaling metrics for online prediction (DedicatedResources.autoscaling_metric_specs). */
 export const VERTEX_METRIC_ACCELERATOR_DUTY_CYCLE = 'aiplatform.googleapis.com/prediction/online/accelerator/duty_cycle';
