@@ -408,6 +408,7 @@ describe('refusals: field, value, what is allowed, and the target', () => {
     ['channels without alarms', { monitoring: { alarms: false }, alertNotificationChannels: [`projects/${PROJECT}/notificationChannels/1`] }, 'alertNotificationChannels', /alarms/],
     ['a tag key that is no label', { tags: { Team: 'risk' } }, 'tags', /lower-case letter/],
     ['a tag value that is no label', { tags: { team: 'Risk Team' } }, 'tags.team', /label value/],
+    ['the bridge\'s owner label as a tag', { tags: { cdk_model_deployment: 'x' } }, 'tags', /this target's own labels/],
   ])('%s', (_, props, field, allowed) => {
     const e = refusal(() => synth(props));
     expect(e.field).toBe(field);

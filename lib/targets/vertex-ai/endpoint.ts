@@ -31,7 +31,7 @@ import { ScalingMetric } from '../../spec/scaling';
 import { ServingFramework } from '../../spec/serving';
 import { ModelDeploymentSpecProps, ResolvedModelDeploymentSpec, resolveSpec } from '../../spec/spec';
 import {
-  VERTEX_BRIDGE_MAIN, VERTEX_BRIDGE_REQUEST_ENV, VERTEX_BRIDGE_REQUEST_FORMAT, VERTEX_METRIC_ACCELERATOR_DUTY_CYCLE, VERTEX_METRIC_CPU_UTILIZATION,
+  VERTEX_BRIDGE_MAIN, VERTEX_BRIDGE_REQUEST_ENV, VERTEX_BRIDGE_REQUEST_FORMAT, VERTEX_METRIC_ACCELERATOR_DUTY_CYCLE, VERTEX_METRIC_CPU_UTILIZATION, VERTEX_OWNER_LABEL,
   VertexBridgeContainer, VertexBridgeMetricSpec, VertexBridgeRequest,
 } from './bridge-request';
 import { VERTEX_AI_MACHINE_TYPES, VertexMachineOffer } from './machine-types';
@@ -55,6 +55,8 @@ const IAM_MEMBER = /^(user|serviceAccount|group|domain):[^\s:]+$|^principal(Set)
 /** GCP label keys and values (the spec's tags become labels). */
 const LABEL_KEY = /^[a-z][a-z0-9_-]{0,62}$/;
 const LABEL_VALUE = /^[a-z0-9_-]{0,63}$/;
+/** The label on everything the target creates. */
+const MANAGED_BY = 'managed-by';
 /** Artifact Registry's Docker hosts: `REGION-docker.pkg.dev` or a multi-region `us|europe|asia-docker.pkg.dev`. */
 const ARTIFACT_REGISTRY_IMAGE = /^[a-z0-9-]+-docker\.pkg\.dev\/[a-z0-9-]+\/[a-z0-9._-]+\/\S+$/;
 /** Vertex AI's display-name limit (Endpoint, Model, DeployedModel). */
@@ -689,9 +691,10 @@ function checkCapture(problems: Problems, spec: ResolvedModelDeploymentSpec): vo
 function checkLabels(problems: Problems, tags: { readonly [key: string]: string }): Record<string, string> {
   for (const [key, value] of Object.entries(tags)) {
     if (!LABEL_KEY.test(key)) problems.add('tags', key, 'Google Cloud label keys: a lower-case letter, then up to 62 lower-case letters, digits, "_" and "-"');
+    else if (key === VERTEX_OWNER_LABEL || key === MANAGED_BY) problems.add('tags', key, `another key: ${VERTEX_OWNER_LABEL} and ${MANAGED_BY} are this target's own labels (the bridge finds a deployment's models by the first)`);
     else if (!LABEL_VALUE.test(value)) problems.add(`tags.${key}`, value, 'a Google Cloud label value: up to 63 lower-case letters, digits, "_" and "-"');
   }
-  return { ...tags, 'managed-by': 'cdk-model-deployment' };
+  return { ...tags, [MANAGED_BY]: 'cdk-model-deployment' };
 }
 
 /** The prebuilt image's region prefix: Vertex AI publishes each image in the us, europe and asia multi-regions. */
