@@ -1002,7 +1002,8 @@ describe('random specs on the Azure ML target', () => {
           scaling: { minReplicas: d.minReplicas, maxReplicas: d.minReplicas + d.extra },
           access: { auth: d.auth, network: d.network },
           monitoring: { alarms: d.alarms, evaluationMinutes: d.evaluationMinutes },
-          endpointName: d.endpointName && d.endpointName.length >= 3 ? d.endpointName : undefined,
+          // Azure ML's endpoint names are 3 to 32 characters; the generator's can reach 34.
+          endpointName: d.endpointName && d.endpointName.length >= 3 && d.endpointName.length <= 32 ? d.endpointName : undefined,
           location: 'westeurope',
           containerRegistryId: d.serving === 'custom' ? REGISTRY_ID : undefined,
           ...(d.existingWorkspace ? { workspaceId: WORKSPACE_ID, storageAccountId: STORAGE_ID } : d.model.startsWith('https') ? { storageAccountId: STORAGE_ID } : {}),
