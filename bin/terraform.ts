@@ -5,10 +5,12 @@ import * as path from 'path';
 import { App, TerraformStack } from 'cdktf';
 import { azureMlGpu } from '../examples/azure-ml';
 import { onPremGpu } from '../examples/on-prem';
+import { vertexAiGpu } from '../examples/vertex-ai';
 
 const app = new App();
 onPremGpu(app);
 azureMlGpu(app);
+vertexAiGpu(app);
 app.synth();
 
 // Say where it went, as `cdk synth` does for cdk.out/.

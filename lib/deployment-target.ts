@@ -11,6 +11,8 @@ import { TARGET as ON_PREM } from './targets/on-prem/name';
 import { ON_PREM_OPTION_KEYS, OnPremTargetOptions } from './targets/on-prem/options';
 import { TARGET as SAGEMAKER } from './targets/sagemaker/name';
 import { SAGEMAKER_OPTION_KEYS, SageMakerTargetOptions } from './targets/sagemaker/options';
+import { TARGET as VERTEX_AI } from './targets/vertex-ai/name';
+import { VERTEX_AI_OPTION_KEYS, VertexAiTargetOptions } from './targets/vertex-ai/options';
 
 
 /**
@@ -57,6 +59,20 @@ export abstract class DeploymentTarget {
     });
   }
 
+  /**
+   * A Google Vertex AI online prediction endpoint, built with cdktf (the google provider for the
+   * endpoint, bucket, service account and alerts; a `terraform_data` running this package's bridge,
+   * with `@google-cloud/aiplatform`, to upload and deploy the model). Place the ModelDeployment in a
+   * cdktf TerraformStack and ship it with `cdktf apply`.
+   */
+  public static vertexAi(options: VertexAiTargetOptions): DeploymentTarget {
+    checkTargetOptions(VERTEX_AI, options, VERTEX_AI_OPTION_KEYS, SPEC_KEYS);
+    return new LazyTarget(VERTEX_AI, IacEngine.CDKTF, options, (scope, id, props) => {
+      const { VertexAiModelEndpoint } = require('./targets/vertex-ai/endpoint') as typeof import('./targets/vertex-ai/endpoint');
+      return new VertexAiModelEndpoint(scope, id, { ...props, ...options });
+    });
+  }
+
   /** The target's name, as used in messages: `sageMaker`, `azureMl`, `vertexAi`, `onPrem`. */
   public abstract readonly targetName: string;
 
@@ -69,7 +85,7 @@ export abstract class DeploymentTarget {
 
 type Builder = (scope: Construct, id: string, props: ModelDeploymentSpecProps) => IModelEndpoint;
 
-const TERRAFORM_TARGETS = 'DeploymentTarget.azureMl() or DeploymentTarget.onPrem() (cdktf)';
+const TERRAFORM_TARGETS = 'DeploymentTarget.azureMl(), DeploymentTarget.vertexAi() or DeploymentTarget.onPrem() (cdktf)';
 const CDK_TARGETS = 'DeploymentTarget.sageMaker() (aws-cdk-lib)';
 
 class LazyTarget extends DeploymentTarget {

@@ -1,6 +1,7 @@
 // The package root loads no IaC engine. Target constructs live in subpaths:
 //   cdk-model-deployment/sagemaker   (aws-cdk-lib)
 //   cdk-model-deployment/azure-ml    (cdktf, @cdktf/provider-azurerm)
+//   cdk-model-deployment/vertex-ai   (cdktf, @cdktf/provider-google)
 //   cdk-model-deployment/on-prem     (cdktf)
 export * from './spec';
 export { IacEngine } from './common/engine';

@@ -1,3 +1,5 @@
+import { Token } from 'cdktf';
+
 /**
  * Terraform reads `${` and `%{` in every string of a JSON configuration as template syntax
  * (interpolation and directives). Every user string a Terraform target writes goes through
@@ -21,4 +23,12 @@ export function terraformStringLiteral(text: string): string {
     // eslint-disable-next-line no-control-regex -- control characters are what this escapes
     .replace(/[\u0000-\u001f\u007f]/g, c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   return `"${escaped}"`;
+}
+
+/**
+ * A user string written literally into Terraform JSON; a reference to another resource (a cdktf
+ * token) passes unchanged, so that Terraform still resolves it.
+ */
+export function terraformLiteral(text: string): string {
+  return Token.isUnresolved(text) ? text : escapeTerraformTemplate(text);
 }

@@ -10,19 +10,13 @@ import {
 import { AzureMlModelEndpoint, endpointNameFrom } from '../../lib/targets/azure-ml';
 import { validateAzapiStack } from '../support/azure/azapi-validator';
 import { BASE, FIXTURE, REGISTRY_ID, STORAGE_ID, SUB, WORKSPACE_ID, addressOf, azapi, danglingReferences, id, only, refusal, synth } from './support';
+import { modelDir as copyModel } from '../support/model-dir';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'azure-ml-synth-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 /** A copy of the fixture model, with `weights.bin` replaced when `weights` is given. */
-function modelDir(name: string, weights?: string): string {
-  const dir = path.join(tmp, name);
-  fs.mkdirSync(dir, { recursive: true });
-  fs.copyFileSync(path.join(FIXTURE, 'weights.bin'), path.join(dir, 'weights.bin'));
-  if (weights !== undefined) fs.writeFileSync(path.join(dir, 'weights.bin'), weights);
-  fs.writeFileSync(path.join(dir, 'config.json'), '{"layers":1}\n');
-  return dir;
-}
+const modelDir = (name: string, weights?: string) => copyModel(tmp, FIXTURE, name, weights);
 
 describe('secure by default', () => {
   const { json } = synth();

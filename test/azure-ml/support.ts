@@ -1,5 +1,6 @@
 import * as path from 'path';
 import { TerraformStack, Testing } from 'cdktf';
+import { danglingReferences as danglingIn } from '../support/terraform-json';
 import { ModelArtifact, ServingContainer } from '../../lib';
 import { AzureMlModelEndpoint, AzureMlModelEndpointProps } from '../../lib/targets/azure-ml';
 
@@ -27,13 +28,6 @@ export function synth(props: Partial<AzureMlModelEndpointProps> = {}, stackId = 
   return { endpoint, json, stack };
 }
 
-/** The one resource of a type (fails when there is not exactly one). */
-export function only(json: any, type: string): any {
-  const all = Object.values(json.resource?.[type] ?? {});
-  if (all.length !== 1) throw new Error(`expected one ${type}, found ${all.length}`);
-  return all[0];
-}
-
 /** The azapi_resource of an ARM type (by the type's prefix before '@'). */
 export function azapi(json: any, armType: string): any {
   const all = Object.values(json.resource.azapi_resource).filter((r: any) => r.type.split('@')[0].endsWith(`/${armType}`));
@@ -41,39 +35,10 @@ export function azapi(json: any, armType: string): any {
   return all[0];
 }
 
-/** `TYPE.NAME` of the resource whose value is `resource`. */
-export function addressOf(json: any, resource: any): string {
-  for (const [type, byName] of Object.entries<any>(json.resource)) {
-    for (const [name, value] of Object.entries(byName)) if (value === resource) return `${type}.${name}`;
-  }
-  throw new Error('not in the stack');
-}
-
-/**
- * Every `${...}` reference in the JSON (escaped `$${` skipped) that names a resource or data source,
- * and whether the stack has it: what `terraform validate` would check first.
- */
+/** Every reference in the JSON that names a resource or data source the stack does not have. */
 export function danglingReferences(json: any): string[] {
-  const refs = new Set<string>();
-  const walk = (v: unknown) => {
-    if (typeof v === 'string') {
-      for (const m of v.matchAll(/(?<!\$)\$\{([^}]*)\}/g)) {
-        for (const r of m[1].matchAll(/(?<![\w.])((?:data\.)?(?:azurerm|azapi|terraform)_[a-z_]+\.[A-Za-z0-9_-]+)/g)) refs.add(r[1]);
-      }
-    } else if (Array.isArray(v)) v.forEach(walk);
-    else if (v && typeof v === 'object') Object.values(v).forEach(walk);
-  };
-  walk(json.resource);
-  walk(json.data);
-  walk(json.output);
-  // depends_on lists name resources without ${}.
-  for (const byName of Object.values<any>({ ...json.resource, ...json.data })) {
-    for (const r of Object.values<any>(byName)) for (const d of r.depends_on ?? []) refs.add(d);
-  }
-  return [...refs].filter(ref => {
-    const [a, b, c] = ref.split('.');
-    return a === 'data' ? json.data?.[b]?.[c] === undefined : json.resource?.[a]?.[b] === undefined;
-  });
+  return danglingIn(json, ['azurerm', 'azapi']);
 }
 
 export { refusal } from '../support/refusal';
+export { addressOf, only } from '../support/terraform-json';

@@ -29,7 +29,7 @@ function pinned(name: string): string {
 const PROJECTS = {
   terraform: ['cdktf', 'constructs', '@types/node'],
   cdk: ['aws-cdk-lib', 'constructs', '@types/node', '@types/jest'],
-  all: ['aws-cdk-lib', 'cdktf', 'constructs', '@cdktf/provider-azurerm', '@types/node', '@types/jest'],
+  all: ['aws-cdk-lib', 'cdktf', 'constructs', '@cdktf/provider-azurerm', '@cdktf/provider-google', '@types/node', '@types/jest'],
 } as const;
 type Project = keyof typeof PROJECTS;
 
@@ -164,11 +164,17 @@ describe('a subpath without its optional peer says which package to install', ()
       .toContain('cdk-model-deployment/azure-ml needs the peer dependency @cdktf/provider-azurerm: npm install cdktf constructs @cdktf/provider-azurerm');
   });
 
+  test('cdk-model-deployment/vertex-ai without @cdktf/provider-google names it', () => {
+    expect(requireIn('terraform', 'cdk-model-deployment/vertex-ai'))
+      .toContain('cdk-model-deployment/vertex-ai needs the peer dependency @cdktf/provider-google: npm install cdktf constructs @cdktf/provider-google');
+  });
+
   test('the root loads without either engine, and each subpath loads with its peer', () => {
     expect(requireIn('terraform', 'cdk-model-deployment')).toBe('');
     expect(requireIn('cdk', 'cdk-model-deployment')).toBe('');
     expect(requireIn('terraform', 'cdk-model-deployment/on-prem')).toBe('');
     expect(requireIn('cdk', 'cdk-model-deployment/sagemaker')).toBe('');
     expect(requireIn('all', 'cdk-model-deployment/azure-ml')).toBe('');
+    expect(requireIn('all', 'cdk-model-deployment/vertex-ai')).toBe('');
   });
 });

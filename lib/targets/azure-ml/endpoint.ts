@@ -20,7 +20,7 @@ import { Construct, IConstruct } from 'constructs';
 import type { IModelEndpoint } from '../../model-endpoint';
 import { ModelFile, hashModelSource, listModelFiles } from '../../common/model-archive';
 import { findTargetConstruct } from '../../common/target-construct';
-import { escapeTerraformTemplate } from '../../common/terraform';
+import { terraformLiteral } from '../../common/terraform';
 import { stackProvider } from '../../common/terraform-providers';
 import { AuthMode, NetworkAccess } from '../../spec/access';
 import { ArtifactLayout, ArtifactScheme, ArtifactSource } from '../../spec/artifact';
@@ -579,9 +579,7 @@ export class AzureMlModelEndpoint extends Construct implements IModelEndpoint {
 }
 
 /** A user string written literally into Terraform JSON (a reference to another resource passes unchanged). */
-function literal(text: string): string {
-  return Token.isUnresolved(text) ? text : escapeTerraformTemplate(text);
-}
+const literal = terraformLiteral;
 
 /** The resource group (name and id) of an existing resource, from its id (read by Terraform for a reference). */
 function resourceGroupOf(resourceId: string): { resourceGroupName: string; resourceGroupId: string } {

@@ -3,7 +3,7 @@ import { InstanceOffer, cpuOffer as cpu, gpuOffer } from '../../spec/instance-ca
 
 /**
  * The Vertex AI machine types, with their accelerators, that the Vertex AI target will pick from for
- * a Compute. Internal until the target has an entry point.
+ * a Compute (exported from `cdk-model-deployment/vertex-ai`).
  *
  * Source: Google's Vertex AI machine-type and accelerator tables (as published in November 2026).
  * test/vertex-ai/machine-types.test.ts checks every `acceleratorType` against the `AcceleratorType`

@@ -1,0 +1,39 @@
+import * as path from 'path';
+import { TerraformStack, Testing } from 'cdktf';
+import { danglingReferences as danglingIn, only } from '../support/terraform-json';
+import { ModelArtifact, ServingContainer } from '../../lib';
+import { VertexAiModelEndpoint, VertexAiModelEndpointProps } from '../../lib/targets/vertex-ai';
+
+export const FIXTURE = path.join(__dirname, '..', 'fixtures', 'linear-model');
+export const PROJECT = 'ml-prod-4711';
+export const IMAGE = 'europe-west4-docker.pkg.dev/ml-prod-4711/serving/fraud-scorer:4.2.0';
+export const KEY = 'projects/ml-keys-0001/locations/europe-west4/keyRings/ml/cryptoKeys/models';
+
+export const BASE: VertexAiModelEndpointProps = {
+  model: ModelArtifact.fromLocalPath(FIXTURE),
+  serving: ServingContainer.custom({ image: IMAGE, port: 5001, healthPath: '/healthz', predictPath: '/score' }),
+  project: PROJECT,
+  location: 'europe-west4',
+};
+
+/** Synthesizes one VertexAiModelEndpoint in a fresh stack and returns the Terraform JSON. */
+export function synth(props: Partial<VertexAiModelEndpointProps> = {}, stackId = 'vertex') {
+  const app = Testing.app();
+  const stack = new TerraformStack(app, stackId);
+  const endpoint = new VertexAiModelEndpoint(stack, 'Fraud', { ...BASE, ...props });
+  const json = JSON.parse(Testing.synth(stack));
+  return { endpoint, json, stack };
+}
+
+/** The bridge request, as the terraform_data's input holds it. */
+export function request(json: any): any {
+  return only(json, 'terraform_data').input;
+}
+
+/** Every reference in the JSON that names a resource or data source the stack does not have. */
+export function danglingReferences(json: any): string[] {
+  return danglingIn(json, ['google']);
+}
+
+export { refusal } from '../support/refusal';
+export { addressOf, only } from '../support/terraform-json';
