@@ -1,5 +1,5 @@
 /**
- * Transpiles lib/**\/*.ts, bench/child.ts and bench/raw-azure.ts (the hand-written Azure stack the
+ * Transpiles lib/**\/*.ts, bench/child.ts, bench/raw-azure.ts and bench/raw-vertex.ts (the hand-written stacks the
  * child compares with) to plain JavaScript under bench/.build/ (same layout: bench/.build/lib,
  * bench/.build/bench/child.js), with the project's tsconfig compiler options and
  * no type checking. The JS children then measure what a consumer of the published package pays
@@ -32,7 +32,7 @@ export function buildJs(): { files: number; ms: number } {
   const compilerOptions = { ...parsed.options, noEmit: false, declaration: false, outDir: undefined };
 
   fs.rmSync(BUILD_DIR, { recursive: true, force: true });
-  const sources = [...listTs(path.join(ROOT, 'lib')), ...['child.ts', 'raw-azure.ts'].map(f => path.join(ROOT, 'bench', f))];
+  const sources = [...listTs(path.join(ROOT, 'lib')), ...['child.ts', 'raw-azure.ts', 'raw-vertex.ts'].map(f => path.join(ROOT, 'bench', f))];
   for (const file of sources) {
     const out = ts.transpileModule(fs.readFileSync(file, 'utf8'), { compilerOptions, fileName: file });
     const target = path.join(BUILD_DIR, path.relative(ROOT, file)).replace(/\.ts$/, '.js');

@@ -21,15 +21,16 @@ export interface CaseSpec {
   /**
    * synth: whose constructs. AWS (aws-cdk-lib Stack): `ours` (SageMaker target) or `alpha`
    * (@aws-cdk/aws-sagemaker-alpha). Azure (cdktf TerraformStack): `ours` (Azure ML target) or `raw`
-   * (bench/raw-azure.ts: the same resources declared by hand).
+   * (bench/raw-azure.ts: the same resources declared by hand). GCP (cdktf): `ours` (Vertex AI target)
+   * or `raw` (bench/raw-vertex.ts).
    */
   readonly impl?: 'ours' | 'alpha' | 'raw';
   /** synth: the cloud, and so the engine. @default 'aws' */
-  readonly cloud?: 'aws' | 'azure';
+  readonly cloud?: 'aws' | 'azure' | 'gcp';
   /** synth: deployments in the one stack. */
   readonly count?: number;
   /**
-   * synth: `uri` = a model already in the cloud (s3://, azureml://); `asset` = a local directory
+   * synth: `uri` = a model already in the cloud (s3://, azureml://, gs://); `asset` = a local directory
    * (AWS, ours only: packed and staged as an asset; Azure: uploaded as blobs, staged as a cdktf asset).
    */
   readonly model?: 'uri' | 'asset';
@@ -130,8 +131,8 @@ function runRequire(): void {
 }
 
 function runSynth(): void {
-  if (spec.cloud === 'azure') {
-    runSynthAzure();
+  if (spec.cloud === 'azure' || spec.cloud === 'gcp') {
+    runSynthCdktf(spec.cloud === 'azure' ? loadAzure : loadVertex);
     return;
   }
   const count = spec.count ?? 1;
@@ -231,6 +232,8 @@ function tally<T>(items: Iterable<T>, key: (item: T) => string): Record<string, 
   return out;
 }
 
+type CdktfBuild = (stack: import('cdktf').TerraformStack, i: number) => void;
+
 /**
  * N Azure ML endpoints in one cdktf TerraformStack: ours through ModelDeployment and
  * DeploymentTarget.azureMl (the facade, as the SageMaker case), or the hand-written raw stack.
@@ -240,24 +243,16 @@ function tally<T>(items: Iterable<T>, key: (item: T) => string): Record<string, 
  * cache), or bench/raw-azure (its azurerm deep imports). So `synth` is construct + app.synth() on
  * both sides, with no module loading in it.
  */
-function runSynthAzure(): void {
-  const count = spec.count ?? 1;
-  const before = cacheKeys();
-  const rssBefore = process.memoryUsage().rss;
+function loadAzure(): CdktfBuild {
   const location = 'westeurope';
   const containerRegistryId = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-shared/providers/Microsoft.ContainerRegistry/registries/benchacr';
   const image = 'benchacr.azurecr.io/scorer:1.0.0';
   const localModelDir = spec.model === 'asset' ? spec.assetPath ?? path.join(spec.root, 'test', 'fixtures', 'linear-model') : undefined;
   const modelUri = (i: number) => `azureml://registries/bench/models/m${i}/versions/1`;
-
-  // --- load ---------------------------------------------------------------------------------------
-  const t0 = performance.now();
-  const cdktf = require('cdktf') as typeof import('cdktf');
-  let build: (stack: import('cdktf').TerraformStack, i: number) => void;
   if (spec.impl === 'ours') {
     const lib = require(resolveModule('./lib')) as typeof import('../lib');
     require(resolveModule('./lib/targets/azure-ml'));
-    build = (stack, i) => {
+    return (stack, i) => {
       new lib.ModelDeployment(stack, `M${i}`, {
         model: localModelDir !== undefined ? lib.ModelArtifact.fromLocalPath(localModelDir) : lib.ModelArtifact.fromUri(modelUri(i)),
         serving: lib.ServingContainer.custom({ image, port: 8080, healthPath: '/ping', predictPath: '/invocations' }),
@@ -268,10 +263,51 @@ function runSynthAzure(): void {
         target: lib.DeploymentTarget.azureMl({ location, containerRegistryId }),
       });
     };
-  } else {
-    const raw = require(resolveModule('./bench/raw-azure')) as typeof import('./raw-azure');
-    build = (stack, i) => raw.rawAzureDeployment(stack, i, { location, containerRegistryId, image, ...(localModelDir !== undefined ? { localModelDir } : { modelUri: modelUri(i) }) });
   }
+  const raw = require(resolveModule('./bench/raw-azure')) as typeof import('./raw-azure');
+  return (stack, i) => raw.rawAzureDeployment(stack, i, { location, containerRegistryId, image, ...(localModelDir !== undefined ? { localModelDir } : { modelUri: modelUri(i) }) });
+}
+
+/**
+ * N Vertex AI endpoints in one cdktf TerraformStack, each with a `gs://` model (no upload on either
+ * side): ours through ModelDeployment and DeploymentTarget.vertexAi, or bench/raw-vertex.ts. Loaded
+ * as for Azure: cdktf, then the package root and the Vertex AI target (its google deep imports), or
+ * the raw module.
+ */
+function loadVertex(): CdktfBuild {
+  const project = 'bench-project';
+  const location = 'europe-west4';
+  const image = 'europe-west4-docker.pkg.dev/bench-project/serving/scorer:1.0.0';
+  const bucket = 'bench-models';
+  if (spec.impl === 'ours') {
+    const lib = require(resolveModule('./lib')) as typeof import('../lib');
+    require(resolveModule('./lib/targets/vertex-ai'));
+    return (stack, i) => {
+      new lib.ModelDeployment(stack, `M${i}`, {
+        model: lib.ModelArtifact.fromUri(`gs://${bucket}/m${i}/`),
+        serving: lib.ServingContainer.custom({ image, port: 8080, healthPath: '/ping', predictPath: '/invocations' }),
+        compute: lib.Compute.cpu({ vcpus: 4, memoryGiB: 16 }),
+        // Vertex's v1 autoscaling metrics are accelerator duty cycle and CPU utilisation.
+        scaling: { minReplicas: 2, maxReplicas: 4, target: lib.ScalingTarget.cpuPercent(60) },
+        access: { network: lib.NetworkAccess.PUBLIC },
+        target: lib.DeploymentTarget.vertexAi({ project, location }),
+      });
+    };
+  }
+  const raw = require(resolveModule('./bench/raw-vertex')) as typeof import('./raw-vertex');
+  return (stack, i) => raw.rawVertexDeployment(stack, i, { project, location, image, bucket, prefix: `m${i}` });
+}
+
+/** N deployments in one cdktf TerraformStack (the builder from `load`, timed as the load step), synthesized to cdk.tf.json. */
+function runSynthCdktf(load: () => CdktfBuild): void {
+  const count = spec.count ?? 1;
+  const before = cacheKeys();
+  const rssBefore = process.memoryUsage().rss;
+
+  // --- load ---------------------------------------------------------------------------------------
+  const t0 = performance.now();
+  const cdktf = require('cdktf') as typeof import('cdktf');
+  const build = load();
   const loadMs = performance.now() - t0;
 
   // --- construct + synth ---------------------------------------------------------------------------

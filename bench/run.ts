@@ -1,12 +1,13 @@
 /**
  * Benchmark: this library vs @aws-cdk/aws-sagemaker-alpha (SageMaker), and vs a hand-written raw
- * cdktf stack of the same resources (Azure ML, bench/raw-azure.ts).
+ * cdktf stack of the same resources (Azure ML, bench/raw-azure.ts; Vertex AI, bench/raw-vertex.ts).
  *
  *   npm run bench
- *   BENCH_ONLY=azure npm run bench                  only some parts: sagemaker, azure, on-prem (bench/on-prem.ts),
+ *   BENCH_ONLY=azure npm run bench                  only some parts: sagemaker, azure, vertex, on-prem (bench/on-prem.ts),
  *                                                   comma-separated (default: all)
  *   BENCH_RUNS=3 npm run bench                      repetitions per case (default 5 for SageMaker, 3 for Azure)
  *   BENCH_AZURE_RUNS=5 npm run bench                repetitions of the Azure cases alone (default BENCH_RUNS, else 3)
+ *   BENCH_VERTEX_RUNS=5 npm run bench               repetitions of the Vertex cases and bridge runs (default BENCH_RUNS, else 3)
  *   BENCH_SYNTH_MODES=js,ts-node npm run bench      also run the synth cases through ts-node
  *   BENCH_REQUIRE_MODES=js npm run bench            require cases as plain JS only
  *   BENCH_ASSET_MIB=0 npm run bench                 size of the generated large local model (default 32; 0 = skip)
@@ -31,6 +32,11 @@
  * ModelDeployment + DeploymentTarget.azureMl vs bench/raw-azure.ts, with an azureml:// model (no
  * upload on either side), and 1 endpoint with the local fixture model (blobs and a cdktf asset).
  *
+ * Vertex cases: the same for `cdk-model-deployment/vertex-ai` (lib/targets/vertex-ai) and
+ * bench/raw-vertex.ts (cdktf and the same google deep imports), 1 and 25 endpoints with a gs:// model;
+ * and the upload/deploy bridge's time per deploy against the tests' fake Vertex (bench/vertex-bridge.ts:
+ * first deploy, and a new version's blue/green switch), in the parent after the synth cases.
+ *
  * Results: a table on stdout and bench-results.json at the repository root (only the parts run).
  */
 import { spawnSync } from 'child_process';
@@ -40,13 +46,14 @@ import * as path from 'path';
 import { BUILD_DIR, ROOT, buildJs } from './build-js';
 import type { CaseSpec, ChildResult } from './child';
 import { Suite, benchOnly } from './only';
+import { BridgePhase, benchVertexBridge } from './vertex-bridge';
 
 type Mode = 'js' | 'ts-node';
 
 interface Case {
   readonly id: string;
-  /** Which part of the bench (BENCH_ONLY); the baseline is shared by both. */
-  readonly suite: Suite | 'both';
+  /** Which parts of the bench (BENCH_ONLY) the case belongs to; it runs when any of them does. */
+  readonly suites: readonly Suite[];
   readonly group: 'require' | 'synth';
   readonly label: string;
   readonly spec: Omit<CaseSpec, 'root' | 'outdir'>;
@@ -63,6 +70,7 @@ interface Stat { readonly median: number; readonly min: number; readonly max: nu
 
 const RUNS = parsePositiveInt(process.env.BENCH_RUNS, 5, 'BENCH_RUNS');
 const AZURE_RUNS = parsePositiveInt(process.env.BENCH_AZURE_RUNS, process.env.BENCH_RUNS ? RUNS : 3, 'BENCH_AZURE_RUNS');
+const VERTEX_RUNS = parsePositiveInt(process.env.BENCH_VERTEX_RUNS, process.env.BENCH_RUNS ? RUNS : 3, 'BENCH_VERTEX_RUNS');
 const ONLY = benchOnly();
 const REQUIRE_MODES = parseModes('BENCH_REQUIRE_MODES', 'js,ts-node');
 const SYNTH_MODES = parseModes('BENCH_SYNTH_MODES', 'js');
@@ -77,51 +85,64 @@ const clearArchiveCache = () => fs.rmSync(ARCHIVE_CACHE, { recursive: true, forc
 
 const synthCase = (impl: 'ours' | 'alpha', count: number, validation: boolean): Case => ({
   id: `${impl}-${count}${validation ? '' : '-noval'}`,
-  suite: 'sagemaker',
+  suites: ['sagemaker'],
   group: 'synth',
   label: `${impl} x${count}`,
   spec: { kind: 'synth', impl, count, model: 'uri', validation },
 });
 
-/** Azure: N endpoints in one cdktf stack, ours (the Azure ML target) or the hand-written raw stack. */
-const azureCase = (impl: 'ours' | 'raw', count: number, model: 'uri' | 'asset' = 'uri'): Case => ({
-  id: `az-${impl}-${count}${model === 'asset' ? '-local' : ''}`,
-  suite: 'azure',
+/** cdktf clouds: their suite and the prefix of their case ids. */
+const CDKTF = { azure: { suite: 'azure', prefix: 'az' }, gcp: { suite: 'vertex', prefix: 'gcp' } } as const;
+type CdktfCloud = keyof typeof CDKTF;
+
+/** N endpoints in one cdktf stack, ours (the Azure ML or Vertex AI target) or the hand-written raw stack. */
+const cdktfCase = (cloud: CdktfCloud, impl: 'ours' | 'raw', count: number, model: 'uri' | 'asset' = 'uri'): Case => ({
+  id: `${CDKTF[cloud].prefix}-${impl}-${count}${model === 'asset' ? '-local' : ''}`,
+  suites: [CDKTF[cloud].suite],
   group: 'synth',
   label: `${impl} x${count}${model === 'asset' ? ' local model' : ''}`,
-  spec: { kind: 'synth', cloud: 'azure', impl, count, model },
+  spec: { kind: 'synth', cloud, impl, count, model },
 });
+const azureCase = (impl: 'ours' | 'raw', count: number, model: 'uri' | 'asset' = 'uri') => cdktfCase('azure', impl, count, model);
+const vertexCase = (impl: 'ours' | 'raw', count: number) => cdktfCase('gcp', impl, count);
 
 const ALL_CASES: Case[] = [
-  { id: 'req-baseline', suite: 'both', group: 'require', label: 'baseline (nothing)', spec: { kind: 'require', module: '' } },
-  { id: 'req-root', suite: 'sagemaker', group: 'require', label: "require('./lib')", spec: { kind: 'require', module: './lib' } },
-  { id: 'req-sagemaker', suite: 'sagemaker', group: 'require', label: "require('./lib/targets/sagemaker')", spec: { kind: 'require', module: './lib/targets/sagemaker' } },
-  { id: 'req-alpha', suite: 'sagemaker', group: 'require', label: "require('@aws-cdk/aws-sagemaker-alpha')", spec: { kind: 'require', module: '@aws-cdk/aws-sagemaker-alpha' } },
+  { id: 'req-baseline', suites: ['sagemaker', 'azure', 'vertex'], group: 'require', label: 'baseline (nothing)', spec: { kind: 'require', module: '' } },
+  { id: 'req-root', suites: ['sagemaker'], group: 'require', label: "require('./lib')", spec: { kind: 'require', module: './lib' } },
+  { id: 'req-sagemaker', suites: ['sagemaker'], group: 'require', label: "require('./lib/targets/sagemaker')", spec: { kind: 'require', module: './lib/targets/sagemaker' } },
+  { id: 'req-alpha', suites: ['sagemaker'], group: 'require', label: "require('@aws-cdk/aws-sagemaker-alpha')", spec: { kind: 'require', module: '@aws-cdk/aws-sagemaker-alpha' } },
   // cdk-model-deployment/azure-ml; cdktf alone (what any cdktf stack pays); the raw stack's module:
   // cdktf and the 16 azurerm deep imports it declares resources with (the target's 17 less
   // RoleDefinition, which only grantInvoke uses).
-  { id: 'req-azure-ml', suite: 'azure', group: 'require', label: "require('./lib/targets/azure-ml')", spec: { kind: 'require', module: './lib/targets/azure-ml' } },
-  { id: 'req-cdktf', suite: 'azure', group: 'require', label: "require('cdktf')", spec: { kind: 'require', module: 'cdktf' } },
-  { id: 'req-raw-azure', suite: 'azure', group: 'require', label: "require('./bench/raw-azure') (cdktf + azurerm)", spec: { kind: 'require', module: './bench/raw-azure' } },
+  { id: 'req-azure-ml', suites: ['azure'], group: 'require', label: "require('./lib/targets/azure-ml')", spec: { kind: 'require', module: './lib/targets/azure-ml' } },
+  { id: 'req-cdktf', suites: ['azure', 'vertex'], group: 'require', label: "require('cdktf')", spec: { kind: 'require', module: 'cdktf' } },
+  { id: 'req-raw-azure', suites: ['azure'], group: 'require', label: "require('./bench/raw-azure') (cdktf + azurerm)", spec: { kind: 'require', module: './bench/raw-azure' } },
+  // cdk-model-deployment/vertex-ai; the raw stack's module: cdktf and the 6 google deep imports it
+  // declares resources with (the target's other 10 serve options the bench does not set).
+  { id: 'req-vertex-ai', suites: ['vertex'], group: 'require', label: "require('./lib/targets/vertex-ai')", spec: { kind: 'require', module: './lib/targets/vertex-ai' } },
+  { id: 'req-raw-vertex', suites: ['vertex'], group: 'require', label: "require('./bench/raw-vertex') (cdktf + google)", spec: { kind: 'require', module: './bench/raw-vertex' } },
   ...[true, false].flatMap(v => [synthCase('ours', 1, v), synthCase('alpha', 1, v), synthCase('ours', 25, v), synthCase('alpha', 25, v)]),
   azureCase('ours', 1), azureCase('raw', 1), azureCase('ours', 25), azureCase('raw', 25), azureCase('ours', 1, 'asset'), azureCase('raw', 1, 'asset'),
+  vertexCase('ours', 1), vertexCase('raw', 1), vertexCase('ours', 25), vertexCase('raw', 25),
   // Cold: the archive cache is emptied first, so the model directory is packed. Warm: runs right
   // after cold, finds the archive in the cache (hashes the source and the archive, packs nothing).
   // Validation off: packing does not depend on it, and the validator's noise would hide it.
-  { id: 'asset-cold', suite: 'sagemaker', group: 'synth', label: 'ours x1 local asset, cold cache', spec: { kind: 'synth', impl: 'ours', count: 1, model: 'asset', validation: false }, prepare: clearArchiveCache },
-  { id: 'asset-warm', suite: 'sagemaker', group: 'synth', label: 'ours x1 local asset, warm cache', spec: { kind: 'synth', impl: 'ours', count: 1, model: 'asset', validation: false } },
+  { id: 'asset-cold', suites: ['sagemaker'], group: 'synth', label: 'ours x1 local asset, cold cache', spec: { kind: 'synth', impl: 'ours', count: 1, model: 'asset', validation: false }, prepare: clearArchiveCache },
+  { id: 'asset-warm', suites: ['sagemaker'], group: 'synth', label: 'ours x1 local asset, warm cache', spec: { kind: 'synth', impl: 'ours', count: 1, model: 'asset', validation: false } },
   ...(ASSET_MIB === 0 ? [] : [
     // A generated model of ASSET_MIB MiB of float32 weights (see generateModel): what packing costs
     // for a model of realistic size, cold (packed) and warm (cache hit: source and archive re-hashed).
-    { id: 'asset-big-cold', suite: 'sagemaker', group: 'synth', label: `ours x1 local ${ASSET_MIB} MiB model, cold cache`, spec: { kind: 'synth', impl: 'ours', count: 1, model: 'asset', assetPath: BIG_MODEL_DIR, validation: false }, prepare: clearArchiveCache } as Case,
-    { id: 'asset-big-warm', suite: 'sagemaker', group: 'synth', label: `ours x1 local ${ASSET_MIB} MiB model, warm cache`, spec: { kind: 'synth', impl: 'ours', count: 1, model: 'asset', assetPath: BIG_MODEL_DIR, validation: false } } as Case,
+    { id: 'asset-big-cold', suites: ['sagemaker'], group: 'synth', label: `ours x1 local ${ASSET_MIB} MiB model, cold cache`, spec: { kind: 'synth', impl: 'ours', count: 1, model: 'asset', assetPath: BIG_MODEL_DIR, validation: false }, prepare: clearArchiveCache } as Case,
+    { id: 'asset-big-warm', suites: ['sagemaker'], group: 'synth', label: `ours x1 local ${ASSET_MIB} MiB model, warm cache`, spec: { kind: 'synth', impl: 'ours', count: 1, model: 'asset', assetPath: BIG_MODEL_DIR, validation: false } } as Case,
   ]),
 ];
 const SAGEMAKER = ONLY.has('sagemaker');
 const AZURE = ONLY.has('azure');
-const CASES = ALL_CASES.filter(c => c.suite === 'both' ? SAGEMAKER || AZURE : ONLY.has(c.suite));
-/** Repetitions of a case: the baseline runs as often as the longest suite needs it. */
-const runsOf = (c: Case) => c.suite === 'azure' ? AZURE_RUNS : c.suite === 'sagemaker' ? RUNS : Math.max(SAGEMAKER ? RUNS : 0, AZURE ? AZURE_RUNS : 0);
+const VERTEX = ONLY.has('vertex');
+const SUITE_RUNS: Partial<Record<Suite, number>> = { sagemaker: RUNS, azure: AZURE_RUNS, vertex: VERTEX_RUNS };
+const CASES = ALL_CASES.filter(c => c.suites.some(s => ONLY.has(s)));
+/** Repetitions of a case: a shared one (the baseline, cdktf) runs as often as the longest of its suites needs it. */
+const runsOf = (c: Case) => Math.max(...c.suites.map(s => ONLY.has(s) ? SUITE_RUNS[s] ?? 0 : 0));
 
 /**
  * Writes `weights.bin` (mib MiB of float32 values, roughly normal, from a fixed-seed PRNG: they
@@ -236,7 +257,7 @@ function gitCommit(): string | undefined {
 
 // --- main -------------------------------------------------------------------------------------------------
 
-function main(): void {
+async function main(): Promise<void> {
   const benchStart = performance.now();
   const cpus = os.cpus();
   const machine = {
@@ -254,19 +275,21 @@ function main(): void {
       constructs: packageVersion('constructs'),
       cdktf: packageVersion('cdktf'),
       '@cdktf/provider-azurerm': packageVersion('@cdktf/provider-azurerm'),
+      '@cdktf/provider-google': packageVersion('@cdktf/provider-google'),
+      '@google-cloud/aiplatform': packageVersion('@google-cloud/aiplatform'),
       'ts-node': packageVersion('ts-node'),
       typescript: packageVersion('typescript'),
     },
     commit: gitCommit(),
   };
-  if (!SAGEMAKER && !AZURE) {
-    console.log('bench/run.ts skipped (BENCH_ONLY names neither sagemaker nor azure)');
+  if (!SAGEMAKER && !AZURE && !VERTEX) {
+    console.log('bench/run.ts skipped (BENCH_ONLY names none of sagemaker, azure, vertex)');
     return;
   }
-  const runsLine = [SAGEMAKER ? `SageMaker ${RUNS}` : '', AZURE ? `Azure ${AZURE_RUNS}` : ''].filter(Boolean).join(', ');
+  const runsLine = [SAGEMAKER ? `SageMaker ${RUNS}` : '', AZURE ? `Azure ${AZURE_RUNS}` : '', VERTEX ? `Vertex ${VERTEX_RUNS}` : ''].filter(Boolean).join(', ');
   console.log(`cdk-model-deployment bench (${[...ONLY].join(', ')}): run(s) per case ${runsLine}; require cases: ${REQUIRE_MODES.join(', ')}; synth cases: ${SYNTH_MODES.join(', ')}`);
   console.log(`${machine.cpus} x ${machine.cpuModel}, ${machine.totalMemoryGiB} GiB, Node ${machine.node}, aws-cdk-lib ${machine.packages['aws-cdk-lib']}, alpha ${machine.packages['@aws-cdk/aws-sagemaker-alpha']}, ` +
-    `cdktf ${machine.packages.cdktf}, azurerm bindings ${machine.packages['@cdktf/provider-azurerm']}, ${machine.date}`);
+    `cdktf ${machine.packages.cdktf}, azurerm bindings ${machine.packages['@cdktf/provider-azurerm']}, google bindings ${machine.packages['@cdktf/provider-google']}, ${machine.date}`);
   console.log(`load average (1 min) at the start ${num(machine.loadAverageAtStart[0], 2)} on ${machine.cpus} CPUs`);
 
   const build = MODES.includes('js') ? buildJs() : undefined;
@@ -278,7 +301,7 @@ function main(): void {
   const warm = (modes: Mode[], ids: string[]) => {
     for (const mode of modes) for (const id of ids) if (CASES.some(c => c.id === id)) runChild(mode, CASES.find(c => c.id === id)!);
   };
-  warm(SYNTH_MODES, ['ours-1', 'alpha-1', 'az-ours-1', 'az-raw-1']);
+  warm(SYNTH_MODES, ['ours-1', 'alpha-1', 'az-ours-1', 'az-raw-1', 'gcp-ours-1', 'gcp-raw-1']);
   warm(REQUIRE_MODES, ['req-sagemaker', 'req-alpha', 'req-azure-ml', 'req-raw-azure']);
 
   // Interleave cases within each repetition, so that drift (thermal, other load) hits all alike.
@@ -340,7 +363,7 @@ function main(): void {
   const synthRows: string[][] = [];
   const synthJson: object[] = [];
   for (const mode of SYNTH_MODES) {
-    for (const c of CASES.filter(x => x.group === 'synth' && x.suite === 'sagemaker')) {
+    for (const c of CASES.filter(x => x.group === 'synth' && x.suites.includes('sagemaker'))) {
       const ss = get(mode, c.id);
       const synth = stat(ss.map(s => s.synthMs!));
       const resources = ss[0].resources!;
@@ -413,61 +436,80 @@ function main(): void {
     }
   }
 
-  // --- (d) Azure: synth cost, ours vs the raw stack ------------------------------------------------------
-  const azureRows: string[][] = [];
-  const azureJson: object[] = [];
-  const azureCompareRows: string[][] = [];
-  const azureCompareJson: object[] = [];
-  for (const mode of AZURE ? SYNTH_MODES : []) {
-    for (const c of CASES.filter(x => x.suite === 'azure' && x.group === 'synth')) {
-      const ss = get(mode, c.id);
-      const synth = stat(ss.map(s => s.synthMs!));
-      const resources = ss[0].resources!;
-      const count = c.spec.count ?? 1;
-      azureRows.push([
-        mode, c.label, String(resources),
-        range(synth), range(statOf(ss, s => s.constructMs)), range(statOf(ss, s => s.synthOnlyMs)), range(statOf(ss, s => s.loadMs)),
-        range(statOf(ss, s => s.wallMs)), range(statOf(ss, s => s.cpuMs)), range(statOf(ss, s => s.maxRss), MiB),
-        num(synth.median / count, 1), num(synth.median / resources, 2),
-      ]);
-      azureJson.push({
-        mode, case: c.id, label: c.label, runs: ss.length, impl: c.spec.impl, deployments: count, model: c.spec.model,
-        resources, resourceTypes: ss[0].resourceTypes, dataSourceTypes: ss[0].dataSourceTypes, templateBytes: ss[0].templateBytes,
-        constructPlusSynthMs: synth,
-        constructMs: statOf(ss, s => s.constructMs), synthOnlyMs: statOf(ss, s => s.synthOnlyMs), loadMs: statOf(ss, s => s.loadMs),
-        processWallMs: statOf(ss, s => s.wallMs), processCpuMs: statOf(ss, s => s.cpuMs), startupMs: statOf(ss, s => s.startupMs),
-        maxRssBytes: statOf(ss, s => s.maxRss), rssEndBytes: statOf(ss, s => s.rssEnd), heapUsedEndBytes: statOf(ss, s => s.heapUsedEnd),
-        msPerDeployment: synth.median / count, msPerResource: synth.median / resources,
-        samples: ss,
-      });
+  // --- (d) Azure and (e) Vertex: synth cost, ours vs the raw stack ---------------------------------------
+  const cdktfSection = (cloud: CdktfCloud) => {
+    const { suite, prefix } = CDKTF[cloud];
+    const rows: string[][] = [];
+    const json: object[] = [];
+    const compareRows: string[][] = [];
+    const compareJson: object[] = [];
+    for (const mode of ONLY.has(suite) ? SYNTH_MODES : []) {
+      for (const c of CASES.filter(x => x.suites.includes(suite) && x.group === 'synth')) {
+        const ss = get(mode, c.id);
+        const synth = stat(ss.map(s => s.synthMs!));
+        const resources = ss[0].resources!;
+        const count = c.spec.count ?? 1;
+        rows.push([
+          mode, c.label, String(resources),
+          range(synth), range(statOf(ss, s => s.constructMs)), range(statOf(ss, s => s.synthOnlyMs)), range(statOf(ss, s => s.loadMs)),
+          range(statOf(ss, s => s.wallMs)), range(statOf(ss, s => s.cpuMs)), range(statOf(ss, s => s.maxRss), MiB),
+          num(synth.median / count, 1), num(synth.median / resources, 2),
+        ]);
+        json.push({
+          mode, case: c.id, label: c.label, runs: ss.length, impl: c.spec.impl, deployments: count, model: c.spec.model,
+          resources, resourceTypes: ss[0].resourceTypes, dataSourceTypes: ss[0].dataSourceTypes, templateBytes: ss[0].templateBytes,
+          constructPlusSynthMs: synth,
+          constructMs: statOf(ss, s => s.constructMs), synthOnlyMs: statOf(ss, s => s.synthOnlyMs), loadMs: statOf(ss, s => s.loadMs),
+          processWallMs: statOf(ss, s => s.wallMs), processCpuMs: statOf(ss, s => s.cpuMs), startupMs: statOf(ss, s => s.startupMs),
+          maxRssBytes: statOf(ss, s => s.maxRss), rssEndBytes: statOf(ss, s => s.rssEnd), heapUsedEndBytes: statOf(ss, s => s.heapUsedEnd),
+          msPerDeployment: synth.median / count, msPerResource: synth.median / resources,
+          samples: ss,
+        });
+      }
+      const pickers = {
+        synthMs: (id: string) => med(mode, id, s => s.synthMs!),
+        processCpuMs: (id: string) => med(mode, id, s => s.cpuMs),
+        processWallMs: (id: string) => med(mode, id, s => s.wallMs),
+        maxRssBytes: (id: string) => med(mode, id, s => s.maxRss),
+        resources: (id: string) => get(mode, id)[0].resources!,
+        templateBytes: (id: string) => get(mode, id)[0].templateBytes!,
+      };
+      const compare = (label: string, pick: (p: (id: string) => number) => [number, number]) => {
+        const [synthMs, cpuMs, wallMs, rss, res, bytes] = [pickers.synthMs, pickers.processCpuMs, pickers.processWallMs, pickers.maxRssBytes, pickers.resources, pickers.templateBytes].map(pick);
+        compareRows.push([mode, label, vs(synthMs[0], synthMs[1], 1), vs(cpuMs[0], cpuMs[1], 0), vs(wallMs[0], wallMs[1], 0),
+          vs(rss[0] / MiB, rss[1] / MiB, 1), `${num(res[0], 1)} vs ${num(res[1], 1)}`, `${num(bytes[0] / 1024, 1)} vs ${num(bytes[1] / 1024, 1)}`]);
+        const pair = ([ours, raw]: [number, number]) => ({ ours, raw, ratio: ours / raw });
+        compareJson.push({
+          mode, case: label, synthMs: pair(synthMs), processCpuMs: pair(cpuMs), processWallMs: pair(wallMs), maxRssBytes: pair(rss),
+          resources: { ours: res[0], raw: res[1] }, templateBytes: { ours: bytes[0], raw: bytes[1] },
+        });
+      };
+      const id = (impl: string, n: number, local = '') => `${prefix}-${impl}-${n}${local}`;
+      for (const n of [1, 25]) compare(`x${n}`, p => [p(id('ours', n)), p(id('raw', n))]);
+      compare('each extra deployment (x25 - x1) / 24', p => [(p(id('ours', 25)) - p(id('ours', 1))) / 24, (p(id('raw', 25)) - p(id('raw', 1))) / 24]);
+      if (CASES.some(c => c.id === id('ours', 1, '-local'))) compare('x1 local model', p => [p(id('ours', 1, '-local')), p(id('raw', 1, '-local'))]);
     }
-    const pickers = {
-      synthMs: (id: string) => med(mode, id, s => s.synthMs!),
-      processCpuMs: (id: string) => med(mode, id, s => s.cpuMs),
-      processWallMs: (id: string) => med(mode, id, s => s.wallMs),
-      maxRssBytes: (id: string) => med(mode, id, s => s.maxRss),
-      resources: (id: string) => get(mode, id)[0].resources!,
-      templateBytes: (id: string) => get(mode, id)[0].templateBytes!,
-    };
-    const compare = (label: string, pick: (p: (id: string) => number) => [number, number]) => {
-      const [synthMs, cpuMs, wallMs, rss, res, bytes] = [pickers.synthMs, pickers.processCpuMs, pickers.processWallMs, pickers.maxRssBytes, pickers.resources, pickers.templateBytes].map(pick);
-      azureCompareRows.push([mode, label, vs(synthMs[0], synthMs[1], 1), vs(cpuMs[0], cpuMs[1], 0), vs(wallMs[0], wallMs[1], 0),
-        vs(rss[0] / MiB, rss[1] / MiB, 1), `${num(res[0], 1)} vs ${num(res[1], 1)}`, `${num(bytes[0] / 1024, 1)} vs ${num(bytes[1] / 1024, 1)}`]);
-      const pair = ([ours, raw]: [number, number]) => ({ ours, raw, ratio: ours / raw });
-      azureCompareJson.push({
-        mode, case: label, synthMs: pair(synthMs), processCpuMs: pair(cpuMs), processWallMs: pair(wallMs), maxRssBytes: pair(rss),
-        resources: { ours: res[0], raw: res[1] }, templateBytes: { ours: bytes[0], raw: bytes[1] },
-      });
-    };
-    for (const n of [1, 25]) compare(`x${n}`, p => [p(`az-ours-${n}`), p(`az-raw-${n}`)]);
-    compare('each extra deployment (x25 - x1) / 24', p => [(p('az-ours-25') - p('az-ours-1')) / 24, (p('az-raw-25') - p('az-raw-1')) / 24]);
-    compare('x1 local model', p => [p('az-ours-1-local'), p('az-raw-1-local')]);
-  }
+    return { rows, json, compareRows, compareJson };
+  };
+  const azure = cdktfSection('azure');
+  const vertex = cdktfSection('gcp');
+
+  // --- (f) Vertex: the bridge's time per deploy, against the fake ------------------------------------------
+  const bridgeSamples = VERTEX ? await benchVertexBridge(VERTEX_RUNS) : undefined;
+  const bridgeLabels: Record<BridgePhase, string> = {
+    create: 'create: upload + deploy + traffic (v1)',
+    blueGreen: 'blue/green: upload + deploy v2, traffic, undeploy + delete v1',
+  };
+  const bridgeRows = bridgeSamples ? (Object.keys(bridgeLabels) as BridgePhase[]).map(p =>
+    [bridgeLabels[p], range(stat(bridgeSamples[p].map(x => x.ms))), String(bridgeSamples[p][0].calls)]) : [];
+  const bridgeJson = bridgeSamples ? Object.fromEntries(Object.entries(bridgeSamples).map(([p, ss]) =>
+    [p, { label: bridgeLabels[p as BridgePhase], runs: ss.length, processWallMs: stat(ss.map(x => x.ms)), grpcCalls: ss.map(x => x.calls), samples: ss }])) : undefined;
 
   const totalMs = performance.now() - benchStart;
   const loadAverageAtEnd = os.loadavg();
   const r = (runs: number) => `${runs} run${runs === 1 ? '' : 's'}${runs === 1 ? '' : ' median (min-max)'}`;
-  const requireRuns = [SAGEMAKER ? `${r(RUNS)}${AZURE ? ' (SageMaker cases)' : ''}` : '', AZURE ? `${r(AZURE_RUNS)}${SAGEMAKER ? ' (Azure cases)' : ''}` : ''].filter(Boolean).join(', ');
+  const suitesOn = [SAGEMAKER ? 'SageMaker' : '', AZURE ? 'Azure' : '', VERTEX ? 'Vertex' : ''].filter(Boolean);
+  const requireRuns = suitesOn.map(name => `${r(SUITE_RUNS[name.toLowerCase() as Suite]!)}${suitesOn.length > 1 ? ` (${name} cases)` : ''}`).join(', ');
 
   console.log(`\n(b) Cost of requiring the package: fresh process per run, ${requireRuns}`);
   console.log('    process = wall time of the whole child (spawn to exit); net = minus the baseline process of the same mode');
@@ -498,26 +540,45 @@ function main(): void {
     }
   }
 
-  if (AZURE && SYNTH_MODES.length > 0) {
-    console.log(`\n(d) Azure ML synthesis: N endpoints in ONE cdktf TerraformStack, fresh process per run, ${r(AZURE_RUNS)}`);
-    console.log('    ours = ModelDeployment + DeploymentTarget.azureMl(); raw = bench/raw-azure.ts, the same resources written by hand');
-    console.log('    (azurerm deep imports, plain TerraformResource + addOverride for azapi). Model: azureml:// URI, or the local');
-    console.log('    fixture uploaded as blobs. load = cdktf + the package root and the Azure ML target (ours) or the raw module;');
+  const printCdktf = (cloud: CdktfCloud, title: string, legend: string[], section: ReturnType<typeof cdktfSection>, typesNote: string) => {
+    const { suite, prefix } = CDKTF[cloud];
+    if (!ONLY.has(suite) || SYNTH_MODES.length === 0) return;
+    console.log(`\n${title}: N endpoints in ONE cdktf TerraformStack, fresh process per run, ${r(SUITE_RUNS[suite]!)}`);
+    for (const line of legend) console.log(`    ${line}`);
     console.log('    synth = construct + app.synth() (writes cdk.tf.json), no module loading in it on either side.\n');
     console.log(table(
       ['mode', 'case', 'resources', 'synth ms', 'construct ms', 'app.synth ms', 'load ms', 'process ms', 'process CPU ms', 'maxRSS MiB', 'ms/deploy', 'ms/resource'],
-      azureRows, 2));
+      section.rows, 2));
     console.log('\nOurs vs raw (medians; ratio >1 means ours costs more)\n');
     console.log(table(['mode', 'deployments', 'synth ms ours vs raw', 'process CPU ms ours vs raw', 'process ms ours vs raw', 'maxRSS MiB ours vs raw', 'resources', 'template KiB'],
-      azureCompareRows, 2));
+      section.compareRows, 2));
     const typesOf = (id: string) => {
       const first = get(SYNTH_MODES[0], id)[0];
       const types = { ...first.resourceTypes, ...Object.fromEntries(Object.entries(first.dataSourceTypes ?? {}).map(([t, n]) => [`data.${t}`, n])) };
       return Object.entries(types).map(([t, n]) => `${t}${n > 1 ? ` x${n}` : ''}`).join(', ');
     };
-    console.log('\nResources per Azure deployment (azureml:// model; the local model adds a container, two roles and the blobs):');
-    console.log(`  ours: ${typesOf('az-ours-1')}`);
-    console.log(`  raw : ${typesOf('az-raw-1')}`);
+    console.log(`\nResources per ${typesNote}:`);
+    console.log(`  ours: ${typesOf(`${prefix}-ours-1`)}`);
+    console.log(`  raw : ${typesOf(`${prefix}-raw-1`)}`);
+  };
+  printCdktf('azure', '(d) Azure ML synthesis', [
+    'ours = ModelDeployment + DeploymentTarget.azureMl(); raw = bench/raw-azure.ts, the same resources written by hand',
+    '(azurerm deep imports, plain TerraformResource + addOverride for azapi). Model: azureml:// URI, or the local',
+    'fixture uploaded as blobs. load = cdktf + the package root and the Azure ML target (ours) or the raw module;',
+  ], azure, 'Azure deployment (azureml:// model; the local model adds a container, two roles and the blobs)');
+  printCdktf('gcp', '(e) Vertex AI synthesis', [
+    'ours = ModelDeployment + DeploymentTarget.vertexAi(); raw = bench/raw-vertex.ts, the same resources written by hand',
+    '(google deep imports, cdktf\'s DataResource for terraform_data). Model: gs:// URI (no upload on either side).',
+    'load = cdktf + the package root and the Vertex AI target (ours) or the raw module. DataResource runs',
+    '`terraform version` in a child process once per instance inside app.synth() on both sides: process CPU ms',
+    'leaves that child out, so synth ms and process ms include it and process CPU ms does not;',
+  ], vertex, 'Vertex deployment (gs:// model; the provider and the aiplatform project service once per stack)');
+
+  if (bridgeSamples) {
+    console.log(`\n(f) Vertex AI bridge per deploy: \`node bridge/main.js create\` as Terraform's local-exec runs it, the real`);
+    console.log(`    @google-cloud/aiplatform client against the tests' fake Vertex on 127.0.0.1 (answers at once), ${r(VERTEX_RUNS)};`);
+    console.log('    process = wall time of the bridge process, spawn to exit; calls = gRPC calls it made (operation polls included).\n');
+    console.log(table(['run', 'process ms', 'calls'], bridgeRows));
   }
 
   // The bench itself keeps about one to one and a half CPUs busy (a child and its helper threads).
@@ -527,12 +588,15 @@ function main(): void {
 
   const results = {
     machine: { ...machine, loadAverageAtEnd },
-    config: { only: [...ONLY], runs: RUNS, azureRuns: AZURE_RUNS, requireModes: REQUIRE_MODES, synthModes: SYNTH_MODES, archiveCache: ARCHIVE_CACHE, generatedModelMiB: ASSET_MIB, transpile: build },
+    config: { only: [...ONLY], runs: RUNS, azureRuns: AZURE_RUNS, vertexRuns: VERTEX_RUNS, requireModes: REQUIRE_MODES, synthModes: SYNTH_MODES, archiveCache: ARCHIVE_CACHE, generatedModelMiB: ASSET_MIB, transpile: build },
     require: requireJson,
     synth: synthJson,
     comparison: compareJson,
-    azureSynth: azureJson,
-    azureComparison: azureCompareJson,
+    azureSynth: azure.json,
+    azureComparison: azure.compareJson,
+    vertexSynth: vertex.json,
+    vertexComparison: vertex.compareJson,
+    vertexBridge: bridgeJson,
     totalMs,
   };
   const outFile = path.join(ROOT, 'bench-results.json');
@@ -540,4 +604,7 @@ function main(): void {
   console.log(`\nwrote ${path.relative(process.cwd(), outFile) || outFile}; total ${num(totalMs / 1000, 1)} s`);
 }
 
-main();
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exitCode = 1;
+});
