@@ -75,7 +75,10 @@ const ONLY = benchOnly();
 const REQUIRE_MODES = parseModes('BENCH_REQUIRE_MODES', 'js,ts-node');
 const SYNTH_MODES = parseModes('BENCH_SYNTH_MODES', 'js');
 const MODES = (['js', 'ts-node'] as Mode[]).filter(m => REQUIRE_MODES.includes(m) || SYNTH_MODES.includes(m));
-const ARCHIVE_CACHE = path.join(os.tmpdir(), 'cdk-model-deployment-archives');
+// The children get a temp directory of their own (TMPDIR), so the cold-cache cases clear a model-archive
+// cache nobody else uses: clearing the shared one under a test run on the same machine made its synth fail.
+const BENCH_TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'cdkmd-bench-tmp-'));
+const ARCHIVE_CACHE = path.join(BENCH_TMP, 'cdk-model-deployment-archives');
 const ASSET_MIB = process.env.BENCH_ASSET_MIB === '0' ? 0 : parsePositiveInt(process.env.BENCH_ASSET_MIB, 32, 'BENCH_ASSET_MIB');
 const BIG_MODEL_DIR = path.join(os.tmpdir(), `cdkmd-bench-model-${ASSET_MIB}mib`);
 const MARKER = '@@BENCH@@ ';
@@ -200,6 +203,7 @@ function runChild(mode: Mode, c: Case): Sample {
     const env = { ...process.env };
     delete env.NODE_OPTIONS; // e.g. a debugger or --require from the caller would skew every child
     delete env.CDK_VALIDATION; // the case decides, through the App's builtinCloudFormationValidation
+    env.TMPDIR = BENCH_TMP;
     const start = performance.now();
     const child = spawnSync(process.execPath, args, { cwd: ROOT, env, encoding: 'utf8', maxBuffer: 64 * MiB });
     const wallMs = performance.now() - start;
@@ -319,7 +323,7 @@ async function main(): Promise<void> {
     }
     process.stdout.write(`  repetition ${r + 1}/${repetitions} done (${num((performance.now() - benchStart) / 1000, 1)} s)\n`);
   }
-  clearArchiveCache();
+  fs.rmSync(BENCH_TMP, { recursive: true, force: true });
   if (SAGEMAKER && ASSET_MIB > 0) fs.rmSync(BIG_MODEL_DIR, { recursive: true, force: true });
   const get = (mode: Mode, id: string) => samples.get(key(mode, id))!;
   const med = (mode: Mode, id: string, pick: (s: Sample) => number) => stat(get(mode, id).map(pick)).median;
