@@ -573,9 +573,9 @@ async function main(): Promise<void> {
   printCdktf('gcp', '(e) Vertex AI synthesis', [
     'ours = ModelDeployment + DeploymentTarget.vertexAi(); raw = bench/raw-vertex.ts, the same resources written by hand',
     '(google deep imports, cdktf\'s DataResource for terraform_data). Model: gs:// URI (no upload on either side).',
-    'load = cdktf + the package root and the Vertex AI target (ours) or the raw module. DataResource runs',
-    '`terraform version` in a child process once per instance inside app.synth() on both sides: process CPU ms',
-    'leaves that child out, so synth ms and process ms include it and process CPU ms does not;',
+    'load = cdktf + the package root and the Vertex AI target (ours) or the raw module. The raw stack\'s DataResource',
+    'runs `terraform version` in a child process once per instance inside app.synth(); ours writes the same JSON',
+    'without that check (lib/common/terraform-data.ts). Process CPU ms leaves the child out; synth ms and process ms include it;',
   ], vertex, 'Vertex deployment (gs:// model; the provider and the aiplatform project service once per stack)');
 
   if (bridgeSamples) {

@@ -2,7 +2,8 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Annotations, AssetType, DataResource, Fn, ITerraformDependable, SSHProvisionerConnection, TerraformAsset, TerraformLocal, TerraformOutput } from 'cdktf';
+import { Annotations, AssetType, Fn, ITerraformDependable, SSHProvisionerConnection, TerraformAsset, TerraformLocal, TerraformOutput } from 'cdktf';
+import { TerraformData } from '../../common/terraform-data';
 import { Construct, IConstruct } from 'constructs';
 import type { IModelEndpoint } from '../../model-endpoint';
 import { findTargetConstruct } from '../../common/target-construct';
@@ -121,7 +122,7 @@ export class OnPremModelEndpoint extends Construct implements IModelEndpoint {
   /** The version id each host runs, by host name. */
   public readonly versions: { [host: string]: string } = {};
   /** The `terraform_data` that deploys to each host, by host name (escape hatch). */
-  public readonly hostDeployments: { [host: string]: DataResource } = {};
+  public readonly hostDeployments: { [host: string]: TerraformData } = {};
 
   constructor(scope: Construct, id: string, props: OnPremModelEndpointProps) {
     super(scope, id);
@@ -190,7 +191,7 @@ export class OnPremModelEndpoint extends Construct implements IModelEndpoint {
   }
 
   /** One host's resources, recorded in hostUrls, versions and hostDeployments; returns its deployment. */
-  private renderHost(r: ResolvedOnPremEndpoint, assets: RenderedAssets, host: ResolvedHost, previous?: ITerraformDependable): DataResource {
+  private renderHost(r: ResolvedOnPremEndpoint, assets: RenderedAssets, host: ResolvedHost, previous?: ITerraformDependable): TerraformData {
     const values = hostDeployValues(r.spec, r.options, host.plan, r.endpointName, assets.artifactSha256);
     const version = versionId(values, r.containerEnv);
     const connection = sshConnection(host.plan, r.connectTimeoutSeconds, host.scriptDir);
@@ -220,7 +221,7 @@ export class OnPremModelEndpoint extends Construct implements IModelEndpoint {
    * The resources of one host: the anchor that owns everything on it, then the script, the
    * artifact, the image, the API keys, and the deployment that uses them.
    */
-  private hostResources(r: ResolvedOnPremEndpoint, assets: RenderedAssets, h: HostRender): DataResource {
+  private hostResources(r: ResolvedOnPremEndpoint, assets: RenderedAssets, h: HostRender): TerraformData {
     // Every user string below is validated by the host contract, and escaped all the same.
     const { connection, scriptDir } = h;
     const id = h.plan.host.name;
@@ -241,7 +242,7 @@ export class OnPremModelEndpoint extends Construct implements IModelEndpoint {
     // Its create and destroy steps both upload the current host script there, so teardown never lacks it.
     const scriptDirUpload = { type: 'file' as const, source: escapeTerraformTemplate(`${assets.scriptDirs.path}/${scriptDir}`), destination: '.' };
     const hostScriptUpload = { type: 'file' as const, source: escapeTerraformTemplate(assets.hostScript.path), destination: `${scriptDir}/modeldeploy.sh` };
-    const anchor = new DataResource(this, `${id}-host`, {
+    const anchor = new TerraformData(this, `${id}-host`, {
       triggersReplace: { dir },
       input: { dir, runtime, runtimeArgs, host: name, owner: r.owner, scriptDir },
       connection,
@@ -257,7 +258,7 @@ export class OnPremModelEndpoint extends Construct implements IModelEndpoint {
 
     // Private from the first byte: every directory 0700 before any upload.
     const dirs = ['', '/tool', '/proxy', '/versions', '/artifacts', '/images'].map(sub => `${dir}${sub}`).join(' ');
-    const toolResource = new DataResource(this, `${id}-tool`, {
+    const toolResource = new TerraformData(this, `${id}-tool`, {
       triggersReplace: { script: assets.hostScriptSha256, dir },
       connection,
       dependsOn: [anchor],
@@ -268,7 +269,7 @@ export class OnPremModelEndpoint extends Construct implements IModelEndpoint {
     });
 
     const artifactSha256 = assets.artifactSha256;
-    const artifactResource = new DataResource(this, `${id}-artifact`, {
+    const artifactResource = new TerraformData(this, `${id}-artifact`, {
       triggersReplace: { sha256: artifactSha256, dir },
       connection,
       dependsOn: [anchor, toolResource],
@@ -282,7 +283,7 @@ export class OnPremModelEndpoint extends Construct implements IModelEndpoint {
 
     const image = assets.image;
     const imageRef = escapeTerraformTemplate(h.values.MD_IMAGE);
-    const imageResource = new DataResource(this, `${id}-image`, {
+    const imageResource = new TerraformData(this, `${id}-image`, {
       triggersReplace: { image: imageRef, archive: image?.sha256 ?? '', dir },
       connection,
       dependsOn: [anchor, toolResource],
@@ -301,7 +302,7 @@ export class OnPremModelEndpoint extends Construct implements IModelEndpoint {
     const keyFile = assets.apiKeyFilePath;
     const keyFilePresent = Fn.fileexists(keyFile);
     const keysUpload = `${dir}/proxy/api-keys.upload`;
-    const keysResource = new DataResource(this, `${id}-keys`, {
+    const keysResource = new TerraformData(this, `${id}-keys`, {
       // Terraform evaluates triggers and provisioner blocks before preconditions: every read is
       // guarded, so that a missing file is reported by the precondition, in the option's name.
       triggersReplace: { keys: Fn.conditional(keyFilePresent, Fn.filesha256(keyFile), 'missing'), revision: r.apiKeyRevision, dir },
@@ -323,7 +324,7 @@ export class OnPremModelEndpoint extends Construct implements IModelEndpoint {
     });
 
     const versionDir = `${dir}/versions/${h.version}`;
-    return new DataResource(this, `${id}-deployment`, {
+    return new TerraformData(this, `${id}-deployment`, {
       triggersReplace: { version: h.version },
       connection,
       // One host after another: this host's new version is up before the next host starts.

@@ -1,6 +1,7 @@
 import * as crypto from 'crypto';
 import * as path from 'path';
-import { AssetType, DataResource, ITerraformDependable, TerraformAsset, TerraformIterator, TerraformOutput, TerraformStack, Token } from 'cdktf';
+import { AssetType, ITerraformDependable, TerraformAsset, TerraformIterator, TerraformOutput, TerraformStack, Token } from 'cdktf';
+import { TerraformData } from '../../common/terraform-data';
 import { BigqueryDataset } from '@cdktf/provider-google/lib/bigquery-dataset';
 import { DataGoogleBigqueryDefaultServiceAccount } from '@cdktf/provider-google/lib/data-google-bigquery-default-service-account';
 import { DataGoogleProject } from '@cdktf/provider-google/lib/data-google-project';
@@ -169,7 +170,7 @@ export class VertexAiModelEndpoint extends Construct implements IModelEndpoint {
   /** The Vertex AI endpoint (escape hatch). */
   public readonly endpoint: VertexAiEndpoint;
   /** The `terraform_data` whose create and destroy steps upload, deploy, undeploy and delete the model. */
-  public readonly deployment: DataResource;
+  public readonly deployment: TerraformData;
   /** The alert policies, unless `monitoring.alarms` is false. */
   public readonly alarms?: RenderedVertexAlarms;
   private readonly project: string;
@@ -451,10 +452,10 @@ export class VertexAiModelEndpoint extends Construct implements IModelEndpoint {
    * in place and run nothing). Create runs `bridge create` (upload, deploy, move all traffic, retire
    * the old version); destroy runs `bridge destroy` with only `self.input` (undeploy, delete).
    */
-  private renderDeployment(request: VertexBridgeRequest, dependsOn: ITerraformDependable[]): DataResource {
+  private renderDeployment(request: VertexBridgeRequest, dependsOn: ITerraformDependable[]): TerraformData {
     const environment = { [VERTEX_BRIDGE_REQUEST_ENV]: '${jsonencode(self.input)}' };
     const bridge = (step: string) => `node ${JSON.stringify(VERTEX_BRIDGE_MAIN)} ${step}`;
-    return new DataResource(this, 'Deployment', {
+    return new TerraformData(this, 'Deployment', {
       input: escapeRequest(request),
       triggersReplace: { version: versionOf(request) },
       lifecycle: { createBeforeDestroy: true },
