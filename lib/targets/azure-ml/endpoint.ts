@@ -1,4 +1,3 @@
-import * as crypto from 'crypto';
 import * as path from 'path';
 import { Annotations, AssetType, Fn, ITerraformDependable, TerraformAsset, TerraformIterator, TerraformOutput, Token } from 'cdktf';
 import { ApplicationInsights } from '@cdktf/provider-azurerm/lib/application-insights';
@@ -28,9 +27,10 @@ import { Problems } from '../../spec/check';
 import { ComputeKind } from '../../spec/compute';
 import { ModelDeploymentValidationError } from '../../spec/errors';
 import { InstanceOffer, findInstance, selectInstance } from '../../spec/instance-catalog';
-import { RolloutStrategy } from '../../spec/rollout';
 import { ServingFramework } from '../../spec/serving';
 import { ModelDeploymentSpecProps, ResolvedModelDeploymentSpec, resolveSpec } from '../../spec/spec';
+import { checkBlueGreenOnly } from '../../common/blue-green';
+import { nameFromConstructPath, sha256Hex } from '../../common/naming';
 import { AzapiProvider, AzapiResource, AzapiResourceAction, AzapiUpdateResource } from './azapi';
 import {
   AZURE_ML_TYPES, EndpointAuthMode, EnvironmentVersionBody, ManagedOnlineDeploymentBody, ModelVersionBody, OnlineEndpointBody,
@@ -256,7 +256,7 @@ export class AzureMlModelEndpoint extends Construct implements IModelEndpoint {
     if (this.invokeRole === undefined) {
       const action = { AADToken: 'score/action', AMLToken: 'token/action', Key: 'listKeys/action' }[this.invokeAuthMode];
       this.invokeRole = new RoleDefinition(this, 'InvokeRole', {
-        name: `Invoke Azure ML endpoint ${literal(this.endpointName)} (${sha256(this.node.path).slice(0, 8)})`,
+        name: `Invoke Azure ML endpoint ${literal(this.endpointName)} (${sha256Hex(this.node.path).slice(0, 8)})`,
         description: `Call the Azure ML online endpoint ${literal(this.endpointName)} (${this.invokeAuthMode} auth) and nothing else`,
         scope: this.resourceGroupId,
         assignableScopes: [this.resourceGroupId],
@@ -306,7 +306,7 @@ export class AzureMlModelEndpoint extends Construct implements IModelEndpoint {
       Annotations.of(this).addWarning('azureMl: access.network is PRIVATE and no privateEndpointSubnetId is given: the workspace and the endpoint take no public traffic, so the endpoint answers only through a private endpoint of the workspace that you create');
     }
 
-    const unique = sha256(`${this.node.path}\n${endpointName}`);
+    const unique = sha256Hex(`${this.node.path}\n${endpointName}`);
     return {
       spec, endpointName, location: location!, instance: instance!, image: image!, registryId, workspace, model, modelContainerName,
       alarmActionGroupId: props.alarmActionGroupId,
@@ -479,7 +479,7 @@ export class AzureMlModelEndpoint extends Construct implements IModelEndpoint {
     const body: EnvironmentVersionBody = environmentBody(r);
     return new AzapiResource(this, 'EnvironmentVersion', {
       type: AZURE_ML_TYPES.environmentVersion,
-      name: sha256(JSON.stringify(body)).slice(0, 12),
+      name: sha256Hex(JSON.stringify(body)).slice(0, 12),
       parentId: `${workspaceId}/environments/${r.names.environment}`,
       body,
       lifecycle: { createBeforeDestroy: true },
@@ -597,10 +597,6 @@ function existingStorage(id: string): StorageAccountRef {
   return { id: literal(id), name: IDS.storageAccountId.exec(id)![1] };
 }
 
-function sha256(text: string): string {
-  return crypto.createHash('sha256').update(text).digest('hex');
-}
-
 /**
  * The deployment's name: `v` and a hash of what makes a new deployment: the model and environment
  * versions (their ids are known only after apply, so their version names stand in) and every
@@ -608,14 +604,12 @@ function sha256(text: string): string {
  */
 function deploymentNameFor(r: ResolvedAzureMlEndpoint, modelVersion: string, environment: EnvironmentVersionBody): string {
   const properties = deploymentProperties(r, '', '');
-  return `v${sha256(JSON.stringify({ modelVersion, environment, properties })).slice(0, 12)}`;
+  return `v${sha256Hex(JSON.stringify({ modelVersion, environment, properties })).slice(0, 12)}`;
 }
 
 /** A valid default endpoint name from the construct path: letter first, at most 32 characters, with a hash for uniqueness. */
 export function endpointNameFrom(constructPath: string): string {
-  let slug = constructPath.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
-  if (!/^[a-z]/.test(slug)) slug = `e-${slug}`;
-  return `${slug.slice(0, 25).replace(/-+$/, '')}-${sha256(constructPath).slice(0, 6)}`;
+  return nameFromConstructPath(constructPath, 25, true);
 }
 
 function authModeOf(auth: AuthMode | undefined): EndpointAuthMode {
@@ -633,7 +627,7 @@ function modelPrefix(r: ResolvedAzureMlEndpoint): string {
 }
 
 function modelVersionOf(r: ResolvedAzureMlEndpoint): string {
-  return (r.model.kind === 'local' ? r.model.contentHash : sha256(r.model.uri)).slice(0, 12);
+  return (r.model.kind === 'local' ? r.model.contentHash : sha256Hex(r.model.uri)).slice(0, 12);
 }
 
 function environmentBody(r: ResolvedAzureMlEndpoint): EnvironmentVersionBody {
@@ -797,14 +791,9 @@ function checkScaling(problems: Problems, spec: ResolvedModelDeploymentSpec): vo
 }
 
 function checkRollout(problems: Problems, spec: ResolvedModelDeploymentSpec): void {
-  const rollout = spec.rollout;
-  if (rollout.strategy !== RolloutStrategy.ALL_AT_ONCE) {
-    problems.add('rollout', rollout.strategy,
-      'Rollout.allAtOnce(): Azure ML gets blue/green in one apply (the new deployment is created beside the old one, all traffic moves to it once Azure reports it provisioned, then the old one is removed); canary and linear traffic steps are not built');
-  } else if (rollout.waitMinutes !== 0 || rollout.terminationWaitMinutes !== 0) {
-    problems.add(rollout.waitMinutes !== 0 ? 'rollout.bakeMinutes' : 'rollout.terminationWaitMinutes', rollout.waitMinutes || rollout.terminationWaitMinutes,
-      '0: the old deployment is removed in the same apply, as soon as traffic has moved');
-  }
+  checkBlueGreenOnly(problems, spec,
+    'Azure ML gets blue/green in one apply (the new deployment is created beside the old one, all traffic moves to it once Azure reports it provisioned, then the old one is removed)',
+    'the old deployment is removed in the same apply, as soon as traffic has moved');
 }
 
 function checkServing(problems: Problems, spec: ResolvedModelDeploymentSpec): string | undefined {

@@ -1,4 +1,3 @@
-import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -8,6 +7,7 @@ import { Construct, IConstruct } from 'constructs';
 import type { IModelEndpoint } from '../../model-endpoint';
 import { findTargetConstruct } from '../../common/target-construct';
 import { hashFile, packModelArchive } from '../../common/model-archive';
+import { nameFromConstructPath, sha256Hex } from '../../common/naming';
 import { AuthMode } from '../../spec/access';
 import { ArtifactSource } from '../../spec/artifact';
 import { Problems, checkInteger } from '../../spec/check';
@@ -341,7 +341,7 @@ export class OnPremModelEndpoint extends Construct implements IModelEndpoint {
 
   /** Empty directories named like each host's script directory: uploading one creates it on the host. */
   private scriptDirsAsset(names: string[]): TerraformAsset {
-    const hash = sha256(names.join('\n'));
+    const hash = sha256Hex(names.join('\n'));
     const local = path.join(os.tmpdir(), 'cdk-model-deployment-script-dirs', hash);
     for (const name of names) fs.mkdirSync(path.join(local, name), { recursive: true, mode: 0o700 });
     return new TerraformAsset(this, 'ScriptDirs', { path: local, type: AssetType.DIRECTORY, assetHash: hash });
@@ -508,15 +508,9 @@ function checkTargetLimits(problems: Problems, spec: ResolvedModelDeploymentSpec
 }
 
 function deploymentNameFrom(constructPath: string): string {
-  const name = constructPath.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
-  const hash = sha256(constructPath).slice(0, 6);
-  return `${name.slice(0, 33).replace(/-+$/, '')}-${hash}`;
+  return nameFromConstructPath(constructPath, 33);
 }
 
 function urlHost(address: string): string {
   return address.includes(':') && !address.startsWith('[') ? `[${address}]` : address;
-}
-
-function sha256(text: string): string {
-  return crypto.createHash('sha256').update(text).digest('hex');
 }

@@ -1,4 +1,4 @@
-import * as crypto from 'crypto';
+import { sha256Hex } from '../../common/naming';
 import * as fs from 'fs';
 import { ComputeKind } from '../../spec/compute';
 import { ModelDeploymentValidationError } from '../../spec/errors';
@@ -184,7 +184,7 @@ const dflt = (key: string) => contractKey(key).default;
  * resolves a relative path from there), one per deployment (OWNER) and directory, so no two share it.
  */
 export function remoteScriptDir(deployment: string, deploymentDir: string, owner: string): string {
-  return `.model-deploy-${deployment}-${crypto.createHash('sha256').update(`${owner}\n${deploymentDir}`).digest('hex').slice(0, 8)}`;
+  return `.model-deploy-${deployment}-${sha256Hex(`${owner}\n${deploymentDir}`).slice(0, 8)}`;
 }
 
 /** The values of `deploy.env`, minus the version id (which is their hash). */
@@ -235,7 +235,7 @@ export function hostDeployValues(spec: ResolvedModelDeploymentSpec, options: OnP
  */
 export function versionId(values: HostDeployValues, containerEnv: string): string {
   const canonical = JSON.stringify({ values: Object.keys(values).sort().map(k => [k, values[k]]), containerEnv });
-  return 'v' + crypto.createHash('sha256').update(canonical).digest('hex').slice(0, 12);
+  return 'v' + sha256Hex(canonical).slice(0, 12);
 }
 
 /** `deploy.env`: one `NAME='value'` line per variable. Values never contain a single quote. */

@@ -1,7 +1,5 @@
-import * as crypto from 'crypto';
 import * as path from 'path';
 import { AssetType, ITerraformDependable, TerraformAsset, TerraformIterator, TerraformOutput, TerraformStack, Token } from 'cdktf';
-import { TerraformData } from '../../common/terraform-data';
 import { BigqueryDataset } from '@cdktf/provider-google/lib/bigquery-dataset';
 import { DataGoogleBigqueryDefaultServiceAccount } from '@cdktf/provider-google/lib/data-google-bigquery-default-service-account';
 import { DataGoogleProject } from '@cdktf/provider-google/lib/data-google-project';
@@ -18,8 +16,11 @@ import { VertexAiEndpoint } from '@cdktf/provider-google/lib/vertex-ai-endpoint'
 import { Construct, IConstruct } from 'constructs';
 import type { IModelEndpoint } from '../../model-endpoint';
 import { ModelFile, hashModelSource, listModelFiles } from '../../common/model-archive';
+import { checkBlueGreenOnly } from '../../common/blue-green';
+import { sha256Hex } from '../../common/naming';
 import { findTargetConstruct } from '../../common/target-construct';
 import { terraformLiteral as literal } from '../../common/terraform';
+import { TerraformData } from '../../common/terraform-data';
 import { stackProvider } from '../../common/terraform-providers';
 import { AuthMode, NetworkAccess } from '../../spec/access';
 import { ArtifactLayout, ArtifactScheme, ArtifactSource } from '../../spec/artifact';
@@ -27,7 +28,6 @@ import { Problems } from '../../spec/check';
 import { ComputeKind } from '../../spec/compute';
 import { ModelDeploymentValidationError } from '../../spec/errors';
 import { findInstance, selectInstance } from '../../spec/instance-catalog';
-import { RolloutStrategy } from '../../spec/rollout';
 import { ScalingMetric } from '../../spec/scaling';
 import { ServingFramework } from '../../spec/serving';
 import { ModelDeploymentSpecProps, ResolvedModelDeploymentSpec, resolveSpec } from '../../spec/spec';
@@ -268,7 +268,7 @@ export class VertexAiModelEndpoint extends Construct implements IModelEndpoint {
     const labels = checkLabels(problems, spec.tags);
     problems.throwIfAny();
 
-    const unique = sha256(`${project}\n${location}\n${this.node.path}\n${endpointId}`);
+    const unique = sha256Hex(`${project}\n${location}\n${this.node.path}\n${endpointId}`);
     return {
       spec, project: project!, location: location!, displayName, endpointId, machine: machine!, container: container!, metrics, model,
       existingBucket, encryptionKeyName, existingServiceAccount, pscProjects, notificationChannels, labels,
@@ -288,7 +288,7 @@ export class VertexAiModelEndpoint extends Construct implements IModelEndpoint {
    */
   private renderApi(r: ResolvedVertexEndpoint): ProjectService {
     const stack = TerraformStack.of(this);
-    const apiId = `cdk-model-deployment-aiplatform-${sha256(r.project).slice(0, 8)}`;
+    const apiId = `cdk-model-deployment-aiplatform-${sha256Hex(r.project).slice(0, 8)}`;
     const existing = stack.node.tryFindChild(apiId);
     if (existing instanceof ProjectService) return existing;
     return new ProjectService(stack, apiId, { project: r.project, service: AIPLATFORM_API, disableOnDestroy: false });
@@ -473,24 +473,20 @@ function nonEmpty<T>(list: T[]): T[] | undefined {
   return list.length === 0 ? undefined : list;
 }
 
-function sha256(text: string): string {
-  return crypto.createHash('sha256').update(text).digest('hex');
-}
-
 /** Ten digits without a leading zero, from a hash of `seed` (Vertex AI's numeric ids take at most 10). */
 function numericId(seed: string): string {
-  return String(1_000_000_000 + (parseInt(sha256(seed).slice(0, 12), 16) % 9_000_000_000));
+  return String(1_000_000_000 + (parseInt(sha256Hex(seed).slice(0, 12), 16) % 9_000_000_000));
 }
 
 /** A display name from the construct path (Vertex AI takes any characters; the path's last parts read best). */
 function displayNameFrom(constructPath: string): string {
   const name = constructPath.split('/').filter(Boolean).join('-');
-  return name.length <= 100 ? name : `${name.slice(name.length - 91)}-${sha256(constructPath).slice(0, 8)}`;
+  return name.length <= 100 ? name : `${name.slice(name.length - 91)}-${sha256Hex(constructPath).slice(0, 8)}`;
 }
 
 /** What makes a new version: everything in the request (a new one is uploaded and deployed beside the old). */
 function versionOf(request: VertexBridgeRequest): string {
-  return sha256(JSON.stringify(request)).slice(0, 16);
+  return sha256Hex(JSON.stringify(request)).slice(0, 16);
 }
 
 /** The request with every string escaped for Terraform's template syntax (jsonencode(self.input) gives the originals back). */
@@ -513,7 +509,7 @@ function bridgeRequestOf(r: ResolvedVertexEndpoint, artifactUri: string, service
     serviceAccount,
   };
   // The ids are fixed from everything else in the request: the same request, the same ids.
-  const version = sha256(JSON.stringify({ artifactUri, container: r.container, deploymentSpec, endpointId: r.endpointId, project: r.project, location: r.location }));
+  const version = sha256Hex(JSON.stringify({ artifactUri, container: r.container, deploymentSpec, endpointId: r.endpointId, project: r.project, location: r.location }));
   const deployedModelId = numericId(version);
   // Prebuilt images serve Vertex's default routes, which name the deployed model.
   const container = r.container.predictRoute.includes('DEPLOYED_MODEL_ID')
@@ -665,14 +661,9 @@ function checkScaling(problems: Problems, spec: ResolvedModelDeploymentSpec, mac
 }
 
 function checkRollout(problems: Problems, spec: ResolvedModelDeploymentSpec): void {
-  const rollout = spec.rollout;
-  if (rollout.strategy !== RolloutStrategy.ALL_AT_ONCE) {
-    problems.add('rollout', rollout.strategy,
-      'Rollout.allAtOnce(): Vertex AI gets blue/green in one apply (the new version is uploaded and deployed beside the old one, takes 100% of traffic once deployed, then the old one is undeployed and deleted); canary and linear traffic steps are not built');
-  } else if (rollout.waitMinutes !== 0 || rollout.terminationWaitMinutes !== 0) {
-    problems.add(rollout.waitMinutes !== 0 ? 'rollout.bakeMinutes' : 'rollout.terminationWaitMinutes', rollout.waitMinutes || rollout.terminationWaitMinutes,
-      '0: the old version is undeployed in the same apply, as soon as traffic has moved');
-  }
+  checkBlueGreenOnly(problems, spec,
+    'Vertex AI gets blue/green in one apply (the new version is uploaded and deployed beside the old one, takes 100% of traffic once deployed, then the old one is undeployed and deleted)',
+    'the old version is undeployed in the same apply, as soon as traffic has moved');
 }
 
 function checkAccess(problems: Problems, spec: ResolvedModelDeploymentSpec): void {
