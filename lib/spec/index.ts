@@ -17,3 +17,4 @@ export type { ScalingProps } from './scaling';
 export { ServingContainer, ServingFramework } from './serving';
 export type { CustomServingOptions, NamedModelServingOptions, ServingOptions, VllmServingOptions } from './serving';
 export type { ModelDeploymentSpecProps } from './spec';
+export type { PredictionSample, VerificationProps } from './verification';

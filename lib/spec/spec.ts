@@ -7,6 +7,7 @@ import { MonitoringProps, ResolvedMonitoring, resolveMonitoring } from './monito
 import { Rollout } from './rollout';
 import { ResolvedScaling, ScalingProps, ScalingTarget, resolveScaling } from './scaling';
 import { ServingContainer } from './serving';
+import { ResolvedVerification, VerificationProps, resolveVerification } from './verification';
 
 /**
  * Everything that describes a model deployment, whatever the target. A target adds only what is
@@ -43,6 +44,13 @@ export interface ModelDeploymentSpecProps {
    */
   readonly monitoring?: MonitoringProps;
   /**
+   * Sample predictions that every new version must answer correctly, within a latency budget,
+   * before it serves (or, where the platform cannot address a version without traffic, right
+   * after, with a rollback).
+   * @default - no sample predictions: a version serves once its container is healthy
+   */
+  readonly verification?: VerificationProps;
+  /**
    * The endpoint's name: letters, digits and hyphens, starting with a letter, at most 63
    * characters. Targets with shorter limits say so.
    * @default - derived from the construct path, unique in the stack
@@ -66,12 +74,14 @@ export interface ResolvedModelDeploymentSpec {
   readonly auth?: AuthMode;
   readonly network: NetworkAccess;
   readonly monitoring: ResolvedMonitoring;
+  /** Undefined means "no sample predictions". */
+  readonly verification?: ResolvedVerification;
   readonly endpointName?: string;
   readonly tags: { readonly [key: string]: string };
 }
 
 /** The spec's own props: what every target reads, and what no target option may redefine. */
-export const SPEC_KEYS: readonly string[] = ['model', 'serving', 'compute', 'scaling', 'rollout', 'access', 'monitoring', 'endpointName', 'tags'];
+export const SPEC_KEYS: readonly string[] = ['model', 'serving', 'compute', 'scaling', 'rollout', 'access', 'monitoring', 'verification', 'endpointName', 'tags'];
 const TAG_KEY = /^[A-Za-z0-9][A-Za-z0-9 _.:/=+@-]{0,127}$/;
 
 /**
@@ -99,6 +109,8 @@ export function resolveSpec(props: ModelDeploymentSpecProps, extraKeys: readonly
   checkKnownKeys('monitoring', monitoringProps as Record<string, unknown>, ['alarms', 'errorRatePercent', 'latencyP99Ms', 'evaluationMinutes', 'capture']);
   const monitoring = resolveMonitoring(monitoringProps);
 
+  const verification = props.verification === undefined ? undefined : resolveVerification(props.verification);
+
   const endpointName = props.endpointName === undefined ? undefined
     : checkString('endpointName', props.endpointName, /^[A-Za-z](-?[A-Za-z0-9])*$/, 'letters, digits and single hyphens, starting with a letter and ending with a letter or digit');
   if (endpointName !== undefined && endpointName.length > 63) {
@@ -116,5 +128,5 @@ export function resolveSpec(props: ModelDeploymentSpecProps, extraKeys: readonly
     checkString(`tags.${key}`, value, /^[A-Za-z0-9 _.:/=+@-]{1,256}$/, 'a value of 1 to 256 letters, digits, spaces and _ . : / = + - @');
   }
 
-  return { model, serving, compute, scaling, rollout, auth, network, monitoring, endpointName, tags: { ...tags } };
+  return { model, serving, compute, scaling, rollout, auth, network, monitoring, verification, endpointName, tags: { ...tags } };
 }
