@@ -20,7 +20,8 @@ import { VertexBridgeRequest } from '../../../lib/targets/vertex-ai/bridge-reque
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 const LIB = path.join(REPO_ROOT, 'lib');
-const SOURCES = ['targets/vertex-ai/bridge-request.ts', ...fs.readdirSync(path.join(LIB, 'targets/vertex-ai/bridge')).filter(f => f.endsWith('.ts')).map(f => `targets/vertex-ai/bridge/${f}`)];
+/** The bridge and what it imports from the package: the sample checker and the spec's verification (with its helpers). */
+const SOURCES = ['common/sample-check.ts', 'spec/verification.ts', 'spec/check.ts', 'spec/errors.ts', 'targets/vertex-ai/bridge-request.ts', ...fs.readdirSync(path.join(LIB, 'targets/vertex-ai/bridge')).filter(f => f.endsWith('.ts')).map(f => `targets/vertex-ai/bridge/${f}`)];
 
 export interface BridgeWorkspace {
   /** the temp dir, removed by `cleanup` */

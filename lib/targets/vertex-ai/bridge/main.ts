@@ -7,12 +7,13 @@
  * `@google-cloud/aiplatform` client and Application Default Credentials. See steps.ts for the calls.
  *
  * Exit status: 0 done; 1 an API step failed (the message names the step, the resource and the API's
- * code and message); 2 the request, the client package or the credentials are missing or wrong (no call
+ * code and message), or a sample prediction failed (the message names each sample, what was expected
+ * and what came, and what the rollback did); 2 the request, the client package or the credentials are missing or wrong (no call
  * made). Progress goes to stdout, errors to stderr, never a token, a header or request metadata.
  */
 import { VERTEX_BRIDGE_REQUEST_ENV, VertexBridgeRequest, vertexBridgeRequestProblems } from '../bridge-request';
 import { BridgeSetupError, loadClientPackage, makeClients } from './client';
-import { Bridge, StepError } from './steps';
+import { Bridge, StepError, VerificationError } from './steps';
 
 const PREFIX = 'vertex-ai bridge';
 
@@ -34,7 +35,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     }
     return 0;
   } catch (e) {
-    if (e instanceof StepError) {
+    if (e instanceof StepError || e instanceof VerificationError) {
       process.stderr.write(`${PREFIX} ${action}: ${e.message}\n`);
       return 1;
     }
