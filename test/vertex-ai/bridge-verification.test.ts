@@ -162,3 +162,21 @@ test('the rollback itself fails: the message says so and keeps the sample failur
   expect(again.stderr).toContain('rolled back: the traffic is back on {"100000003":100}; deployed model 100000006 was undeployed and Model fraud-scorer-v6 deleted');
   expect(state()).toEqual({ models: ['fraud-scorer-v3'], deployed: ['100000003'], split: { 100000003: 100 } });
 });
+
+test('retire-all (the destroy step after a failed update): every Model of this deployment undeployed and deleted, others left alone; again: nothing to do', async () => {
+  // Two versions deployed: v7's create failed after moving the traffic, before retiring v3.
+  fake.inject({ method: 'ListModels', code: grpc.status.UNAVAILABLE, message: 'unavailable' });
+  expect((await create(vertexRequest(7))).code).toBe(1);
+  const parent = `projects/${fake.projectNumber}/locations/europe-west4`;
+  fake.models.set('other-deployment', { name: `${parent}/models/other-deployment`, displayName: 'x', labels: { cdk_model_deployment: 'other' }, deployedModels: [] });
+  expect(state()).toEqual({ models: ['fraud-scorer-v3', 'fraud-scorer-v7', 'other-deployment'], deployed: ['100000003', '100000007'], split: { 100000007: 100 } });
+
+  const owner = { format: 1, project: 'md-test-project', location: 'europe-west4', endpointId: ENDPOINT_ID, owner: 'fraud-scorer' };
+  const r = await runBridge(ws, 'retire-all', JSON.stringify(owner), bridgeEnv(ws, { apiEndpoint: fake.address }));
+  expect(r.code).toBe(0);
+  expect(state()).toEqual({ models: ['other-deployment'], deployed: [], split: {} });
+  const again = await runBridge(ws, 'retire-all', JSON.stringify(owner), bridgeEnv(ws, { apiEndpoint: fake.address }));
+  expect(again.code).toBe(0);
+  expect(again.stdout).toContain('no Model with the owner label fraud-scorer');
+  fake.models.delete('other-deployment');
+});

@@ -71,6 +71,12 @@ export interface VertexBridgeRequest {
 }
 
 /**
+ * What the `retire-all` step needs (the destroy step of the target's second `terraform_data`, which a
+ * new version does not change): the endpoint and the owner label's value.
+ */
+export type VertexBridgeOwnerRequest = Pick<VertexBridgeRequest, 'format' | 'project' | 'location' | 'endpointId' | 'owner'>;
+
+/**
  * The samples as they travel in `MD_VERTEX_REQUEST`: each sample's request and expected response
  * as base64 of their compact JSON. Base64 needs no escaping, neither for Terraform's templates nor
  * in `jsonencode`, which writes `<`, `>` and `&` as six-byte `\u003c` escapes: as plain JSON, the
@@ -185,9 +191,10 @@ export function vertexResourceNames(r: Pick<VertexBridgeRequest, 'project' | 'lo
 /**
  * Checks a parsed request's shape and Vertex's id rules; returns what is wrong, one line per field
  * (empty when it is fine). The construct refuses these at synth; the bridge checks again at apply
- * time, because the request it receives comes from Terraform state.
+ * time, because the request it receives comes from Terraform state. `part` 'owner': only what a
+ * VertexBridgeOwnerRequest has.
  */
-export function vertexBridgeRequestProblems(value: unknown): string[] {
+export function vertexBridgeRequestProblems(value: unknown, part: 'deployment' | 'owner' = 'deployment'): string[] {
   const problems: string[] = [];
   const at = (p: string, what: string) => problems.push(`${p}: ${what}`);
   const obj = (v: unknown, p: string): Record<string, unknown> | undefined => {
@@ -227,6 +234,7 @@ export function vertexBridgeRequestProblems(value: unknown): string[] {
   str(r, 'location', '', /^[a-z]+-[a-z]+[0-9]+$/, 'is not a region');
   str(r, 'endpointId', '', /^[0-9]{1,19}$/, 'is not a numeric endpoint id');
   str(r, 'owner', '', /^[a-z0-9_-]{1,63}$/, 'is not a label value (lowercase letters, digits, _ and -, at most 63)');
+  if (part === 'owner') return problems;
 
   const m = obj(r.model, 'model');
   if (m) {

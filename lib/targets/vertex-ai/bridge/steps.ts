@@ -40,9 +40,11 @@
  * destroy (only what the request names):
  *   1. undeploy the deployed model (endpoint or deployed model NOT_FOUND: done), then
  *   2. delete   the Model (NOT_FOUND: done).
+ * retire-all (the owner request only; see retireAll): undeploy every deployed model of a Model with the
+ *   owner label, then delete those Models (endpoint gone, NOT_FOUND: done).
  */
 import { SendSample, checkSamples, verificationFailedMessage } from '../../../common/sample-check';
-import { VERTEX_OWNER_LABEL, VertexBridgeRequest, VertexBridgeVerification, samplesToCheck, vertexResourceNames } from '../bridge-request';
+import { VERTEX_OWNER_LABEL, VertexBridgeOwnerRequest, VertexBridgeRequest, VertexBridgeVerification, samplesToCheck, vertexResourceNames } from '../bridge-request';
 import { Clients } from './client';
 import {
   IDeployedModel, IEndpoint, IModel, deployModelRequest, modelPayload, moveTrafficRequest, rawPredictRequest, shareOut, trafficSplitRequest,
@@ -120,6 +122,18 @@ const lastSegment = (name: string | null | undefined) => (name ?? '').split('/')
 
 export type Log = (line: string) => void;
 
+/**
+ * retire-all, the destroy step of the target's second `terraform_data`, which is never replaced or
+ * tainted: undeploys and deletes every Model of the deployment (owner label) from the endpoint. It is
+ * what removes the serving version on a destroy after a failed update, where Terraform runs no
+ * destroy-time provisioner (the failed version's object is tainted, the serving one's deposed).
+ */
+export async function retireAll(clients: Clients, owner: VertexBridgeOwnerRequest, log: Log): Promise<void> {
+  // No model or deployment of its own: nothing is kept (retireOwned reads only the names and the owner).
+  const request = { ...owner, model: { modelId: '' }, deployment: { deployedModelId: '' } } as unknown as VertexBridgeRequest;
+  await new Bridge(clients, request, log).retireOwned();
+}
+
 export class Bridge {
   private readonly names: ReturnType<typeof vertexResourceNames>;
 
@@ -132,7 +146,7 @@ export class Bridge {
     await this.deploy();
     const before = await this.moveTraffic();
     if (this.request.verification) await this.verify(this.request.verification, before);
-    await this.retirePrevious();
+    await this.retireOwned({ modelId: this.request.model.modelId, deployedModelId: this.request.deployment.deployedModelId });
   }
 
   public async destroy(): Promise<void> {
@@ -288,16 +302,23 @@ export class Bridge {
     return new Set(owned.map(m => lastSegment(m.name)));
   }
 
-  private async retirePrevious(): Promise<void> {
+  /**
+   * Undeploys every deployed model on this endpoint whose Model carries this deployment's owner label,
+   * then deletes those Models; all but `keep` (the new version, in create).
+   */
+  public async retireOwned(keep?: { readonly modelId: string; readonly deployedModelId: string }): Promise<void> {
     const { parent, endpoint: endpointName } = this.names;
-    const previous = new Set([...await this.ownedModelIds('undeploy')].filter(id => id !== this.request.model.modelId));
-    if (previous.size === 0) return;
-    const endpoint = await call('undeploy', endpointName, () => this.getEndpoint());
-    const newId = this.request.deployment.deployedModelId;
-    for (const d of endpoint.deployedModels ?? []) {
-      if (d.id !== newId && previous.has(lastSegment(d.model))) await this.undeploy(await call('undeploy', endpointName, () => this.getEndpoint()), d.id!);
+    const owned = new Set([...await this.ownedModelIds('undeploy')].filter(id => id !== keep?.modelId));
+    if (owned.size === 0) {
+      if (!keep) this.log(`retire ${endpointName}: no Model with the owner label ${this.request.owner}`);
+      return;
     }
-    for (const modelId of [...previous].sort()) await this.deleteModel(`${parent}/models/${modelId}`);
+    const endpoint = await callOrNotFound('undeploy', endpointName, () => this.getEndpoint());
+    if (!endpoint) this.log(`undeploy ${endpointName}: the endpoint is gone`);
+    for (const d of endpoint?.deployedModels ?? []) {
+      if (d.id !== keep?.deployedModelId && owned.has(lastSegment(d.model))) await this.undeploy(await call('undeploy', endpointName, () => this.getEndpoint()), d.id!);
+    }
+    for (const modelId of [...owned].sort()) await this.deleteModel(`${parent}/models/${modelId}`);
   }
 
   // ---- shared ---------------------------------------------------------------------------------
