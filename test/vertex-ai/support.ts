@@ -1,6 +1,6 @@
 import * as path from 'path';
 import { TerraformStack, Testing } from 'cdktf';
-import { danglingReferences as danglingIn, only } from '../support/terraform-json';
+import { danglingReferences as danglingIn } from '../support/terraform-json';
 import { ModelArtifact, ServingContainer } from '../../lib';
 import { VertexAiModelEndpoint, VertexAiModelEndpointProps } from '../../lib/targets/vertex-ai';
 
