@@ -450,8 +450,9 @@ export class VertexAiModelEndpoint extends Construct implements IModelEndpoint {
   /**
    * The upload and the deployment, which no google resource does: a `terraform_data` whose input
    * is the bridge request, replaced when the version changes (a changed input alone would update
-   * in place and run nothing). Create runs `bridge create` (upload, deploy, move all traffic, retire
-   * the old version); destroy runs `bridge destroy` with only `self.input` (undeploy, delete).
+   * in place and run nothing). Create runs `bridge create` (upload, deploy, move all traffic, check
+   * the spec's samples and roll back on a failure, retire the old version); destroy runs `bridge
+   * destroy` with only `self.input` (undeploy, delete).
    */
   private renderDeployment(request: VertexBridgeRequest, dependsOn: ITerraformDependable[]): TerraformData {
     return new TerraformData(this, 'Deployment', {
