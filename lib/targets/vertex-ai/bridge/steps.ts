@@ -61,10 +61,13 @@ const CODE_NAMES = [
   'UNAUTHENTICATED',
 ];
 
+/** `NOT_FOUND (5): `, or nothing without a code. */
+const codeText = (code: number | undefined) => (code === undefined ? '' : `${CODE_NAMES[code] ?? 'code'} (${code}): `);
+
 /** A failed step: which step, on which resource, and the API's code and message. */
 export class StepError extends Error {
   constructor(public readonly step: Step, public readonly resource: string, public readonly code: number | undefined, detail: string) {
-    super(`${step} ${resource} failed: ${code === undefined ? '' : `${CODE_NAMES[code] ?? 'code'} (${code}): `}${detail}`);
+    super(`${step} ${resource} failed: ${codeText(code)}${detail}`);
   }
 }
 
@@ -242,7 +245,7 @@ export class Bridge {
         return { status: 200, body: Buffer.from(body.data ?? new Uint8Array()).toString('utf8') };
       } catch (e) {
         const { code, message } = apiError(e);
-        throw new Error(`${code === undefined ? '' : `${CODE_NAMES[code] ?? 'code'} (${code}): `}${message}`);
+        throw new Error(`${codeText(code)}${message}`, { cause: e });
       }
     };
     const failures = await checkSamples(samplesToCheck(v), v.latencyBudgetMs, send);
