@@ -76,12 +76,51 @@ function toProbeSample(field: string, value: unknown, index: number): ProbeSampl
   }
 }
 
-/** JSON.parse's complaint, with the line and column when it gives a position. */
+/** JSON.parse's complaint, with the item and the line where it can tell. */
 function syntaxProblem(e: Error, text: string): string {
   const position = /position (\d+)/.exec(e.message);
-  if (!position) return e.message;
-  const before = text.slice(0, Number(position[1]));
-  const line = before.split('\n').length;
-  const column = before.length - before.lastIndexOf('\n');
-  return `${e.message} (line ${line}, column ${column})`;
+  if (position) return `${e.message} (line ${lineAt(text, Number(position[1]))})`;
+  const item = brokenItem(text);
+  return item ? `${e.message} (item [${item.index}], from line ${lineAt(text, item.start)})` : e.message;
+}
+
+function lineAt(text: string, offset: number): number {
+  let line = 1;
+  for (let i = 0; i < offset && i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
+  return line;
+}
+
+/** The first top-level item of a JSON array that does not parse on its own (strings and nesting respected). */
+function brokenItem(text: string): { index: number; start: number } | undefined {
+  let depth = 0;
+  let inString = false;
+  let start = -1;
+  let index = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+      continue;
+    }
+    if (c === '"') inString = true;
+    else if (c === '[' || c === '{') {
+      if (depth++ === 0) start = i + 1;
+    } else if (c === ']' || c === '}' || c === ',') {
+      if (c !== ',') depth--;
+      if ((c === ',' && depth === 1) || (c === ']' && depth === 0)) {
+        const item = text.slice(start, i);
+        if (item.trim() !== '' || c === ',') {
+          try {
+            JSON.parse(item);
+          } catch {
+            return { index, start: start + (item.length - item.trimStart().length) };
+          }
+        }
+        index++;
+        start = i + 1;
+      }
+    }
+  }
+  return undefined;
 }

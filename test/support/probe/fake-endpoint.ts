@@ -19,6 +19,8 @@ export interface FakeEndpoint {
   readonly received: { total: number; authorized: number; refused: number };
   /** The headers of the last request (to check no secret but the expected one travels). */
   lastHeaders?: http.IncomingHttpHeaders;
+  /** The path (and query) of the last request. */
+  lastPath?: string;
   close(): Promise<void>;
 }
 
@@ -31,6 +33,7 @@ export async function startFakeEndpoint(options: FakeEndpointOptions): Promise<F
     req.on('end', () => {
       const n = received.total++;
       fake.lastHeaders = req.headers;
+      fake.lastPath = req.url;
       if (options.require && req.headers[options.require.header] !== options.require.value) {
         received.refused++;
         res.writeHead(401, { 'content-type': 'application/json' });
