@@ -19,20 +19,20 @@ const SAMPLES = parseRequests([
 ].join('\n'), 'requests.jsonl');
 
 test('latency is measured from sending to reading the answer: known delays give the expected percentiles, computed exactly', async () => {
-  const f = await fake({ answer: body => ({ status: 200, body: JSON.stringify({ y: 2 * JSON.parse(body).x }), delayMs: JSON.parse(body).x === 1 ? 20 : 80 }) });
+  const f = await fake({ answer: body => ({ status: 200, body: JSON.stringify({ y: 2 * JSON.parse(body).x }), delayMs: JSON.parse(body).x === 1 ? 20 : 200 }) });
   await runProbe({ target: 'onPrem', url: f.url, samples: SAMPLES, concurrency: 4, count: 8 }); // warm up (module loading, JIT)
   f.received.total = 0;
   const r = await runProbe({ target: 'onPrem', url: f.url, samples: SAMPLES, concurrency: 4, count: 40 });
   expect(r).toMatchObject({ completed: true, requests: 40, outcomes: { 200: 40 }, errorRate: 0, concurrency: 4, requested: { count: 40 } });
   expect(f.received.total).toBe(40);
   const l = r.latencyMs!;
-  // Half the answers take 20 ms, half 80 ms (plus the local round trip).
+  // Half the answers take 20 ms, half 200 ms (plus the local round trip, and a busy machine's delays).
   expect(l.min).toBeGreaterThanOrEqual(20);
   expect(l.p50).toBeGreaterThanOrEqual(20);
-  expect(l.p50).toBeLessThan(60);
-  expect(l.p90).toBeGreaterThanOrEqual(80);
+  expect(l.p50).toBeLessThan(200);
+  expect(l.p90).toBeGreaterThanOrEqual(200);
   expect(l.p99).toBeLessThanOrEqual(l.max);
-  expect(l.mean).toBeGreaterThan(50);
+  expect(l.mean).toBeGreaterThanOrEqual(110);
   expect(l.mean).toBeLessThan(l.p90);
   // Every answer is in the timeline (fewer than its cap): the percentiles are the exact nearest ranks.
   const sorted = r.timeline.map(p => p.latencyMs).sort((a, b) => a - b);
@@ -40,8 +40,8 @@ test('latency is measured from sending to reading the answer: known delays give 
   expect(l.p50).toBeCloseTo(percentile(sorted, 0.5), 2);
   expect(l.p90).toBeCloseTo(percentile(sorted, 0.9), 2);
   expect(l.max).toBeCloseTo(sorted[39], 2);
-  // 4 workers over 20 × 20 ms + 20 × 80 ms of model time: at least 500 ms, and throughput is requests over that.
-  expect(r.durationMs).toBeGreaterThanOrEqual(500);
+  // 4 workers over 20 × 20 ms + 20 × 200 ms of model time: at least 1100 ms, and throughput is requests over that.
+  expect(r.durationMs).toBeGreaterThanOrEqual(1100);
   expect(r.throughputPerSecond).toBeCloseTo(40 / (r.durationMs / 1000), 0);
   expect(r.histogram.reduce((n, b) => n + b.count, 0)).toBe(40);
   expect(r.histogram[0].fromMs).toBeCloseTo(l.min, 2);
@@ -58,7 +58,7 @@ test('a duration run sends for that long, at most `concurrency` requests at once
   expect(r.completed).toBe(true);
   expect(r.requested).toEqual({ durationSeconds: 0.5 });
   expect(r.durationMs).toBeGreaterThanOrEqual(500);
-  expect(r.durationMs).toBeLessThan(1500);
+  expect(r.durationMs).toBeLessThan(3000); // it stops (generous: the machine may be busy)
   expect(most).toBeLessThanOrEqual(3);
   expect(r.requests).toBe(f.received.total);
 });
