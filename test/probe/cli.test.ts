@@ -164,11 +164,18 @@ echo '{"accessToken":"entra-probe-token","expires_on":${expires},"tokenType":"Be
   test('Azure ML: a key (MD_PROBE_API_KEY) as Authorization: Bearer', async () => {
     const key = 'azure-key-0123456789abcdef';
     const azure = await fake({ require: { header: 'authorization', value: `Bearer ${key}` }, answer: linear });
-    const r = await cli(['probe', '--target', 'azure-ml', '--url', azure.url, '--requests', REQUESTS, '--count', '4'], { MD_PROBE_API_KEY: key });
+    const html = path.join(work, 'report.html');
+    // --open with no browser opener on PATH: a warning, not a failure.
+    const r = await cli(['probe', '--target', 'azure-ml', '--url', azure.url, '--requests', REQUESTS, '--count', '4', '--html', html, '--open'],
+      { MD_PROBE_API_KEY: key, PATH: path.join(work, 'empty-bin') });
     expect(r.code).toBe(0);
     expect(azure.received).toMatchObject({ authorized: 4, refused: 0 });
     expect(r.stdout).toMatch(/auth\s+an API key as Authorization: Bearer/);
-    expect(`${r.stdout}${r.stderr}`).not.toContain(key);
+    expect(r.stderr).toContain(`probe: HTML report written to ${html}`);
+    expect(r.stderr).toMatch(/probe: warning: could not open a browser \(xdg-open: ENOENT\); open .*report\.html yourself/);
+    const report = fs.readFileSync(html, 'utf8');
+    expect(report).toMatch(/^<!doctype html>/i);
+    expect(`${r.stdout}${r.stderr}${report}`).not.toContain(key);
   });
 
   test('on-prem: the deployment\'s API key file, as X-Api-Key; a wrong key gets 401 and a clear stop', async () => {
