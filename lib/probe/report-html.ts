@@ -146,6 +146,8 @@ function accuracySection(r: ProbeResult): string {
 const W = 1000, H = 300;
 const PAD = { left: 64, right: 20, top: 12, bottom: 46 };
 const PLOT = { x0: PAD.left, x1: W - PAD.right, y0: H - PAD.bottom, y1: PAD.top };
+/** About how many ticks a horizontal axis gets (a vertical one: 5). */
+const X_TICKS = 8;
 
 interface Axis {
   readonly log: boolean;
@@ -155,23 +157,23 @@ interface Axis {
 }
 
 /**
- * A linear axis from lo to hi (widened to nice tick values), or a log10 one when lo > 0 and hi/lo
- * exceeds LOG_SCALE_SPAN and allowLog is set.
+ * A linear axis from lo to hi (widened to nice tick values, about `ticks` of them), or a log10 one
+ * when lo > 0 and hi/lo exceeds LOG_SCALE_SPAN and allowLog is set.
  */
-function axis(lo: number, hi: number, from: number, to: number, allowLog: boolean): Axis {
+function axis(lo: number, hi: number, from: number, to: number, allowLog: boolean, ticks = 5): Axis {
   if (!(hi > lo)) hi = lo + (lo > 0 ? lo : 1);
   if (allowLog && lo > 0 && hi / lo > LOG_SCALE_SPAN) {
     const a = Math.floor(Math.log10(lo)), b = Math.ceil(Math.log10(hi));
-    const ticks: number[] = [];
-    for (let e = a; e <= b; e++) ticks.push(...(b - a <= 3 ? [1, 2, 5] : [1]).map(m => m * 10 ** e).filter(t => t <= 10 ** b));
+    const logTicks: number[] = [];
+    for (let e = a; e <= b; e++) logTicks.push(...(b - a <= 3 ? [1, 2, 5] : [1]).map(m => m * 10 ** e).filter(t => t <= 10 ** b));
     const l0 = a, l1 = b;
-    return { log: true, ticks, px: v => from + (to - from) * (Math.log10(clamp(v, 10 ** l0, 10 ** l1)) - l0) / (l1 - l0) };
+    return { log: true, ticks: logTicks, px: v => from + (to - from) * (Math.log10(clamp(v, 10 ** l0, 10 ** l1)) - l0) / (l1 - l0) };
   }
-  const step = niceStep((hi - lo) / 5);
+  const step = niceStep((hi - lo) / ticks);
   const start = Math.floor(lo / step) * step, end = Math.ceil(hi / step) * step;
-  const ticks: number[] = [];
-  for (let t = start; t <= end + step / 2; t += step) ticks.push(round(t, step));
-  return { log: false, ticks, px: v => from + (to - from) * (clamp(v, start, end) - start) / (end - start) };
+  const linearTicks: number[] = [];
+  for (let t = start; t <= end + step / 2; t += step) linearTicks.push(round(t, step));
+  return { log: false, ticks: linearTicks, px: v => from + (to - from) * (clamp(v, start, end) - start) / (end - start) };
 }
 
 function niceStep(raw: number): number {
@@ -216,7 +218,7 @@ function histogramSvg(r: ProbeResult): string {
   const lo = buckets[0].fromMs, hi = buckets[buckets.length - 1].toMs;
   // A first bucket from 0 has no place on a log axis: it starts at a tenth of its upper edge there.
   const logLo = lo > 0 ? lo : buckets[0].toMs / 10;
-  const x = axis(logLo > 0 && hi / logLo > LOG_SCALE_SPAN ? logLo : lo, hi, PLOT.x0, PLOT.x1, true);
+  const x = axis(logLo > 0 && hi / logLo > LOG_SCALE_SPAN ? logLo : lo, hi, PLOT.x0, PLOT.x1, true, X_TICKS);
   const maxCount = Math.max(...buckets.map(b => b.count));
   const y = axis(0, maxCount, PLOT.y0, PLOT.y1, false);
   const bars = buckets.map(b => {
@@ -234,7 +236,7 @@ function timelineSvg(r: ProbeResult): string {
   const points = r.timeline.filter(p => Number.isFinite(p.atMs) && Number.isFinite(p.latencyMs));
   if (points.length === 0) return noResponses('timeline');
   const endS = Math.max(r.durationMs, ...points.map(p => p.atMs)) / 1000;
-  const x = axis(0, endS > 0 ? endS : 1, PLOT.x0, PLOT.x1, false);
+  const x = axis(0, endS > 0 ? endS : 1, PLOT.x0, PLOT.x1, false, X_TICKS);
   const latencies = points.map(p => p.latencyMs);
   const minL = Math.min(...latencies), maxL = Math.max(...latencies);
   const logY = minL > 0 && maxL / minL > LOG_SCALE_SPAN;
