@@ -26,7 +26,7 @@ if (!browser && !inCi) {
   console.warn(`report-screenshot.test.ts skipped: no ${BROWSERS.join(', ')} on PATH (Debian: apt-get install chromium-headless-shell, or run scripts/e2e/install-deps.sh as root)`);
 }
 
-/** Runs the browser to screenshot `url`; kills it (its process group, by PID) if it takes over a minute. */
+/** Runs the browser to screenshot `url`; kills it (its process group, by PID) after 45 s. */
 async function screenshot(binary: string, url: string, png: string): Promise<void> {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'probe-report-chromium-'));
   try {
@@ -36,7 +36,7 @@ async function screenshot(binary: string, url: string, png: string): Promise<voi
     ], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr!.on('data', d => { stderr = (stderr + d).slice(-4000); });
-    const timer = setTimeout(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } }, 60_000);
+    const timer = setTimeout(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } }, 45_000);
     const code = await new Promise<number | null>((resolve, reject) => { child.on('error', reject); child.on('exit', resolve); });
     clearTimeout(timer);
     if (code !== 0 || !fs.existsSync(png)) throw new Error(`${binary} exited ${code} without a screenshot:\n${stderr}`);
