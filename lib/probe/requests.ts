@@ -5,6 +5,12 @@ import { ModelDeploymentValidationError } from '../spec/errors';
 import { PredictionSample, resolveSample } from '../spec/verification';
 import { ProbeInputError } from './errors';
 
+/**
+ * The largest request or expected response the probe reads, each (the spec's samples are capped at
+ * 16 KiB because they travel through templates and environment variables; the probe's do not).
+ */
+export const PROBE_MAX_JSON_BYTES = 64 * 1024 * 1024;
+
 /** One request the probe sends: its body, serialized once, and what the answer must contain, when known. */
 export interface ProbeSample {
   readonly name: string;
@@ -64,7 +70,7 @@ function toProbeSample(field: string, value: unknown, index: number): ProbeSampl
   // The spec requires an expected response; here it is optional: a stand-in passes that check and is dropped.
   const sample = (object && !hasExpected ? { ...object, expectedResponse: null } : value) as PredictionSample;
   try {
-    const resolved = resolveSample(field, sample, index);
+    const resolved = resolveSample(field, sample, index, PROBE_MAX_JSON_BYTES);
     return {
       name: resolved.name,
       body: Buffer.from(resolved.requestJson, 'utf8'),

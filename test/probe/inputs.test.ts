@@ -1,6 +1,6 @@
 import { endpointFromArguments, endpointFromOutputs } from '../../lib/probe/endpoint';
 import { ProbeInputError } from '../../lib/probe/errors';
-import { parseRequests } from '../../lib/probe/requests';
+import { PROBE_MAX_JSON_BYTES, parseRequests } from '../../lib/probe/requests';
 
 describe('requests file', () => {
   test('JSON Lines and a JSON array give the same samples: bodies serialized once, expected responses optional', () => {
@@ -22,9 +22,11 @@ describe('requests file', () => {
     expect(parseRequests('{"request":{},"expectedResponse":null}', 'r')[0].expected).toMatchObject({ expectedResponse: null });
   });
 
-  test('the spec\'s limits apply: a request over 16 KiB is refused, naming the line', () => {
-    const big = JSON.stringify({ request: { x: 'a'.repeat(17_000) } });
-    expect(() => parseRequests(`{"request":{}}\n${big}`, 'r.jsonl')).toThrow(/invalid r\.jsonl:2\.request: "\d+ bytes of JSON"\. Allowed: at most 16384 bytes/);
+  test('a request over the spec\'s 16 KiB sample limit is sent: the probe has its own, larger limit', () => {
+    const big = JSON.stringify({ request: { x: 'a'.repeat(1_000_000) } });
+    const [, sample] = parseRequests(`{"request":{}}\n${big}`, 'r.jsonl');
+    expect(sample.body.length).toBe(1_000_008);
+    expect(PROBE_MAX_JSON_BYTES).toBe(64 * 1024 * 1024);
   });
 
   test('blank lines are skipped; their numbers still count', () => {
