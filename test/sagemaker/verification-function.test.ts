@@ -45,7 +45,7 @@ const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'sm-verify-'));
 function synthVerification(verification: VerificationProps) {
   const app = new App({ outdir });
   const stack = new Stack(app, 'Verify', { env: { account: '111111111111', region: REGION } });
-  const vpc = ec2.Vpc.fromVpcAttributes(stack, 'Vpc', { vpcId: 'vpc-0123456789abcdef0', availabilityZones: ['eu-west-1a'], privateSubnetIds: ['subnet-0123456789abcdef0'] });
+  const vpc = ec2.Vpc.fromVpcAttributes(stack, 'Vpc', { vpcId: 'vpc-0123456789abcdef0', availabilityZones: ['eu-west-1a'], privateSubnetIds: ['subnet-0123456789abcdef0'], privateSubnetRouteTableIds: ['rtb-0123456789abcdef0'] });
   new SageMakerModelEndpoint(stack, 'Ep', {
     model: ModelArtifact.fromUri('s3://models/fraud/model.tar.gz'), serving: ServingContainer.xgboost(), endpointName: 'fraud-scorer',
     access: { network: NetworkAccess.PUBLIC }, vpc, verification,
@@ -177,6 +177,16 @@ test('an answer slower than the latency budget: FAILED, with the time and the bu
   const run = await invoke(event('Create'));
   expect(run.response.body.Status).toBe('FAILED');
   expect(run.response.body.Reason).toMatch(/sample "low-risk": answered in \d+ ms, over the latency budget of 2000 ms/);
+});
+
+test('a sample with no answer: given up on 5 s after the budget, FAILED, and the next sample is still checked', async () => {
+  model = body => ({ status: 200, body: RIGHT[body], delayMs: body.includes('[1,2]') ? 8000 : 0 });
+  const { dir, properties: quick } = synthVerification({ ...VERIFICATION, latencyBudgetMs: 100 });
+  const run = await invoke(event('Create', { ResourceProperties: quick }), { dir });
+  expect(run.response.body.Status).toBe('FAILED');
+  expect(run.response.body.Reason).toContain('sample "low-risk": the request failed: no answer within 5100 ms (latency budget 100 ms)');
+  expect(run.response.body.Reason).not.toContain('high-risk');
+  expect(run.invocations).toHaveLength(2);
 });
 
 test('Delete: SUCCESS with the same physical id, nothing invoked', async () => {
