@@ -189,9 +189,13 @@ test('a sample with no answer: given up on 5 s after the budget, FAILED, and the
   expect(run.invocations).toHaveLength(2);
 });
 
-test('Delete: SUCCESS with the same physical id, nothing invoked', async () => {
-  const run = await invoke(event('Delete', { PhysicalResourceId: 'verified-abc' }));
-  expect(run.response.body).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: 'verified-abc' });
+test.each([
+  ['a verified check (stack deletion, or cleanup after a replacement)', 'verified-abc'],
+  ['a check whose creation failed (destroy after a failed deployment)', 'verification-failed-request-Create'],
+])('Delete of %s: SUCCESS with the same physical id, nothing invoked, even with the model broken', async (_name, physicalId) => {
+  model = () => ({ status: 500, body: 'broken' });
+  const run = await invoke(event('Delete', { PhysicalResourceId: physicalId }));
+  expect(run.response.body).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: physicalId });
   expect(run.invocations).toEqual([]);
 });
 

@@ -123,6 +123,8 @@ describe('least privilege and the compliance packs', () => {
       Condition: { StringEquals: { 'aws:SourceVpce': [RUNTIME_VPCE] } },
     }]);
     expect(statements.map(s => s.Sid)).toEqual(['InvokeOwnEndpoint', 'WriteOwnLogs', 'SendToOwnDeadLetterQueue', 'EncryptDeadLetters']);
+    // The endpoint's key, only through SQS (the dead-letter queue).
+    expect(statements[3].Condition).toEqual({ StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['sqs.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } } });
     // No wildcard anywhere: every resource is a reference to this stack's own resources.
     expect(JSON.stringify(statements)).not.toContain('*');
     expect(nagFindings(synth({}, { role: true }).stack)).toEqual([]);

@@ -144,7 +144,8 @@ export function renderSageMakerVerification(scope: Construct, endpoint: Verified
     endpoint.invokeVpcEndpointIds.length > 0 ? { StringEquals: { 'aws:SourceVpce': [...endpoint.invokeVpcEndpointIds] } } : undefined);
   allow('WriteOwnLogs', ['logs:CreateLogStream', 'logs:PutLogEvents'], [logGroup.logGroupArn]);
   allow('SendToOwnDeadLetterQueue', ['sqs:SendMessage'], [deadLetterQueue.queueArn]);
-  allow('EncryptDeadLetters', ['kms:GenerateDataKey', 'kms:Decrypt'], [endpoint.encryptionKey.keyArn]);
+  // The key also protects the model's storage and data: only through SQS.
+  allow('EncryptDeadLetters', ['kms:GenerateDataKey', 'kms:Decrypt'], [endpoint.encryptionKey.keyArn], { StringEquals: { 'kms:ViaService': `sqs.${Aws.REGION}.amazonaws.com` } });
   if (r.role === undefined) allowNetworkInterfaces(allow, subnets.subnetIds, securityGroups);
 
   const asset = new s3assets.Asset(scope, 'Code', { path: writeVerificationCode() });
