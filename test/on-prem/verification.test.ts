@@ -38,7 +38,6 @@ function synth(props: Partial<OnPremModelEndpointProps> = {}) {
   return { deployment, json: JSON.parse(Testing.synth(stack)) };
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- synthesized Terraform JSON
 type Json = any;
 const deploymentOf = (json: Json, host: string) => Object.entries(json.resource.terraform_data).find(([k]) => k.includes(`_${host}-deployment_`))![1] as Json;
 const steps = (resource: Json) => resource.provisioner.map((p: Json) => ({ type: Object.keys(p)[0], ...Object.values(p)[0] as object })) as Json[];
