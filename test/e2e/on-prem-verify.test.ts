@@ -3,7 +3,8 @@
  * host sends the spec's samples to every new replica on its slot port after the health wait and
  * before the proxy switch. v1 answers its samples and serves; v2 given v1's samples answers them
  * wrongly and is refused with checkSamples' lines while v1 keeps serving every request; v2 with its
- * own samples then deploys (the retry after a failed verification); destroy removes everything.
+ * own samples then deploys (the retry after a failed verification); a destroy right after another
+ * failed verification removes everything.
  * One host, two replicas (the samples go to each), one deployment reused by every step.
  */
 import * as fs from 'fs';
@@ -123,7 +124,12 @@ describe('on-prem verification over real SSH, podman, nginx and terraform', () =
     expect(fs.readdirSync(`${dir()}/versions`)).toEqual([active()]);
   });
 
-  test('destroy removes everything', async () => {
+  test('destroy right after a failed verification removes everything', async () => {
+    e.synthesize(deploy(MODEL_V1, MODEL_V2));
+    const failed = await e.tf.apply();
+    expect(failed.code).not.toBe(0);
+    expect(outputOf(failed)).toContain('sample "model-v2.1": wrong answer at $.predictions[0][0]: expected 19 ± 0.0001, got 9.5;');
+    await e.expectServing(MODEL_V2);
     expectOk(await e.tf.destroy());
     expect(e.tf.resourcesInState()).toEqual([]);
     expect(await e.containersOn(e.hosts[0])).toEqual([]);
