@@ -14,6 +14,8 @@
 #   curl                            HTTP requests from inside a host's namespace
 #   tar ca-certificates             image rootfs; npm over TLS
 #   shellcheck                      lints the on-prem host script (test/on-prem/host-script-lint.test.ts)
+#   mawk gawk busybox               the awks the host script's answer checker is proven with
+#                                   (test/on-prem/host-verify.test.ts); awk stays Debian's default, mawk
 # and, not from apt:
 #   terraform >= 1.4                (terraform_data) must already be on PATH (these machines carry 1.11)
 #   onnxruntime-node 1.30           fetched by scripts/e2e/fetch-onnxruntime.sh into test/e2e/.cache/onnxruntime
@@ -34,6 +36,7 @@ packages=(
   nginx-light
   curl tar ca-certificates
   shellcheck
+  mawk gawk busybox
 )
 
 missing=()
@@ -59,6 +62,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
 else
   echo "install-deps.sh: apt packages already installed"
 fi
+
+# gawk's package makes itself the awk alternative; the e2e hosts keep Debian's default (mawk).
+if [ -x /usr/bin/mawk ]; then update-alternatives --set awk /usr/bin/mawk >/dev/null; fi
 
 # sshd's privilege-separation directory (normally made by systemd; the tests make it too)
 mkdir -p /run/sshd
