@@ -1321,7 +1321,7 @@ describe('verification: the samples go to each new replica on its slot port befo
       req.on('data', (c) => { body += c; });
       req.on('end', () => {
         if (req.method === 'GET' && req.url === '/ping') return void res.end('ok');
-        received.push(`${req.method} ${req.url} ${req.headers['content-type']} ${body}`);
+        received.push(`${req.method} ${req.url} ${req.headers['content-type']}${req.headers.expect ? ` expect=${req.headers.expect}` : ''} ${body}`);
         const reply = replies[JSON.parse(body).x] ?? { status: 404, body: 'no such sample' };
         if (reply.hangUp) return void req.socket.destroy();
         setTimeout(() => { res.writeHead(reply.status, { 'content-type': 'application/json' }); res.end(reply.body); }, reply.delayMs ?? 0);
@@ -1436,6 +1436,13 @@ describe('verification: the samples go to each new replica on its slot port befo
     const r = await deployWith([SAMPLES[0]], 5000, { MD_VERIFY_SHA256: 'ab'.repeat(32) });
     expect(r.stderr).toMatch(/verification samples file \S+samples\.tsv does not match MD_VERIFY_SHA256/);
     expect(received).toEqual([]);
+    sb.cleanup();
+    // A request over 1 KiB goes without "Expect: 100-continue", which older curls send (a server that ignores it would add a second).
+    replies = { ['y'.repeat(2000)]: { status: 200, body: '1' } };
+    const large = await deployWith([{ name: 'large', x: 'y'.repeat(2000), expected: 1 }], 5000, {}, /proxy started/);
+    expect(large.stdout).toMatch(/answered 1 sample\(s\) correctly/);
+    expect(received).toEqual([`POST /invocations application/json {"x":"${'y'.repeat(2000)}"}`]);
+    received = [];
     sb.cleanup();
     const big = [{ name: 'big', x: 'x'.repeat(VERIFICATION_LIMITS.maxSampleJsonBytes), expected: 1 }];
     const r2 = await deployWith(big, 5000);
