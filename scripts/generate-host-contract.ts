@@ -8,8 +8,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import {
   API_KEY, HOST_CONTRACT, HOST_CONTRACT_RULES, HostContractRule, IMAGE_PATTERN, MAX_REPLICAS_PER_HOST,
-  PROBE_SOCKET, RUNTIME_ARG_PATTERN, SAFE_PATH_PATTERN, SLOT_PORTS_PER_HOST,
+  PROBE_SOCKET, RUNTIME_ARG_PATTERN, SAFE_PATH_PATTERN, SAMPLES_FILE, SLOT_PORTS_PER_HOST,
 } from '../lib/targets/on-prem/host-contract';
+import { VERIFICATION_LIMITS } from '../lib/spec/verification';
 
 export const HOST_SCRIPT = path.join(__dirname, '..', 'lib', 'targets', 'on-prem', 'host', 'modeldeploy.sh');
 const BEGIN = '# BEGIN GENERATED HOST CONTRACT';
@@ -42,6 +43,7 @@ function ruleCheck(rule: HostContractRule): string {
 export function renderHostContract(): string {
   const ranged = HOST_CONTRACT.filter(k => k.range !== undefined);
   const bounded = HOST_CONTRACT.filter(k => k.maxLength !== undefined);
+  const optional = HOST_CONTRACT.filter(k => k.optional);
   const keys = HOST_CONTRACT.map(k => k.key);
   const lines: string[] = [];
   for (let i = 0; i < keys.length; i += 8) lines.push(keys.slice(i, i + 8).join(' '));
@@ -62,6 +64,9 @@ readonly API_KEY_CHARSET_RE=${q(API_KEY.charsetPattern)}
 readonly API_KEY_CHARSET_ALLOWED=${q(API_KEY.charsetAllowed)}
 readonly API_KEY_FIRST_RE=${q(API_KEY.firstCharPattern)}
 readonly API_KEY_FIRST_ALLOWED=${q(API_KEY.firstCharAllowed)}
+readonly SAMPLES_FILE=${q(SAMPLES_FILE)}
+readonly VERIFY_MAX_SAMPLE_JSON_BYTES=${VERIFICATION_LIMITS.maxSampleJsonBytes}
+readonly VERIFY_MAX_TOTAL_JSON_BYTES=${VERIFICATION_LIMITS.maxTotalJsonBytes}
 readonly CONFIG_KEYS=(${lines.join('\n  ')})
 ${table('CONTRACT_FIELD', HOST_CONTRACT.map(k => [k.key, k.field]))}
 ${table('CONTRACT_RE', HOST_CONTRACT.map(k => [k.key, k.pattern]))}
@@ -69,7 +74,16 @@ ${table('CONTRACT_MIN', ranged.map(k => [k.key, String(k.range![0])]))}
 ${table('CONTRACT_MAX', ranged.map(k => [k.key, String(k.range![1])]))}
 ${table('CONTRACT_MAX_LENGTH', bounded.map(k => [k.key, String(k.maxLength)]))}
 ${table('CONTRACT_ALLOWED', HOST_CONTRACT.map(k => [k.key, k.allowed]))}
+${table('CONTRACT_OPTIONAL_DEFAULT', optional.map(k => [k.key, k.default]))}
 CONTRACT_PROBLEM=""
+
+# Sets each optional key that is unset to its default (a config written without them).
+contract_optional_defaults() {
+  local key
+  for key in "\${!CONTRACT_OPTIONAL_DEFAULT[@]}"; do
+    if [[ -z \${!key+x} ]]; then printf -v "$key" '%s' "\${CONTRACT_OPTIONAL_DEFAULT[$key]}"; fi
+  done
+}
 
 # Succeeds when VALUE passes KEY's own rule: contract_value_ok KEY VALUE.
 contract_value_ok() {

@@ -16,6 +16,8 @@
 #   shellcheck                      lints the on-prem host script (test/on-prem/host-script-lint.test.ts)
 #   chromium-headless-shell         screenshots the probe's HTML report (test/probe/report-screenshot.test.ts);
 #                                   the browser binary itself, run directly: no puppeteer/playwright download
+#   mawk gawk busybox               the awks the host script's answer checker is proven with
+#                                   (test/on-prem/host-verify.test.ts); awk stays Debian's default, mawk
 # and, not from apt:
 #   terraform >= 1.4                (terraform_data) must already be on PATH (these machines carry 1.11)
 #   onnxruntime-node 1.30           fetched by scripts/e2e/fetch-onnxruntime.sh into test/e2e/.cache/onnxruntime
@@ -37,6 +39,7 @@ packages=(
   curl tar ca-certificates
   shellcheck
   chromium-headless-shell
+  mawk gawk busybox
 )
 
 missing=()
@@ -62,6 +65,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
 else
   echo "install-deps.sh: apt packages already installed"
 fi
+
+# gawk's package makes itself the awk alternative; the e2e hosts keep Debian's default (mawk).
+if [ -x /usr/bin/mawk ]; then update-alternatives --set awk /usr/bin/mawk >/dev/null; fi
 
 # sshd's privilege-separation directory (normally made by systemd; the tests make it too)
 mkdir -p /run/sshd

@@ -145,6 +145,11 @@ describe('synth and host agree (property)', () => {
       MD_GPU_NAMES: fc.constantFrom('', 'NVIDIA L4', 'Tesla T4|NVIDIA L4'),
       MD_DEPLOYMENT: fc.constantFrom('fraud-scorer', 'vision', 'a'.repeat(40), 'a'.repeat(41)),
       MD_DIR: fc.constantFrom('/opt/model-deployments/fraud-scorer', '/opt/model-deployments/vision', '/fraud-scorer', '/srv/x/' + 'a'.repeat(40), '/opt/../fraud-scorer'),
+      // Optional keys (verification): absent means the default on both sides.
+      MD_VERIFY_SAMPLES: fc.constantFrom('0', '1', '1', '10', '10', '11', ''),
+      MD_VERIFY_SHA256: fc.constantFrom('', 'ab'.repeat(32), 'ab'.repeat(32), 'AB'.repeat(32)),
+      MD_VERIFY_BUDGET_MS: fc.constantFrom('1', '5000', '5000', '600000', '600001', '0'),
+      MD_VERIFY_PATH: fc.constantFrom('', '/invocations', '/invocations', 'invocations', '/v1/models/m:predict'),
     }, { requiredKeys: [] });
     const configs = fc.sample(mutated, { numRuns: Math.round(1500 * SCALE), seed: 13 }).map(m => ({ ...VALID, ...m } as { [key: string]: string }));
     const verdicts = scriptVerdicts(configs.map(values => ({ kind: 'config' as const, values })));

@@ -6,11 +6,14 @@
  * and the real coreutils, tar, gzip and curl. Nothing here starts a container or a proxy;
  * the real run (podman, nginx, sshd, terraform) is the end-to-end suite's job.
  */
-import { spawnSync } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
+import * as http from 'http';
 import * as os from 'os';
 import * as path from 'path';
+import { checkSamples, verificationFailedMessage } from '../../lib/common/sample-check';
+import { VERIFICATION_LIMITS } from '../../lib/spec/verification';
 
 const SCRIPT = path.resolve(__dirname, '../../lib/targets/on-prem/host/modeldeploy.sh');
 const SMI_FIXTURES = path.join(__dirname, 'fixtures', 'nvidia-smi');
@@ -121,7 +124,7 @@ cat "$FAKE_NVIDIA_SMI_FIXTURE"
 /** Real tools the script (and the fakes) use; linked into the sandbox PATH. */
 const SYSTEM_TOOLS = ['bash', 'cat', 'mkdir', 'rm', 'mv', 'cp', 'chmod', 'chown', 'ls', 'df', 'du', 'cut', 'tr',
   'sha256sum', 'tar', 'gzip', 'mktemp', 'dirname', 'basename', 'uname', 'sleep', 'curl', 'env', 'head', 'tail',
-  'stat', 'readlink', 'id'];
+  'stat', 'readlink', 'id', 'awk', 'wc', 'tee'];
 const toolPaths: Record<string, string> = {};
 for (const t of SYSTEM_TOOLS) {
   const r = spawnSync('bash', ['-c', `command -v ${t}`], { encoding: 'utf8' });
@@ -1301,5 +1304,150 @@ describe('teardown: removes everything the deployment ever put on the host', () 
     expect(fs.readFileSync(path.join(sb.mdDir, 'images', 'loaded'), 'utf8')).toBe(`${IMAGE}\nregistry.internal/m:2\n`);
     expect(sb.run(['teardown', sb.mdDir, 'podman', ''], { MD_HOST: HOST }).status).toBe(0);
     expect(fs.readdirSync(path.join(sb.state, 'images'))).toEqual([]);
+  });
+});
+
+describe('verification: the samples go to each new replica on its slot port before the proxy switch (fake runtime, a real HTTP server)', () => {
+  /** How the model server answers a prediction, by the request's "x". */
+  type Reply = { status: number; body: string; delayMs?: number; hangUp?: boolean };
+  let server: http.Server;
+  let replies: Record<string, Reply> = {};
+  let received: string[] = [];
+  let base = 0;
+
+  beforeAll(async () => {
+    server = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => { body += c; });
+      req.on('end', () => {
+        if (req.method === 'GET' && req.url === '/ping') return void res.end('ok');
+        received.push(`${req.method} ${req.url} ${req.headers['content-type']}${req.headers.expect ? ` expect=${req.headers.expect}` : ''} ${body}`);
+        const reply = replies[JSON.parse(body).x] ?? { status: 404, body: 'no such sample' };
+        if (reply.hangUp) return void req.socket.destroy();
+        setTimeout(() => { res.writeHead(reply.status, { 'content-type': 'application/json' }); res.end(reply.body); }, reply.delayMs ?? 0);
+      });
+    });
+    // The new version takes colour 1 beside the active one on colour 0: replica 0 on base + 64.
+    for (let tries = 0; ; tries++) {
+      base = 20000 + Math.floor(Math.random() * 30000);
+      const ok = await new Promise<boolean>((resolve) => {
+        server.once('error', () => resolve(false));
+        server.listen(base + 64, '127.0.0.1', () => resolve(true));
+      });
+      if (ok) break;
+      if (tries > 20) throw new Error('no free port');
+    }
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  beforeEach(() => { replies = {}; received = []; });
+
+  const SAMPLES = [
+    { name: 'ok', x: 'a', expected: { predictions: [[9.5, 11.5]] } },
+    { name: 'wrong', x: 'b', expected: { predictions: [[9.5, 11.5]] } },
+    { name: 'error.500', x: 'c', expected: { predictions: [] } },
+    { name: 'not-json', x: 'd', expected: 1 },
+  ];
+
+  /** Deploys with SAMPLES (the deploy runs asynchronously, so that this process's server answers). */
+  async function deployWith(samples: typeof SAMPLES, budget: number, cfg: Config = {}, stopAt?: RegExp): Promise<RunResult> {
+    sb = new Sandbox({ runtimes: ['podman'] });
+    sb.readyForPreflight();
+    sb.activeVersion(OLD_VERSION, 0, []);
+    const tsv = samples.map((s) => [s.name, '0', '0', JSON.stringify({ x: s.x }), JSON.stringify(s.expected)].join('\t') + '\n').join('');
+    const config = sb.writeConfig(sb.config({
+      MD_SLOT_PORT_BASE: String(base), MD_VERIFY_SAMPLES: String(samples.length), MD_VERIFY_BUDGET_MS: String(budget), MD_VERIFY_PATH: '/invocations',
+      MD_VERIFY_SHA256: crypto.createHash('sha256').update(tsv).digest('hex'), ...cfg,
+    }));
+    fs.writeFileSync(path.join(path.dirname(config), 'samples.tsv'), tsv);
+    const child = spawn('bash', [SCRIPT, 'deploy', config], { env: sb.env, cwd: sb.root });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => {
+      stdout += c;
+      if (stopAt?.test(stdout)) child.kill('SIGTERM');
+    });
+    child.stderr.on('data', (c) => { stderr += c; });
+    const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    return { status, stdout, stderr, lines: (stdout + stderr).split('\n').filter((l) => l) };
+  }
+
+  /** checkSamples' lines for the same samples against the same server. */
+  function typescriptLines(samples: typeof SAMPLES, budget: number): Promise<string[]> {
+    return checkSamples(samples.map((s) => ({ name: s.name, requestJson: JSON.stringify({ x: s.x }), expectedResponse: s.expected, absoluteTolerance: 0, relativeTolerance: 0 })), budget,
+      async (s) => {
+        const res = await fetch(`http://127.0.0.1:${base + 64}/invocations`, { method: 'POST', body: s.requestJson, headers: { 'content-type': 'application/json' } });
+        return { status: res.status, body: await res.text() };
+      });
+  }
+
+  /** The refused version left nothing; the active one is untouched. */
+  function expectRefusedCleanly(): void {
+    expect(sb.containers()).toEqual([`${DEP}-${OLD_VERSION}-r0`]);
+    expect(fs.readFileSync(path.join(sb.mdDir, 'active'), 'utf8')).toBe(`${OLD_VERSION}\n`);
+    expect(fs.existsSync(path.join(sb.mdDir, 'versions', VERSION))).toBe(false);
+    // The proxy was never touched.
+    expect(fs.existsSync(path.join(sb.mdDir, 'proxy', 'upstreams.conf'))).toBe(false);
+    expect(sb.calls().filter((c) => / run /.test(c))).toHaveLength(Number(1));
+  }
+
+  test('a wrong answer, a non-2xx status and a body that is not JSON refuse the version, with checkSamples\' lines and verificationFailedMessage\'s wording; nothing of it is left', async () => {
+    replies = {
+      a: { status: 200, body: '{"predictions": [[9.5, 11.5]], "modelVersion": "v1"}' },
+      b: { status: 200, body: '{"predictions":[[19,25]],"modelVersion":"v2"}' },
+      c: { status: 500, body: '{"error":\n  "model crashed"}' },
+      d: { status: 200, body: '<html>oops</html>' },
+    };
+    const r = await deployWith(SAMPLES, 5000);
+    expect(r.status).toBe(1);
+    // Each sample went to the replica's slot port, as application/json, exactly as written.
+    expect(received).toEqual(SAMPLES.map((s) => `POST /invocations application/json {"x":"${s.x}"}`));
+    const lines = await typescriptLines(SAMPLES, 5000);
+    expect(lines).toHaveLength(3);
+    const message = verificationFailedMessage(`version ${VERSION} on host ${HOST} (replica 0, 127.0.0.1:${base + 64})`, lines,
+      `the new containers were removed and version ${OLD_VERSION} keeps serving`);
+    expect(r.stderr.slice(r.stderr.indexOf('ERROR '))).toBe(`ERROR host=${HOST} deployment=${DEP}: ${message}\n`);
+    expect(message).toContain('sample "wrong": wrong answer at $.predictions[0][0]: expected 9.5, got 19; expected {"predictions":[[9.5,11.5]]}, got {"predictions":[[19,25]],"modelVersion":"v2"}');
+    expect(r.stdout).toContain(`removed container ${DEP}-${VERSION}-r0`);
+    expectRefusedCleanly();
+  });
+
+  test('an answer slower than the budget refuses the version; one within it passes the samples and the deploy goes on to the proxy', async () => {
+    replies = { a: { status: 200, body: '{"predictions":[[9.5,11.5]]}', delayMs: 400 } };
+    const slow = await deployWith([SAMPLES[0]], 150);
+    expect(slow.status).toBe(1);
+    expect(slow.stderr).toMatch(new RegExp(`: verification of version ${VERSION} on host ${HOST} \\(replica 0, 127\\.0\\.0\\.1:${base + 64}\\) failed \\(1 sample\\); [^\\n]*:\\n  sample "ok": answered in (4\\d\\d|[5-9]\\d\\d) ms, over the latency budget of 150 ms\\n$`));
+    expectRefusedCleanly();
+    sb.cleanup();
+    // Stopped once the switch starts: this sandbox's nginx is a stub the proxy check would wait out.
+    const fast = await deployWith([SAMPLES[0]], 5000, {}, /proxy started/);
+    expect(fast.stdout).toMatch(/replica 0 \(127\.0\.0\.1:\d+\) answered 1 sample\(s\) correctly, the slowest in (4\d\d|[5-9]\d\d) ms \(budget 5000 ms\)/);
+    expect(fast.stdout).toMatch(new RegExp(`proxy started on 0\\.0\\.0\\.0:8443: upstreams 127\\.0\\.0\\.1:${base + 64}`));
+  });
+
+  test('a replica that drops the connection fails its samples with curl\'s error', async () => {
+    replies = { a: { status: 200, body: '', hangUp: true } };
+    const r = await deployWith([SAMPLES[0]], 5000);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/failed \(1 sample\); [^\n]*:\n {2}sample "ok": the request failed: curl: \(52\) Empty reply from server\n$/);
+    expectRefusedCleanly();
+  });
+
+  test('a samples file that is not the one deploy.env names, or too big, is refused before any request', async () => {
+    const r = await deployWith([SAMPLES[0]], 5000, { MD_VERIFY_SHA256: 'ab'.repeat(32) });
+    expect(r.stderr).toMatch(/verification samples file \S+samples\.tsv does not match MD_VERIFY_SHA256/);
+    expect(received).toEqual([]);
+    sb.cleanup();
+    // A request over 1 KiB goes without "Expect: 100-continue", which older curls send (a server that ignores it would add a second).
+    replies = { ['y'.repeat(2000)]: { status: 200, body: '1' } };
+    const large = await deployWith([{ name: 'large', x: 'y'.repeat(2000), expected: 1 }], 5000, {}, /proxy started/);
+    expect(large.stdout).toMatch(/answered 1 sample\(s\) correctly/);
+    expect(received).toEqual([`POST /invocations application/json {"x":"${'y'.repeat(2000)}"}`]);
+    received = [];
+    sb.cleanup();
+    const big = [{ name: 'big', x: 'x'.repeat(VERIFICATION_LIMITS.maxSampleJsonBytes), expected: 1 }];
+    const r2 = await deployWith(big, 5000);
+    expect(r2.stderr).toMatch(new RegExp(`\\(sample big\\): ${VERIFICATION_LIMITS.maxSampleJsonBytes + 8} bytes of JSON, more than ${VERIFICATION_LIMITS.maxSampleJsonBytes}`));
+    expect(received).toEqual([]);
+    expectRefusedCleanly();
   });
 });

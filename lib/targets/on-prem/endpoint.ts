@@ -15,10 +15,10 @@ import { RolloutStrategy } from '../../spec/rollout';
 import { ModelDeploymentSpecProps, ResolvedModelDeploymentSpec, resolveSpec } from '../../spec/spec';
 import { escapeTerraformTemplate, terraformStringLiteral } from '../../common/terraform';
 import { checkClientAccess } from './client-networks';
-import { apiKeyLines, apiKeyProblem } from './host-contract';
+import { SAMPLES_FILE, apiKeyLines, apiKeyProblem } from './host-contract';
 import {
   HostDeployValues, HostPlan, checkHostContract, checkOptionShapes, hostDeployValues, planHosts, readImageArchiveId, remoteScriptDir,
-  renderContainerEnv, renderDeployEnv, versionId,
+  renderContainerEnv, renderDeployEnv, renderSamplesFile, versionId,
 } from './host-config';
 import { TARGET } from './name';
 import { ContainerRuntime, ON_PREM_OPTION_KEYS, OnPremTargetOptions } from './options';
@@ -324,6 +324,8 @@ export class OnPremModelEndpoint extends Construct implements IModelEndpoint {
     });
 
     const versionDir = `${dir}/versions/${h.version}`;
+    const verification = r.spec.verification;
+    const versionFiles = [`${versionDir}/deploy.env`, `${versionDir}/container.env`, ...(verification ? [`${versionDir}/${SAMPLES_FILE}`] : [])];
     return new TerraformData(this, `${id}-deployment`, {
       triggersReplace: { version: h.version },
       connection,
@@ -331,9 +333,11 @@ export class OnPremModelEndpoint extends Construct implements IModelEndpoint {
       dependsOn: [anchor, toolResource, artifactResource, imageResource, keysResource, ...(h.previous ? [h.previous] : [])],
       lifecycle: replaceFirst,
       provisioners: [
-        remoteExec([`umask 077 && mkdir -p ${versionDir} && chmod 700 ${versionDir} && ${privateFiles(`${versionDir}/deploy.env`, `${versionDir}/container.env`)}`]),
+        remoteExec([`umask 077 && mkdir -p ${versionDir} && chmod 700 ${versionDir} && ${privateFiles(...versionFiles)}`]),
         { type: 'file', content: escapeTerraformTemplate(renderDeployEnv({ ...h.values, MD_VERSION: h.version })), destination: `${versionDir}/deploy.env` },
         { type: 'file', content: escapeTerraformTemplate(r.containerEnv), destination: `${versionDir}/container.env` },
+        // The samples the new version must answer before the proxy switches to it (the host's verify_samples).
+        ...(verification ? [{ type: 'file' as const, content: escapeTerraformTemplate(renderSamplesFile(verification)), destination: `${versionDir}/${SAMPLES_FILE}` }] : []),
         remoteExec([`${tool} deploy ${versionDir}/deploy.env`]),
       ],
     });

@@ -4,6 +4,7 @@ import { ComputeKind } from '../../spec/compute';
 import { ModelDeploymentValidationError } from '../../spec/errors';
 import { GPU_FACTS } from '../../spec/instance-catalog';
 import { ResolvedModelDeploymentSpec } from '../../spec/spec';
+import { ResolvedVerification } from '../../spec/verification';
 import { Problems, checkInteger, checkKnownKeys } from '../../spec/check';
 import { allowedClientCidrs } from './client-networks';
 import { LINUX_CAPABILITIES, RUNTIME_ARG_ALLOWED, RUNTIME_ARG_PATTERN, contractKey, contractViolations } from './host-contract';
@@ -225,7 +226,24 @@ export function hostDeployValues(spec: ResolvedModelDeploymentSpec, options: OnP
     MD_MIN_FREE_DISK_MIB: dflt('MD_MIN_FREE_DISK_MIB'),
     MD_CAP_ADD: (options.containerCapabilities ?? []).join(','),
     MD_READ_ONLY_ROOT: options.readOnlyRootFilesystem === true ? '1' : dflt('MD_READ_ONLY_ROOT'),
+    // Only with verification (optional keys): without it, deploy.env and the version are as before.
+    ...(spec.verification === undefined ? {} : {
+      MD_VERIFY_SAMPLES: String(spec.verification.samples.length),
+      // The samples file's hash: the version id changes with the samples (a new set is a new version to verify).
+      MD_VERIFY_SHA256: sha256Hex(renderSamplesFile(spec.verification)),
+      MD_VERIFY_BUDGET_MS: String(spec.verification.latencyBudgetMs),
+      MD_VERIFY_PATH: spec.serving.predictPath,
+    }),
   };
+}
+
+/**
+ * samples.tsv, the verification samples the host sends to each new replica: one line per sample,
+ * its name, absolute and relative tolerance, request JSON and expected JSON, separated by tabs.
+ * Compact JSON holds no tab or line break (JSON.stringify escapes them), so no escaping is needed.
+ */
+export function renderSamplesFile(verification: ResolvedVerification): string {
+  return verification.samples.map(s => [s.name, String(s.absoluteTolerance), String(s.relativeTolerance), s.requestJson, s.expectedJson].join('\t') + '\n').join('');
 }
 
 /**

@@ -8,6 +8,7 @@
  * they keep to a common subset: anchored with ^...$, no backslash at all (a literal special
  * character goes in a bracket: `[.]`, `[|]`), no `.` wildcard, no `]` inside a bracket.
  */
+import { VERIFICATION_LIMITS } from '../../spec/verification';
 
 /** Replicas one host may run; replica r of colour c listens on slotPortBase + c * 64 + r. */
 export const MAX_REPLICAS_PER_HOST = 64;
@@ -62,6 +63,9 @@ export const PUBLIC_CLIENT_CIDRS: readonly string[] = ['0.0.0.0/0', '::/0'];
 /** The most entries allowedClientCidrs may have. */
 export const MAX_CLIENT_CIDRS = 64;
 const GPU_NAME = '[A-Za-z0-9 ._()/+-]+';
+const URL_PATH = '/[A-Za-z0-9._~/%?&=+:-]*';
+/** The file beside deploy.env that holds a version's verification samples (host-config.ts renderSamplesFile). */
+export const SAMPLES_FILE = 'samples.tsv';
 
 /** One deploy.env key: a pattern, and for integers a range or for some strings a maximum length. */
 export interface HostContractKey {
@@ -79,6 +83,11 @@ export interface HostContractKey {
   readonly default: string;
   /** What is allowed, for error messages on both sides. */
   readonly allowed: string;
+  /**
+   * Written only when the spec uses it (verification): a config without it means the default, so
+   * deploy.env, and the version id, of a deployment that does not use it are as before it existed.
+   */
+  readonly optional?: boolean;
 }
 
 function integer(key: string, field: string, min: number, max: number, dflt: string, allowed?: string): HostContractKey {
@@ -102,7 +111,7 @@ export const HOST_CONTRACT: readonly HostContractKey[] = [
   { key: 'MD_ARTIFACT_SHA256', field: 'model', pattern: '^[0-9a-f]{64}$', default: '', allowed: '64 lower-case hex digits' },
   { key: 'MD_MODEL_MOUNT', field: 'modelMountPath', pattern: SAFE_PATH_PATTERN, default: '/opt/ml/model', allowed: SAFE_PATH_ALLOWED },
   integer('MD_CONTAINER_PORT', 'serving.port', 1, 65535, '8080'),
-  { key: 'MD_HEALTH_PATH', field: 'serving.healthPath', pattern: '^/[A-Za-z0-9._~/%?&=+:-]*$', default: '/ping',
+  { key: 'MD_HEALTH_PATH', field: 'serving.healthPath', pattern: `^${URL_PATH}$`, default: '/ping',
     allowed: 'a URL path starting with / of letters, digits and . _ ~ / % ? & = + : -' },
   integer('MD_STARTUP_TIMEOUT', 'serving.startupTimeoutSeconds', 1, 86400, '600'),
   integer('MD_REPLICAS', 'scaling.minReplicas', 1, MAX_REPLICAS_PER_HOST, '1',
@@ -128,6 +137,12 @@ export const HOST_CONTRACT: readonly HostContractKey[] = [
   { key: 'MD_CAP_ADD', field: 'containerCapabilities', pattern: `^(${CAPABILITY}(,${CAPABILITY})*)?$`, default: '',
     allowed: 'Linux capability names without the CAP_ prefix (e.g. NET_BIND_SERVICE), separated by commas' },
   { key: 'MD_READ_ONLY_ROOT', field: 'readOnlyRootFilesystem', pattern: '^[01]$', default: '0', allowed: '0 or 1' },
+  { ...integer('MD_VERIFY_SAMPLES', 'verification.samples', 0, VERIFICATION_LIMITS.maxSamples, '0'), optional: true },
+  { key: 'MD_VERIFY_SHA256', field: 'verification.samples', pattern: '^([0-9a-f]{64})?$', default: '', optional: true,
+    allowed: `empty, or the sha256 of ${SAMPLES_FILE} (64 lower-case hex digits)` },
+  { ...integer('MD_VERIFY_BUDGET_MS', 'verification.latencyBudgetMs', 1, VERIFICATION_LIMITS.maxLatencyBudgetMs, String(VERIFICATION_LIMITS.defaultLatencyBudgetMs)), optional: true },
+  { key: 'MD_VERIFY_PATH', field: 'serving.predictPath', pattern: `^(${URL_PATH})?$`, default: '', optional: true,
+    allowed: 'a URL path starting with / of letters, digits and . _ ~ / % ? & = + : - (where the samples are sent)' },
 ];
 
 /** Rules between keys. Each kind has one implementation per side (here and in the generator). */
@@ -143,6 +158,8 @@ export const HOST_CONTRACT_RULES: readonly HostContractRule[] = [
     allowed: `a port outside the slot ports slotPortBase to slotPortBase + ${SLOT_PORTS_PER_HOST - 1}` },
   { kind: 'together', key: 'MD_TLS_CERT', otherKey: 'MD_TLS_KEY', field: 'tls', allowed: 'both certificatePath and keyPath (TLS), or no tls (plain HTTP)' },
   { kind: 'requiredWhenPositive', key: 'MD_GPU_NAMES', whenKey: 'MD_GPUS_PER_REPLICA', field: 'compute.gpu', allowed: 'the GPU names to look for when a replica needs GPUs' },
+  { kind: 'requiredWhenPositive', key: 'MD_VERIFY_SHA256', whenKey: 'MD_VERIFY_SAMPLES', field: 'verification.samples', allowed: `the sha256 of ${SAMPLES_FILE} when there are samples` },
+  { kind: 'requiredWhenPositive', key: 'MD_VERIFY_PATH', whenKey: 'MD_VERIFY_SAMPLES', field: 'serving.predictPath', allowed: 'the path the samples are sent to when there are samples' },
 ];
 
 /** API keys (one per line of apiKeyFile): what nginx can match exactly and safely. */
@@ -185,7 +202,8 @@ export interface ContractViolation {
  * Every violation in a full set of deploy.env values: each key's own rule, then the rules
  * between keys (only where the keys they read are valid, as on the host).
  */
-export function contractViolations(values: { readonly [key: string]: string }): ContractViolation[] {
+export function contractViolations(given: { readonly [key: string]: string }): ContractViolation[] {
+  const values = withOptionalDefaults(given);
   const out: ContractViolation[] = [];
   const bad = new Set<string>();
   for (const entry of HOST_CONTRACT) {
@@ -202,6 +220,13 @@ export function contractViolations(values: { readonly [key: string]: string }): 
     const here = rule.kind === 'outsideRange' ? ` (here ${values[other]}-${Number(values[other]) + rule.width - 1})` : '';
     out.push({ key: rule.key, field: rule.field, allowed: rule.allowed + here });
   }
+  return out;
+}
+
+/** The values with each optional key that is absent set to its default, as the host reads them. */
+export function withOptionalDefaults(values: { readonly [key: string]: string }): { readonly [key: string]: string } {
+  const out: { [key: string]: string } = { ...values };
+  for (const entry of HOST_CONTRACT) if (entry.optional && out[entry.key] === undefined) out[entry.key] = entry.default;
   return out;
 }
 

@@ -10,7 +10,7 @@ import * as https from 'https';
 import * as os from 'os';
 import * as path from 'path';
 import { App, LocalBackend, TerraformStack } from 'cdktf';
-import { AccessProps, Compute, DeploymentTarget, ModelArtifact, ModelDeployment, ServingContainer } from '../../../lib';
+import { AccessProps, Compute, DeploymentTarget, ModelArtifact, ModelDeployment, ServingContainer, VerificationProps } from '../../../lib';
 import { ContainerRuntime, OnPremHost, OnPremTargetOptions } from '../../../lib/targets/on-prem';
 import { requireE2eTools } from './exec';
 import { HOST_TOOLS, TestHost, startTestHosts, stopTestHosts } from './hosts';
@@ -35,6 +35,8 @@ export interface Deploy {
   readonly targetOverride?: Partial<OnPremTargetOptions>;
   /** The spec's access (e.g. network PUBLIC); default: the spec's default, PRIVATE. */
   readonly access?: AccessProps;
+  /** The spec's verification samples; default: none. */
+  readonly verification?: VerificationProps;
 }
 
 export interface Reply { status: number; body: string; error?: string; headers?: http.IncomingHttpHeaders }
@@ -123,6 +125,7 @@ export class OnPremE2e {
       scaling: { minReplicas: d.replicas ?? this.hosts.length },
       endpointName: 'linear',
       access: d.access,
+      verification: d.verification,
       target: DeploymentTarget.onPrem({
         hosts: this.onPremHosts(d),
         runtime: ContainerRuntime.PODMAN,

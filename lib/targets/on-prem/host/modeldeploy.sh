@@ -20,12 +20,13 @@
 #   bash modeldeploy.sh update-keys      MD_DIR
 #
 # CONFIG is the shell-sourceable file the construct writes (MD_*='value' lines);
-# container.env lies beside it. Every line printed starts with
+# container.env lies beside it, and samples.tsv when the spec has verification samples
+# (the new version must answer them before the proxy switches to it). Every line printed starts with
 # "[model-deploy host=H deployment=D] "; a failure prints one line
 # "ERROR host=H deployment=D: ..." on stderr, last, and exits 1.
 # Subcommands without CONFIG name the host by $MD_HOST if set, else by uname -n.
 #
-# Needs only bash >= 4.2, coreutils, tar, gzip, curl, the container runtime
+# Needs only bash >= 4.2, coreutils, tar, gzip, curl, awk (POSIX: mawk, gawk), the container runtime
 # (podman or docker) and nginx. Test hook: MD_CDI_SPEC_DIRS (space-separated
 # directories) replaces the CDI spec directories /etc/cdi and /var/run/cdi.
 
@@ -57,10 +58,13 @@ readonly API_KEY_CHARSET_RE='^([A-Za-z0-9!%&()*+,./:<=>?@^_|~-]|[[]|])+$'
 readonly API_KEY_CHARSET_ALLOWED='only letters, digits and printable ASCII other than quotes, backslash, ;, {, }, $, # and backtick (no spaces, no other characters)'
 readonly API_KEY_FIRST_RE='^[^~]'
 readonly API_KEY_FIRST_ALLOWED='a first character other than ~ (nginx would read the key as a regular expression)'
+readonly SAMPLES_FILE='samples.tsv'
+readonly VERIFY_MAX_SAMPLE_JSON_BYTES=16384
+readonly VERIFY_MAX_TOTAL_JSON_BYTES=32768
 readonly CONFIG_KEYS=(MD_DEPLOYMENT MD_VERSION MD_HOST MD_DIR MD_RUNTIME MD_RUNTIME_ARGS MD_IMAGE MD_ARTIFACT_SHA256
   MD_MODEL_MOUNT MD_CONTAINER_PORT MD_HEALTH_PATH MD_STARTUP_TIMEOUT MD_REPLICAS MD_SLOT_PORT_BASE MD_PROXY_PORT MD_PROXY_BIND
   MD_ALLOWED_CLIENTS MD_TLS_CERT MD_TLS_KEY MD_GPUS_PER_REPLICA MD_GPU_NAMES MD_GPU_MIN_MEMORY_MIB MD_CPUS MD_MEMORY
-  MD_MIN_FREE_DISK_MIB MD_CAP_ADD MD_READ_ONLY_ROOT)
+  MD_MIN_FREE_DISK_MIB MD_CAP_ADD MD_READ_ONLY_ROOT MD_VERIFY_SAMPLES MD_VERIFY_SHA256 MD_VERIFY_BUDGET_MS MD_VERIFY_PATH)
 declare -rA CONTRACT_FIELD=(
   [MD_DEPLOYMENT]='endpointName'
   [MD_VERSION]='version'
@@ -89,6 +93,10 @@ declare -rA CONTRACT_FIELD=(
   [MD_MIN_FREE_DISK_MIB]='minFreeDiskMiB'
   [MD_CAP_ADD]='containerCapabilities'
   [MD_READ_ONLY_ROOT]='readOnlyRootFilesystem'
+  [MD_VERIFY_SAMPLES]='verification.samples'
+  [MD_VERIFY_SHA256]='verification.samples'
+  [MD_VERIFY_BUDGET_MS]='verification.latencyBudgetMs'
+  [MD_VERIFY_PATH]='serving.predictPath'
 )
 declare -rA CONTRACT_RE=(
   [MD_DEPLOYMENT]='^[a-z0-9][a-z0-9-]{0,39}$'
@@ -118,6 +126,10 @@ declare -rA CONTRACT_RE=(
   [MD_MIN_FREE_DISK_MIB]='^(0|[1-9][0-9]{0,8})$'
   [MD_CAP_ADD]='^((AUDIT_CONTROL|AUDIT_READ|AUDIT_WRITE|BLOCK_SUSPEND|BPF|CHECKPOINT_RESTORE|CHOWN|DAC_OVERRIDE|DAC_READ_SEARCH|FOWNER|FSETID|IPC_LOCK|IPC_OWNER|KILL|LEASE|LINUX_IMMUTABLE|MAC_ADMIN|MAC_OVERRIDE|MKNOD|NET_ADMIN|NET_BIND_SERVICE|NET_BROADCAST|NET_RAW|PERFMON|SETFCAP|SETGID|SETPCAP|SETUID|SYS_ADMIN|SYS_BOOT|SYS_CHROOT|SYS_MODULE|SYS_NICE|SYS_PACCT|SYS_PTRACE|SYS_RAWIO|SYS_RESOURCE|SYS_TIME|SYS_TTY_CONFIG|SYSLOG|WAKE_ALARM)(,(AUDIT_CONTROL|AUDIT_READ|AUDIT_WRITE|BLOCK_SUSPEND|BPF|CHECKPOINT_RESTORE|CHOWN|DAC_OVERRIDE|DAC_READ_SEARCH|FOWNER|FSETID|IPC_LOCK|IPC_OWNER|KILL|LEASE|LINUX_IMMUTABLE|MAC_ADMIN|MAC_OVERRIDE|MKNOD|NET_ADMIN|NET_BIND_SERVICE|NET_BROADCAST|NET_RAW|PERFMON|SETFCAP|SETGID|SETPCAP|SETUID|SYS_ADMIN|SYS_BOOT|SYS_CHROOT|SYS_MODULE|SYS_NICE|SYS_PACCT|SYS_PTRACE|SYS_RAWIO|SYS_RESOURCE|SYS_TIME|SYS_TTY_CONFIG|SYSLOG|WAKE_ALARM))*)?$'
   [MD_READ_ONLY_ROOT]='^[01]$'
+  [MD_VERIFY_SAMPLES]='^(0|[1-9][0-9]{0,8})$'
+  [MD_VERIFY_SHA256]='^([0-9a-f]{64})?$'
+  [MD_VERIFY_BUDGET_MS]='^(0|[1-9][0-9]{0,8})$'
+  [MD_VERIFY_PATH]='^(/[A-Za-z0-9._~/%?&=+:-]*)?$'
 )
 declare -rA CONTRACT_MIN=(
   [MD_CONTAINER_PORT]='1'
@@ -128,6 +140,8 @@ declare -rA CONTRACT_MIN=(
   [MD_GPUS_PER_REPLICA]='0'
   [MD_GPU_MIN_MEMORY_MIB]='0'
   [MD_MIN_FREE_DISK_MIB]='0'
+  [MD_VERIFY_SAMPLES]='0'
+  [MD_VERIFY_BUDGET_MS]='1'
 )
 declare -rA CONTRACT_MAX=(
   [MD_CONTAINER_PORT]='65535'
@@ -138,6 +152,8 @@ declare -rA CONTRACT_MAX=(
   [MD_GPUS_PER_REPLICA]='16'
   [MD_GPU_MIN_MEMORY_MIB]='10000000'
   [MD_MIN_FREE_DISK_MIB]='10000000'
+  [MD_VERIFY_SAMPLES]='10'
+  [MD_VERIFY_BUDGET_MS]='600000'
 )
 declare -rA CONTRACT_MAX_LENGTH=(
   [MD_DIR]='90'
@@ -170,8 +186,26 @@ declare -rA CONTRACT_ALLOWED=(
   [MD_MIN_FREE_DISK_MIB]='an integer from 0 to 10000000'
   [MD_CAP_ADD]='Linux capability names without the CAP_ prefix (e.g. NET_BIND_SERVICE), separated by commas'
   [MD_READ_ONLY_ROOT]='0 or 1'
+  [MD_VERIFY_SAMPLES]='an integer from 0 to 10'
+  [MD_VERIFY_SHA256]='empty, or the sha256 of samples.tsv (64 lower-case hex digits)'
+  [MD_VERIFY_BUDGET_MS]='an integer from 1 to 600000'
+  [MD_VERIFY_PATH]='a URL path starting with / of letters, digits and . _ ~ / % ? & = + : - (where the samples are sent)'
+)
+declare -rA CONTRACT_OPTIONAL_DEFAULT=(
+  [MD_VERIFY_SAMPLES]='0'
+  [MD_VERIFY_SHA256]=''
+  [MD_VERIFY_BUDGET_MS]='5000'
+  [MD_VERIFY_PATH]=''
 )
 CONTRACT_PROBLEM=""
+
+# Sets each optional key that is unset to its default (a config written without them).
+contract_optional_defaults() {
+  local key
+  for key in "${!CONTRACT_OPTIONAL_DEFAULT[@]}"; do
+    if [[ -z ${!key+x} ]]; then printf -v "$key" '%s' "${CONTRACT_OPTIONAL_DEFAULT[$key]}"; fi
+  done
+}
 
 # Succeeds when VALUE passes KEY's own rule: contract_value_ok KEY VALUE.
 contract_value_ok() {
@@ -211,6 +245,14 @@ contract_config_ok() {
   fi
   if ((MD_GPUS_PER_REPLICA > 0)) && [[ -z $MD_GPU_NAMES ]]; then
     CONTRACT_PROBLEM="invalid compute.gpu (MD_GPU_NAMES) '' with MD_GPUS_PER_REPLICA=$MD_GPUS_PER_REPLICA. Allowed: the GPU names to look for when a replica needs GPUs"
+    return 1
+  fi
+  if ((MD_VERIFY_SAMPLES > 0)) && [[ -z $MD_VERIFY_SHA256 ]]; then
+    CONTRACT_PROBLEM="invalid verification.samples (MD_VERIFY_SHA256) '' with MD_VERIFY_SAMPLES=$MD_VERIFY_SAMPLES. Allowed: the sha256 of samples.tsv when there are samples"
+    return 1
+  fi
+  if ((MD_VERIFY_SAMPLES > 0)) && [[ -z $MD_VERIFY_PATH ]]; then
+    CONTRACT_PROBLEM="invalid serving.predictPath (MD_VERIFY_PATH) '' with MD_VERIFY_SAMPLES=$MD_VERIFY_SAMPLES. Allowed: the path the samples are sent to when there are samples"
     return 1
   fi
   return 0
@@ -531,6 +573,7 @@ load_config() {
   # Keys added later: the config of a version deployed before them (resume) lacks them. Such a
   # version's proxy answered every address; resume keeps its nginx.conf as it is.
   : "${MD_CAP_ADD=}" "${MD_READ_ONLY_ROOT=0}" "${MD_ALLOWED_CLIENTS=0.0.0.0/0,::/0}"
+  contract_optional_defaults
   for k in "${CONFIG_KEYS[@]}"; do
     [[ -n ${!k+x} ]] || die "config $file does not set $k"
   done
@@ -1420,6 +1463,9 @@ ensure_version_files() {
     if [[ -f $src_dir/container.env ]]; then
       write_atomic "$VERSION_DIR/container.env" <"$src_dir/container.env"
     fi
+    if [[ -f $src_dir/$SAMPLES_FILE ]]; then
+      write_atomic "$VERSION_DIR/$SAMPLES_FILE" <"$src_dir/$SAMPLES_FILE"
+    fi
     say "copied the config to $VERSION_DIR"
   fi
   check_env_file "$VERSION_DIR/container.env"
@@ -1558,6 +1604,415 @@ deploy_rollback() {
   return 0
 }
 
+# ---------------------------------------------------------------- verification
+
+# The answer checker: a JSON reader and the matching rules of responseMismatch
+# (lib/spec/verification.ts), with checkSamples' failure lines (lib/common/sample-check.ts),
+# in POSIX awk (mawk and gawk), as the host has no jq, python or node. A property test runs
+# random JSON through both (test/on-prem/host-verify.test.ts). Sets VERIFY_AWK.
+load_verify_awk() {
+  IFS= read -r -d '' VERIFY_AWK <<'AWK' || true
+#   mode=sample: one sample's answer (the file operand is the body, with any NUL byte taken
+#     out by the caller, which then sets VERIFY_NUL=1; ENVIRON: VERIFY_NAME, VERIFY_EXPECTED,
+#     VERIFY_ABS, VERIFY_REL, VERIFY_STATUS, VERIFY_MS, VERIFY_BUDGET): prints the failure
+#     line, or nothing when it passed.
+#   mode=batch: records of 8 lines (name, status, ms, budget, abs, rel, expected, body) from
+#     the file operand: prints each one's failure line, or PASS.
+# Run it under LC_ALL=C: strings are bytes, and non-ASCII passes through as UTF-8.
+BEGIN {
+  for (i = 1; i < 256; i++) ORD[sprintf("%c", i)] = i
+  HEX = "0123456789abcdef"
+  WS = "([ \t\n\r\013\014]|\302\240|\341\232\200|\342\200[\200-\212]|\342\200\250|\342\200\251|\342\200\257|\342\201\237|\343\200\200|\357\273\277)+"
+  MAXNUM = 1.7976931348623157e308
+  if (mode == "sample") {
+    body = ""; n = 0
+    while ((getline line < ARGV[1]) > 0) body = (n++ ? body "\n" : "") line
+    out = check(ENVIRON["VERIFY_NAME"], ENVIRON["VERIFY_STATUS"], ENVIRON["VERIFY_MS"], ENVIRON["VERIFY_BUDGET"], ENVIRON["VERIFY_ABS"], ENVIRON["VERIFY_REL"], ENVIRON["VERIFY_EXPECTED"], body, ENVIRON["VERIFY_NUL"] == "1")
+    if (out != "") print out
+    exit 0
+  }
+}
+mode == "batch" { F[++nf] = $0; if (nf == 8) { out = check(F[1], F[2], F[3], F[4], F[5], F[6], F[7], F[8], 0); print (out == "" ? "PASS" : out); nf = 0 } }
+
+# checkSamples' line for one answer ('' when it passed).
+function check(name, status, ms, budget, abs, rel, expected, body, nul,    e, a, diff) {
+  if (!(status >= 200 && status <= 299)) return "sample \"" name "\": HTTP " status ": " excerpt(body)
+  reset()
+  e = parse(expected)
+  a = parse(body)
+  if (a < 0 || nul) return "sample \"" name "\": the response is not JSON: " excerpt(body)
+  if (e < 0) return "sample \"" name "\": the expected response is not JSON"
+  ABS = abs + 0; REL = rel + 0
+  diff = walk(a, e, "$")
+  if (diff != "") return "sample \"" name "\": wrong answer at " diff "; expected " excerpt(expected) ", got " excerpt(body)
+  if (ms + 0 > budget + 0) return "sample \"" name "\": answered in " ms " ms, over the latency budget of " budget " ms"
+  return ""
+}
+
+function reset() { split("", T); split("", V); split("", CN); split("", C); split("", OK); split("", ORDER); NN = 0 }
+
+function node(t, v) { NN++; T[NN] = t; V[NN] = v; CN[NN] = 0; return NN }
+
+# JSON.parse, iteratively: returns the root node, or -1 when S is not JSON. Arrays: C[id, i] is
+# item i. Objects: OK[id, j] is the j-th distinct key (as JSON.stringify writes it), C[id, key]
+# its value (a repeated key keeps its place and takes the last value, as in JavaScript).
+function parse(s,    len, p, c, sp, key, state, id, par, q, start) {
+  len = length(s); p = 1; sp = 0; state = "v"; ROOT = -1
+  while (1) {
+    while (p <= len && index(" \t\n\r", substr(s, p, 1)) > 0) p++
+    c = substr(s, p, 1)
+    if (state == "a") {
+      if (sp == 0) return p > len ? ROOT : -1
+      par = STK[sp]
+      if (c == ",") { p++; state = T[par] == "a" ? "v" : "k"; continue }
+      if ((c == "]" && T[par] == "a") || (c == "}" && T[par] == "o")) { p++; sp--; continue }
+      return -1
+    }
+    if (p > len) return -1
+    if (state == "k") {
+      if (c != "\"") return -1
+      key = str(s, p, len); if (key == "") return -1
+      p = SP
+      while (p <= len && index(" \t\n\r", substr(s, p, 1)) > 0) p++
+      if (substr(s, p, 1) != ":") return -1
+      p++; STK[sp, "k"] = key; state = "v"; continue
+    }
+    # a value
+    if (c == "{" || c == "[") {
+      id = node(c == "{" ? "o" : "a", "")
+      p++
+      while (p <= len && index(" \t\n\r", substr(s, p, 1)) > 0) p++
+      if (substr(s, p, 1) == (c == "{" ? "}" : "]")) { p++; state = "a" } else state = c == "{" ? "k" : "v"
+      attach(id, sp)
+      if (state != "a") STK[++sp] = id
+
+      continue
+    }
+    if (c == "\"") {
+      q = str(s, p, len); if (q == "") return -1
+      p = SP; id = node("s", q)
+    } else if (substr(s, p, 4) == "true" || substr(s, p, 4) == "null") {
+      id = node(substr(s, p, 4) == "true" ? "b" : "z", substr(s, p, 4)); p += 4
+    } else if (substr(s, p, 5) == "false") {
+      id = node("b", "false"); p += 5
+    } else {
+      start = p
+      if (c == "-") c = substr(s, ++p, 1)
+      if (c == "0") p++
+      else if (index("123456789", c) > 0 && c != "") { while (index("0123456789", substr(s, p, 1)) > 0 && p <= len) p++ }
+      else return -1
+      if (substr(s, p, 1) == ".") {
+        p++; if (!(index("0123456789", substr(s, p, 1)) > 0 && p <= len)) return -1
+        while (index("0123456789", substr(s, p, 1)) > 0 && p <= len) p++
+      }
+      if (substr(s, p, 1) == "e" || substr(s, p, 1) == "E") {
+        p++; if (substr(s, p, 1) == "+" || substr(s, p, 1) == "-") p++
+        if (!(index("0123456789", substr(s, p, 1)) > 0 && p <= len)) return -1
+        while (index("0123456789", substr(s, p, 1)) > 0 && p <= len) p++
+      }
+      id = node("n", substr(s, start, p - start))
+    }
+    attach(id, sp)
+    state = "a"
+  }
+}
+
+function attach(id, sp,    par, key) {
+  if (sp == 0) { ROOT = id; return }
+  par = STK[sp]
+  if (T[par] == "a") { C[par, CN[par]++] = id; return }
+  key = STK[sp, "k"]
+  if (!((par, key) in C)) OK[par, CN[par]++] = key
+  C[par, key] = id
+}
+
+# The string token at P (at its opening quote), as JSON.stringify writes the string it means
+# (escapes decoded, then re-escaped the way JavaScript does). Sets SP past the closing quote.
+# Returns '' (never a valid result: that has quotes) when the token is not a JSON string.
+function str(s, p, len,    out, c, d, cp, lo) {
+  out = "\""; p++
+  while (p <= len) {
+    c = substr(s, p, 1)
+    if (c == "\"") { SP = p + 1; return out "\"" }
+    if (ORD[c] < 32 && ORD[c] > 0) return ""
+    if (c != "\\") { out = out c; p++; continue }
+    d = substr(s, p + 1, 1)
+    if (d == "\"" || d == "\\") { out = out "\\" d; p += 2; continue }
+    if (d == "/") { out = out "/"; p += 2; continue }
+    if (index("bfnrt", d) > 0 && d != "") { out = out "\\" d; p += 2; continue }
+    if (d != "u") return ""
+    cp = hex4(substr(s, p + 2, 4)); if (cp < 0) return ""
+    p += 6
+    if (cp >= 55296 && cp <= 56319 && substr(s, p, 2) == "\\u") {
+      lo = hex4(substr(s, p + 2, 4))
+      if (lo >= 56320 && lo <= 57343) { out = out utf8(65536 + (cp - 55296) * 1024 + (lo - 56320)); p += 6; continue }
+    }
+    out = out esc(cp)
+  }
+  return ""
+}
+
+function hex4(h,    i, v, k) {
+  if (length(h) != 4) return -1
+  v = 0
+  for (i = 1; i <= 4; i++) { k = index(HEX, tolower(substr(h, i, 1))); if (k == 0) return -1; v = v * 16 + k - 1 }
+  return v
+}
+
+# One UTF-16 code unit from a \u escape, as JSON.stringify writes it.
+function esc(cp) {
+  if (cp == 34) return "\\\""
+  if (cp == 92) return "\\\\"
+  if (cp == 8) return "\\b"
+  if (cp == 9) return "\\t"
+  if (cp == 10) return "\\n"
+  if (cp == 12) return "\\f"
+  if (cp == 13) return "\\r"
+  if (cp < 32 || (cp >= 55296 && cp <= 57343)) return sprintf("\\u%04x", cp)
+  return utf8(cp)
+}
+
+function utf8(cp) {
+  if (cp < 128) return sprintf("%c", cp)
+  if (cp < 2048) return sprintf("%c%c", 192 + int(cp / 64), 128 + cp % 64)
+  if (cp < 65536) return sprintf("%c%c%c", 224 + int(cp / 4096), 128 + int(cp / 64) % 64, 128 + cp % 64)
+  return sprintf("%c%c%c%c", 240 + int(cp / 262144), 128 + int(cp / 4096) % 64, 128 + int(cp / 64) % 64, 128 + cp % 64)
+}
+
+# A number as JavaScript's String() writes it: the shortest digits that read back the same.
+function jsnum(x,    p, t, m, ex, dig, sign, n, k, i, out) {
+  x = x + 0
+  if (x > MAXNUM) return "Infinity"
+  if (x < -MAXNUM) return "-Infinity"
+  if (x == 0) return "0"
+  for (p = 1; p < 17; p++) { t = sprintf("%." p "g", x); if (t + 0 == x) break }
+  t = sprintf("%." (p - 1) "e", x)
+  sign = ""
+  if (substr(t, 1, 1) == "-") { sign = "-"; t = substr(t, 2) }
+  i = index(t, "e"); m = substr(t, 1, i - 1); ex = substr(t, i + 1) + 0
+  dig = m; sub(/\./, "", dig); sub(/0+$/, "", dig)
+  k = length(dig); n = ex + 1
+  if (k <= n && n <= 21) { out = dig; for (i = k; i < n; i++) out = out "0"; return sign out }
+  if (0 < n && n <= 21) return sign substr(dig, 1, n) "." substr(dig, n + 1)
+  if (-6 < n && n <= 0) { out = "0."; for (i = n; i < 0; i++) out = out "0"; return sign out dig }
+  out = substr(dig, 1, 1) (k > 1 ? "." substr(dig, 2) : "")
+  return sign out "e" (n - 1 >= 0 ? "+" : "-") (n - 1 >= 0 ? n - 1 : 1 - n)
+}
+
+function jsonnum(x) { x = jsnum(x); return x ~ /Infinity/ ? "null" : x }
+
+function absv(x) { return x < 0 ? -x : x }
+
+# responseMismatch's walk: '' when A matches E, else where and how they differ.
+function walk(a, e, path,    te, ev, av, allowed, d, i, j, key, child, m) {
+  te = T[e]
+  if (te == "n") {
+    if (T[a] != "n") return path ": expected the number " jsnum(V[e]) ", got " show(a)
+    ev = V[e] + 0; av = V[a] + 0
+    allowed = ABS; if (REL * absv(ev) > allowed) allowed = REL * absv(ev)
+    d = absv(av - ev)
+    if (d <= allowed) return ""
+    return path ": expected " jsnum(ev) (allowed > 0 ? " \302\261 " jsnum(allowed) : "") ", got " jsnum(av)
+  }
+  if (te == "a") {
+    if (T[a] != "a") return path ": expected an array, got " show(a)
+    if (CN[a] != CN[e]) return path ": expected " CN[e] " items, got " CN[a]
+    for (i = 0; i < CN[e]; i++) { m = walk(C[a, i], C[e, i], path "[" i "]"); if (m != "") return m }
+    return ""
+  }
+  if (te == "o") {
+    if (T[a] != "o") return path ": expected an object, got " show(a)
+    for (j = 0; j < CN[e]; j++) {
+      key = OK[e, j]
+      child = path (key ~ /^"[A-Za-z_][A-Za-z0-9_]*"$/ ? "." substr(key, 2, length(key) - 2) : "[" key "]")
+      if (!((a, key) in C)) return child ": missing"
+      m = walk(C[a, key], C[e, key], child); if (m != "") return m
+    }
+    return ""
+  }
+  if (T[a] == te && (V[a] "") == (V[e] "")) return ""
+  return path ": expected " show(e) ", got " show(a)
+}
+
+# JSON.stringify of a node, shortened to 120 UTF-16 units as responseMismatch shows it.
+function show(id,    t) {
+  t = ser(id)
+  return units(t, 121) > 120 ? cut(t, 117) "..." : t
+}
+
+# JSON.stringify of a node, iteratively (an answer may nest deeper than awk recurses), stopping
+# once longer than show keeps (400 bytes hold more than 120 UTF-16 units).
+function ser(root,    out, sp, id, i, child, key) {
+  out = scalar(root); sp = 0
+  if (out == "") { SS[sp = 1] = root; SI[1] = 0; out = open(root) }
+  while (sp > 0 && length(out) <= 400) {
+    id = SS[sp]; i = SI[sp]
+    if (i >= CN[id]) { out = out (T[id] == "a" ? "]" : "}"); sp--; continue }
+    SI[sp] = i + 1
+    if (i > 0) out = out ","
+    if (T[id] == "a") child = C[id, i]
+    else { key = ORDER[id, i]; out = out key ":"; child = C[id, key] }
+    if (scalar(child) != "") out = out scalar(child)
+    else { SS[++sp] = child; SI[sp] = 0; out = out open(child) }
+  }
+  return out
+}
+
+function scalar(id) { return T[id] == "n" ? jsonnum(V[id]) : (T[id] == "a" || T[id] == "o") ? "" : V[id] }
+
+# Opens a container; for an object, puts its keys in ORDER[id, i] in the order JavaScript
+# enumerates them: array-index keys first, ascending, then the others in their first places.
+function open(id,    i, j, n, key, x) {
+  if (T[id] == "a") return "["
+  n = 0
+  for (i = 0; i < CN[id]; i++) {
+    key = OK[id, i]
+    if (!(key ~ /^"(0|[1-9][0-9]*)"$/ && length(key) <= 12 && substr(key, 2, length(key) - 2) + 0 < 4294967295)) continue
+    x = substr(key, 2, length(key) - 2) + 0
+    for (j = n; j > 0 && substr(ORDER[id, j - 1], 2) + 0 > x; j--) ORDER[id, j] = ORDER[id, j - 1]
+    ORDER[id, j] = key; n++
+  }
+  for (i = 0; i < CN[id]; i++) {
+    key = OK[id, i]
+    if (!(key ~ /^"(0|[1-9][0-9]*)"$/ && length(key) <= 12 && substr(key, 2, length(key) - 2) + 0 < 4294967295)) ORDER[id, n++] = key
+  }
+  return "{"
+}
+
+# UTF-16 units in a UTF-8 text, counting up to LIMIT.
+function units(t, limit,    i, n, b, len) {
+  len = length(t); n = 0
+  for (i = 1; i <= len && n < limit; i++) {
+    b = ORD[substr(t, i, 1)]
+    if (b < 128 || b >= 192) n += (b >= 240 ? 2 : 1)
+  }
+  return n
+}
+
+# The first N UTF-16 units of a UTF-8 text (a character that does not fit whole is left out).
+function cut(t, n,    i, u, b, len, w) {
+  len = length(t); u = 0
+  for (i = 1; i <= len; i++) {
+    b = ORD[substr(t, i, 1)]
+    if (b >= 128 && b < 192) continue
+    w = b >= 240 ? 2 : 1
+    # JavaScript keeps half of a pair cut in two, which UTF-8 output writes as U+FFFD.
+    if (u + w > n) return substr(t, 1, i - 1) (u < n ? "\357\277\275" : "")
+    u += w
+  }
+  return t
+}
+
+# checkSamples' excerpt: white space runs as one space, trimmed, at most 300 UTF-16 units.
+function excerpt(t) {
+  gsub(WS, " ", t)
+  sub(/^ /, "", t); sub(/ $/, "", t)
+  return units(t, 301) > 300 ? cut(t, 297) "..." : t
+}
+AWK
+}
+
+# Reads samples.tsv (one line per sample: name, absolute and relative tolerance, request JSON,
+# expected JSON, separated by tabs; compact JSON holds no tab) into the SAMPLE_* arrays.
+read_samples() {
+  local file=$1 line n=0 total=0 tabs name abs rel req exp bytes
+  SAMPLE_NAMES=() SAMPLE_ABS=() SAMPLE_REL=() SAMPLE_REQ=() SAMPLE_EXP=()
+  [[ -f $file && -r $file ]] || die "verification samples file $file is missing; the construct uploads it beside the config when the spec has verification samples"
+  [[ $(sha256_of "$file") == "$MD_VERIFY_SHA256" ]] || die "verification samples file $file does not match MD_VERIFY_SHA256 (a damaged or stale upload); apply again"
+  while IFS= read -r line || [[ -n $line ]]; do
+    n=$((n + 1))
+    tabs=${line//[!$'\t']/}
+    ((${#tabs} == 4)) || die "verification samples file $file line $n does not have 5 tab-separated fields"
+    IFS=$'\t' read -r name abs rel req exp <<<"$line"
+    [[ $name =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$ ]] || die "verification samples file $file line $n: invalid sample name"
+    [[ $abs =~ ^[0-9]+([.][0-9]+)?(e[-+][0-9]+)?$ && $rel =~ ^[0-9]+([.][0-9]+)?(e[-+][0-9]+)?$ ]] ||
+      die "verification samples file $file line $n (sample $name): the tolerances are not numbers"
+    for bytes in "$(printf '%s' "$req" | wc -c)" "$(printf '%s' "$exp" | wc -c)"; do
+      ((bytes <= VERIFY_MAX_SAMPLE_JSON_BYTES)) || die "verification samples file $file line $n (sample $name): $bytes bytes of JSON, more than $VERIFY_MAX_SAMPLE_JSON_BYTES"
+      total=$((total + bytes))
+    done
+    SAMPLE_NAMES+=("$name") SAMPLE_ABS+=("$abs") SAMPLE_REL+=("$rel") SAMPLE_REQ+=("$req") SAMPLE_EXP+=("$exp")
+  done <"$file"
+  ((total <= VERIFY_MAX_TOTAL_JSON_BYTES)) || die "verification samples file $file holds $total bytes of JSON, more than $VERIFY_MAX_TOTAL_JSON_BYTES"
+  ((n == MD_VERIFY_SAMPLES)) || die "verification samples file $file holds $n sample(s), the config says $MD_VERIFY_SAMPLES"
+}
+
+# Sends sample I to 127.0.0.1:PORT and sets SAMPLE_FAILURE to checkSamples' line for its
+# answer ('' when it passed) and SAMPLE_MS to its time (curl's time_total, in whole ms).
+# No "Expect: 100-continue" (older curls send it above 1 KiB): a server that ignores it would cost
+# the sample a second of latency.
+check_sample() {
+  local i=$1 port=$2 tmp=$3 out rc=0 code t nul=0
+  SAMPLE_FAILURE="" SAMPLE_MS=0
+  rm -f -- "$tmp/body" "$tmp/error"
+  out=$(printf '%s' "${SAMPLE_REQ[i]}" | curl -sS -H 'Content-Type: application/json' -H 'Expect:' --data-binary @- -o "$tmp/body" \
+    -w '%{http_code} %{time_total}' --max-time $(((MD_VERIFY_BUDGET_MS + 999) / 1000 + 10)) "http://127.0.0.1:$port$MD_VERIFY_PATH" 2>"$tmp/error") || rc=$?
+  if ((rc != 0)); then
+    SAMPLE_FAILURE="sample \"${SAMPLE_NAMES[i]}\": the request failed: $(last_line "$(<"$tmp/error")")"
+    return 0
+  fi
+  read -r code t <<<"$out"
+  [[ $t =~ ^([0-9]+)([.,]([0-9]*))?$ ]] || die "curl reported the time '$t', not a number of seconds"
+  t="${BASH_REMATCH[3]}000"
+  SAMPLE_MS=$((10#${BASH_REMATCH[1]} * 1000 + 10#${t:0:3}))
+  : >>"$tmp/body"
+  # No NUL byte reaches awk (mawk would stop reading at one); such a body is not JSON anyway.
+  if [[ $(tr -d '\000' <"$tmp/body" | tee "$tmp/body.text" | wc -c) != $(wc -c <"$tmp/body") ]]; then nul=1; fi
+  SAMPLE_FAILURE=$(VERIFY_NAME=${SAMPLE_NAMES[i]} VERIFY_STATUS=$code VERIFY_MS=$SAMPLE_MS VERIFY_BUDGET=$MD_VERIFY_BUDGET_MS \
+    VERIFY_ABS=${SAMPLE_ABS[i]} VERIFY_REL=${SAMPLE_REL[i]} VERIFY_EXPECTED=${SAMPLE_EXP[i]} VERIFY_NUL=$nul \
+    LC_ALL=C awk -v mode=sample "$VERIFY_AWK" "$tmp/body.text") || rc=$?
+  ((rc == 0)) || die "awk failed (exit $rc) checking the answer to sample ${SAMPLE_NAMES[i]}"
+}
+
+# Sends every sample to each new replica on its slot port, after the health wait and before the
+# proxy switch, so no client sees a version that answers them wrongly. The first replica with a
+# failure (a wrong answer, a non-2xx status, a body that is not JSON, an answer slower than the
+# budget) refuses the version: its containers go and the active version keeps serving. The lines
+# and the message are checkSamples' and verificationFailedMessage's (lib/common/sample-check.ts).
+verify_samples() {
+  ((MD_VERIFY_SAMPLES > 0)) || return 0
+  local r i port tmp slowest outcome plural message failures=()
+  read_samples "$VERSION_DIR/$SAMPLES_FILE"
+  command -v awk >/dev/null 2>&1 || die "awk not found on PATH; install awk (mawk or gawk): the host checks the samples' answers with it"
+  load_verify_awk
+  tmp=$(mktemp -d "$VERSION_DIR/.verify.XXXXXX")
+  for ((r = 0; r < MD_REPLICAS; r++)); do
+    port=$(slot_port "$NEW_COLOR" "$r")
+    slowest=0
+    for ((i = 0; i < ${#SAMPLE_NAMES[@]}; i++)); do
+      check_sample "$i" "$port" "$tmp"
+      if [[ -n $SAMPLE_FAILURE ]]; then failures+=("$SAMPLE_FAILURE"); fi
+      ((SAMPLE_MS <= slowest)) || slowest=$SAMPLE_MS
+    done
+    if ((${#failures[@]} > 0)); then
+      rm -rf -- "$tmp"
+      ROLLBACK_ARMED=0
+      deploy_rollback || true
+      if [[ -n $ACTIVE_VERSION ]]; then
+        outcome="the new containers were removed and version $ACTIVE_VERSION keeps serving"
+      else
+        outcome="the new containers were removed (no version was serving on this host)"
+      fi
+      plural=s
+      if ((${#failures[@]} == 1)); then plural=""; fi
+      message="verification of version $MD_VERSION on host $MSG_HOST (replica $r, 127.0.0.1:$port) failed (${#failures[@]} sample$plural); $outcome:"
+      for i in "${failures[@]}"; do message+=$'\n'"  $i"; done
+      die "$message"
+    fi
+    say "replica $r (127.0.0.1:$port) answered ${#SAMPLE_NAMES[@]} sample(s) correctly, the slowest in $slowest ms (budget $MD_VERIFY_BUDGET_MS ms)"
+  done
+  rm -rf -- "$tmp"
+}
+
+# Test hook: checks answers given in FILE, 8 lines each (name, status, ms, budget, absolute and
+# relative tolerance, expected JSON, body), as verify_samples would: one line per answer, its
+# failure line or PASS.
+cmd_check_answers() {
+  [[ $# -eq 1 ]] || usage_die "check-answers FILE"
+  load_verify_awk
+  LC_ALL=C awk -v mode=batch "$VERIFY_AWK" "$1"
+}
+
 cmd_deploy() {
   [[ $# -eq 1 ]] || usage_die "deploy CONFIG"
   local config=$1
@@ -1590,6 +2045,7 @@ cmd_deploy() {
   start_replicas
   if ((MD_GPUS_PER_REPLICA > 0)); then release_lock "$GPU_DIR/.lock"; fi
   wait_healthy
+  verify_samples
   proxy_switch
   verify_through_proxy
   printf '%s\n' "$NEW_COLOR" | write_atomic "$VERSION_DIR/color"
@@ -2180,12 +2636,14 @@ cmd_check_contract() {
         ;;
       config)
         IFS= read -r -d '' n || die "check-contract: truncated record"
-        for k in "${CONFIG_KEYS[@]}"; do printf -v "$k" '%s' ""; done
+        for k in "${CONFIG_KEYS[@]}"; do unset "$k"; done
         for ((i = 0; i < n; i++)); do
           { IFS= read -r -d '' key && IFS= read -r -d '' value; } || die "check-contract: truncated record"
           [[ -n ${CONTRACT_FIELD[$key]:-} ]] || die "check-contract: unknown key $key"
           printf -v "$key" '%s' "$value"
         done
+        contract_optional_defaults
+        for k in "${CONFIG_KEYS[@]}"; do if [[ -z ${!k+x} ]]; then printf -v "$k" '%s' ""; fi; done
         if contract_config_ok; then echo ok; else printf 'refused\t%s\n' "${CONTRACT_PROBLEM//$'\n'/\\n}"; fi
         ;;
       *) die "check-contract: unknown record kind '$kind'" ;;
@@ -2240,6 +2698,7 @@ main() {
     resume) cmd_resume "$@" ;;
     update-keys) cmd_update_keys "$@" ;;
     check-contract) cmd_check_contract "$@" ;;
+    check-answers) cmd_check_answers "$@" ;;
     -h | --help | help) usage_text ;;
     *)
       host_from_env
