@@ -10,7 +10,7 @@ import {
   API_KEY, HOST_CONTRACT, HOST_CONTRACT_RULES, HostContractRule, IMAGE_PATTERN, MAX_REPLICAS_PER_HOST,
   PROBE_SOCKET, RUNTIME_ARG_PATTERN, SAFE_PATH_PATTERN, SAMPLES_FILE, SLOT_PORTS_PER_HOST,
 } from '../lib/targets/on-prem/host-contract';
-import { VERIFICATION_LIMITS } from '../lib/spec/verification';
+import { SAMPLE_NAME_PATTERN, VERIFICATION_LIMITS } from '../lib/spec/verification';
 
 export const HOST_SCRIPT = path.join(__dirname, '..', 'lib', 'targets', 'on-prem', 'host', 'modeldeploy.sh');
 const BEGIN = '# BEGIN GENERATED HOST CONTRACT';
@@ -67,6 +67,7 @@ readonly API_KEY_FIRST_ALLOWED=${q(API_KEY.firstCharAllowed)}
 readonly SAMPLES_FILE=${q(SAMPLES_FILE)}
 readonly VERIFY_MAX_SAMPLE_JSON_BYTES=${VERIFICATION_LIMITS.maxSampleJsonBytes}
 readonly VERIFY_MAX_TOTAL_JSON_BYTES=${VERIFICATION_LIMITS.maxTotalJsonBytes}
+readonly VERIFY_SAMPLE_NAME_RE=${q(SAMPLE_NAME_PATTERN)}
 readonly CONFIG_KEYS=(${lines.join('\n  ')})
 ${table('CONTRACT_FIELD', HOST_CONTRACT.map(k => [k.key, k.field]))}
 ${table('CONTRACT_RE', HOST_CONTRACT.map(k => [k.key, k.pattern]))}

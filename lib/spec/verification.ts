@@ -93,7 +93,9 @@ export const VERIFICATION_LIMITS = {
   defaultLatencyBudgetMs: 5_000,
 } as const;
 
-const SAMPLE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+/** A sample's name (also re-checked by the on-prem host script, which is generated from this). */
+export const SAMPLE_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$';
+const SAMPLE_NAME = new RegExp(SAMPLE_NAME_PATTERN);
 
 export function resolveVerification(props: VerificationProps): ResolvedVerification {
   const object = checkObject('verification', props);

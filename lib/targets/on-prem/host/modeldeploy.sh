@@ -61,6 +61,7 @@ readonly API_KEY_FIRST_ALLOWED='a first character other than ~ (nginx would read
 readonly SAMPLES_FILE='samples.tsv'
 readonly VERIFY_MAX_SAMPLE_JSON_BYTES=16384
 readonly VERIFY_MAX_TOTAL_JSON_BYTES=32768
+readonly VERIFY_SAMPLE_NAME_RE='^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$'
 readonly CONFIG_KEYS=(MD_DEPLOYMENT MD_VERSION MD_HOST MD_DIR MD_RUNTIME MD_RUNTIME_ARGS MD_IMAGE MD_ARTIFACT_SHA256
   MD_MODEL_MOUNT MD_CONTAINER_PORT MD_HEALTH_PATH MD_STARTUP_TIMEOUT MD_REPLICAS MD_SLOT_PORT_BASE MD_PROXY_PORT MD_PROXY_BIND
   MD_ALLOWED_CLIENTS MD_TLS_CERT MD_TLS_KEY MD_GPUS_PER_REPLICA MD_GPU_NAMES MD_GPU_MIN_MEMORY_MIB MD_CPUS MD_MEMORY
@@ -1924,7 +1925,7 @@ read_samples() {
     tabs=${line//[!$'\t']/}
     ((${#tabs} == 4)) || die "verification samples file $file line $n does not have 5 tab-separated fields"
     IFS=$'\t' read -r name abs rel req exp <<<"$line"
-    [[ $name =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$ ]] || die "verification samples file $file line $n: invalid sample name"
+    [[ $name =~ $VERIFY_SAMPLE_NAME_RE ]] || die "verification samples file $file line $n: invalid sample name"
     [[ $abs =~ ^[0-9]+([.][0-9]+)?(e[-+][0-9]+)?$ && $rel =~ ^[0-9]+([.][0-9]+)?(e[-+][0-9]+)?$ ]] ||
       die "verification samples file $file line $n (sample $name): the tolerances are not numbers"
     for bytes in "$(printf '%s' "$req" | wc -c)" "$(printf '%s' "$exp" | wc -c)"; do
