@@ -19,7 +19,8 @@ import { ModelFile, hashModelSource, listModelFiles } from '../../common/model-a
 import { checkBlueGreenOnly } from '../../common/blue-green';
 import { sha256Hex } from '../../common/naming';
 import { findTargetConstruct } from '../../common/target-construct';
-import { terraformLiteral as literal } from '../../common/terraform';
+import { nodeCommand, requestEnvironment } from '../../common/local-exec';
+import { terraformLiteral as literal, terraformLiteralDeep } from '../../common/terraform';
 import { TerraformData } from '../../common/terraform-data';
 import { stackProvider } from '../../common/terraform-providers';
 import { AuthMode, NetworkAccess } from '../../spec/access';
@@ -453,10 +454,10 @@ export class VertexAiModelEndpoint extends Construct implements IModelEndpoint {
    * the old version); destroy runs `bridge destroy` with only `self.input` (undeploy, delete).
    */
   private renderDeployment(request: VertexBridgeRequest, dependsOn: ITerraformDependable[]): TerraformData {
-    const environment = { [VERTEX_BRIDGE_REQUEST_ENV]: '${jsonencode(self.input)}' };
-    const bridge = (step: string) => `node ${JSON.stringify(VERTEX_BRIDGE_MAIN)} ${step}`;
+    const environment = requestEnvironment(VERTEX_BRIDGE_REQUEST_ENV);
+    const bridge = (step: string) => nodeCommand(VERTEX_BRIDGE_MAIN, step);
     return new TerraformData(this, 'Deployment', {
-      input: escapeRequest(request),
+      input: terraformLiteralDeep(request),
       triggersReplace: { version: versionOf(request) },
       lifecycle: { createBeforeDestroy: true },
       dependsOn,
@@ -487,16 +488,6 @@ function displayNameFrom(constructPath: string): string {
 /** What makes a new version: everything in the request (a new one is uploaded and deployed beside the old). */
 function versionOf(request: VertexBridgeRequest): string {
   return sha256Hex(JSON.stringify(request)).slice(0, 16);
-}
-
-/** The request with every string escaped for Terraform's template syntax (jsonencode(self.input) gives the originals back). */
-function escapeRequest<T>(value: T): T {
-  if (typeof value === 'string') return literal(value) as T;
-  if (Array.isArray(value)) return value.map(escapeRequest) as T;
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [literal(k), escapeRequest(v)])) as T;
-  }
-  return value;
 }
 
 function bridgeRequestOf(r: ResolvedVertexEndpoint, artifactUri: string, serviceAccount: string): VertexBridgeRequest {
