@@ -97,8 +97,10 @@ export async function startFakeAzure(endpointId: string, authMode: 'Key' | 'AMLT
       if (!authorized) return json(res, 401, { message: 'Invalid authentication token' });
       const behaviour = deployment === undefined ? undefined : deployments.get(deployment);
       if (behaviour === undefined) return json(res, 404, { message: `No valid deployments to route to: ${deployment}` });
-      const x = Number((JSON.parse(body) as { x: number }).x);
-      const answer = { y: behaviour.kind === 'wrong' ? 2 * x + 1 : 2 * x, model: deployment };
+      const parsed = JSON.parse(body) as { x: number; note?: string };
+      const x = Number(parsed.x);
+      // `note`, when sent, comes back as it arrived: a sample can check that its text survived the trip.
+      const answer = { y: behaviour.kind === 'wrong' ? 2 * x + 1 : 2 * x, model: deployment, ...(parsed.note === undefined ? {} : { note: parsed.note }) };
       if (behaviour.kind === 'slow') setTimeout(() => json(res, 200, answer), behaviour.ms);
       else json(res, 200, answer);
     });
