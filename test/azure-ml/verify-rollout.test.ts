@@ -86,6 +86,19 @@ function line(log: string[], pattern: RegExp): number {
   return i;
 }
 
+/** A fresh directory where `good` was applied (verified) and then `bad` failed its verification. */
+async function failedUpdate(good: string, bad: string) {
+  const dir = fs.mkdtempSync(path.join(tmp, `${good}-`));
+  const v1 = version(good);
+  const v2 = version(bad);
+  fake.deployments.set(v1.deploymentName, { kind: 'right' });
+  fake.deployments.set(v2.deploymentName, { kind: 'wrong' });
+  await terraform(dir, ['init', '-input=false']);
+  await apply(dir, v1);
+  expect((await apply(dir, v2, false)).ok).toBe(false);
+  return { dir, v1, v2 };
+}
+
 test('a failed verification leaves all traffic on the old deployment and destroys nothing; a fixed version then moves traffic and removes both', async () => {
   const dir = fs.mkdtempSync(path.join(tmp, 'retry-'));
   const v1 = version('one');
@@ -134,14 +147,7 @@ test('a failed verification leaves all traffic on the old deployment and destroy
 }, 240_000);
 
 test('the same version, retried after the model answers right: the failed check runs again (tainted), traffic moves', async () => {
-  const dir = fs.mkdtempSync(path.join(tmp, 'same-'));
-  const v1 = version('four');
-  const v2 = version('five');
-  fake.deployments.set(v1.deploymentName, { kind: 'right' });
-  fake.deployments.set(v2.deploymentName, { kind: 'wrong' });
-  await terraform(dir, ['init', '-input=false']);
-  await apply(dir, v1);
-  expect((await apply(dir, v2, false)).ok).toBe(false);
+  const { dir, v2 } = await failedUpdate('four', 'five');
   fake.deployments.set(v2.deploymentName, { kind: 'right' });
   fake.log.length = 0;
   const retry = await apply(dir, v2);
@@ -152,14 +158,7 @@ test('the same version, retried after the model answers right: the failed check 
 }, 240_000);
 
 test('a destroy after a failed update drains traffic first, then removes both deployments', async () => {
-  const dir = fs.mkdtempSync(path.join(tmp, 'destroy-'));
-  const v1 = version('six');
-  const v2 = version('seven');
-  fake.deployments.set(v1.deploymentName, { kind: 'right' });
-  fake.deployments.set(v2.deploymentName, { kind: 'wrong' });
-  await terraform(dir, ['init', '-input=false']);
-  await apply(dir, v1);
-  expect((await apply(dir, v2, false)).ok).toBe(false);
+  const { dir, v2 } = await failedUpdate('six', 'seven');
   const gone = await terraform(dir, ['destroy', '-auto-approve', '-input=false']);
   const drained = line(gone.log, new RegExp(`^${esc(v2.drain)}: Destruction complete`));
   const deployments = gone.log.map((l, i) => [l, i] as const).filter(([l]) => l.startsWith(v2.deployment) && l.includes('Destroying'));

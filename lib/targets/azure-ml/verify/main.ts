@@ -158,7 +158,7 @@ export async function verify(request: AzureVerifyRequest, urls: { readonly arm: 
       });
       body = await response.text();
     } catch (e) {
-      throw new Error(unreachable(request, urls.scoring, e));
+      throw new Error(unreachable(request, urls.scoring, e), { cause: e });
     }
     slowest = Math.max(slowest, Date.now() - started);
     if (response.status === 401 || response.status === 403) {
@@ -188,7 +188,7 @@ async function endpointCredential(request: AzureVerifyRequest, arm: string, cred
     response = await fetch(url, { method: 'POST', headers: { Authorization: `Bearer ${armToken}` }, signal: AbortSignal.timeout(ARM_TIMEOUT_MS) });
     text = await response.text();
   } catch (e) {
-    throw new CheckError(`${what} failed: ${transportError(e)}`);
+    throw new CheckError(`${what} failed: ${transportError(e)}`, { cause: e });
   }
   if (!response.ok) {
     const hint = response.status === 401 || response.status === 403
