@@ -10,7 +10,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { AuthMode, ModelArtifact, NetworkAccess } from '../../lib';
+import { AuthMode, ModelArtifact, NetworkAccess, ScalingTarget } from '../../lib';
 import { CheckerWorkspace, FakeAzure, checkerEnv, checkerWorkspace, runProcess, startFakeAzure } from '../support/azure/verify-process';
 import { mangle, modelVersionDir, standIns } from './stand-ins';
 import { SUB, addressOf, azapi, only, synth } from './support';
@@ -40,6 +40,7 @@ function version(name: string) {
     model: ModelArtifact.fromLocalPath(modelVersionDir(tmp, name, name)),
     access: { auth: AuthMode.KEY, network: NetworkAccess.PUBLIC },
     verification: SAMPLES,
+    scaling: { minReplicas: 1, maxReplicas: 2, target: ScalingTarget.cpuPercent(70) },
   }).json;
   const config = standIns(json) as { resource: { terraform_data: Record<string, any> } };
   const verification = `terraform_data.${mangle(addressOf(json, only(json, 'terraform_data')))}`;
@@ -53,6 +54,7 @@ function version(name: string) {
     deployment: `terraform_data.${mangle(addressOf(json, azapi(json, 'deployments')))}`,
     traffic: `terraform_data.${mangle(addressOf(json, only(json, 'azapi_update_resource')))}`,
     drain: `terraform_data.${mangle(addressOf(json, only(json, 'azapi_resource_action')))}`,
+    autoscale: `terraform_data.${mangle(addressOf(json, only(json, 'azurerm_monitor_autoscale_setting')))}`,
     verification,
   };
 }
@@ -126,6 +128,8 @@ test('a failed verification leaves all traffic on the old deployment and destroy
   expect(fake.log.filter(l => l.server === 'scoring').map(l => l.deployment)).toEqual([v2.deploymentName, v2.deploymentName]);
   const acted = second.log.filter(l => /^terraform_data/.test(l) && !l.includes('Refreshing state'));
   expect(acted.some(l => l.startsWith(v2.traffic))).toBe(false);
+  // The autoscale setting stays on the deployment that serves (it moves after the traffic).
+  expect(acted.some(l => l.startsWith(v2.autoscale))).toBe(false);
   // Only the previous check is destroyed (it has nothing to undo); no deployment, model or environment version.
   expect(acted.filter(l => /Destroying/.test(l)).every(l => l.startsWith(v2.verification))).toBe(true);
   // The old deployment stays (deposed: Terraform destroys it later), the new one is in the state with no traffic.
@@ -139,9 +143,11 @@ test('a failed verification leaves all traffic on the old deployment and destroy
   const verified = line(third.log, new RegExp(`^${esc(v3.verification)}: Creation complete`));
   const moved = line(third.log, new RegExp(`^${esc(v3.traffic)}: Modifications complete`));
   expect(verified).toBeLessThan(moved);
+  const autoscaled = line(third.log, new RegExp(`^${esc(v3.autoscale)}: Modifications complete`));
+  expect(moved).toBeLessThan(autoscaled);
   const destroyed = third.log.map((l, i) => [l, i] as const).filter(([l]) => l.startsWith(`${v3.deployment} (deposed object`) && l.includes('Destroying'));
   expect(destroyed).toHaveLength(2);
-  for (const [, i] of destroyed) expect(i).toBeGreaterThan(moved);
+  for (const [, i] of destroyed) expect(i).toBeGreaterThan(Math.max(moved, autoscaled));
   expect(await state(dir, v3)).toEqual({ traffic: { [v3.deploymentName]: 100 }, deployments: [{ name: v3.deploymentName, deposed: false }] });
   expect((await terraform(dir, ['plan', '-input=false', '-detailed-exitcode'])).output).toContain('No changes');
 }, 240_000);

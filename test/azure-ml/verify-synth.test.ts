@@ -1,5 +1,5 @@
 /** Verification on the Azure ML target, in the synthesized Terraform JSON. */
-import { AuthMode, NetworkAccess } from '../../lib';
+import { AuthMode, NetworkAccess, ScalingTarget } from '../../lib';
 import { VerificationProps } from '../../lib/spec/verification';
 import { AzureVerifyRequest } from '../../lib/targets/azure-ml/verify-request';
 import { expectRefusal } from '../support/refusal';
@@ -108,4 +108,11 @@ test('PRIVATE with verification: a note that the samples are sent from where cdk
   const infos = (props: object) => synth({ verification: VERIFICATION, ...props }).endpoint.node.metadata.filter(m => m.type === '@cdktf/info').map(m => String(m.data)).join('\n');
   expect(infos({ access: { network: NetworkAccess.PRIVATE } })).toMatch(/verification with access\.network PRIVATE: the sample predictions are sent from the machine that runs cdktf apply/);
   expect(infos({ access: { network: NetworkAccess.PUBLIC } })).toBe('');
+});
+
+test('with verification, the autoscale setting moves to a new deployment only after the traffic update', () => {
+  const scaling = { minReplicas: 1, maxReplicas: 3, target: ScalingTarget.cpuPercent(70) };
+  const json = verified({ scaling });
+  expect(only(json, 'azurerm_monitor_autoscale_setting').depends_on).toEqual([addressOf(json, only(json, 'azapi_update_resource'))]);
+  expect(only(synth({ scaling }).json, 'azurerm_monitor_autoscale_setting').depends_on).toBeUndefined();
 });

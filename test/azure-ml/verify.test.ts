@@ -6,6 +6,7 @@
  */
 import * as net from 'net';
 import { AzureVerifyRequest } from '../../lib/targets/azure-ml/verify-request';
+import { makeCredential } from '../../lib/targets/azure-ml/verify/main';
 import {
   CheckerWorkspace, FAKE_AML_TOKEN, FAKE_KEY, FakeAzure, azToken, checkerEnv, checkerWorkspace, runChecker, startFakeAzure,
 } from '../support/azure/verify-process';
@@ -87,24 +88,20 @@ test('over the latency budget fails, naming the time and the budget', async () =
   expect((await runChecker(ws, request({ deploymentName: 'vslow', latencyBudgetMs: 3000 }), checkerEnv(ws, { fake: f }))).code).toBe(0);
 }, 30_000);
 
-test('a 401 from the scoring URI is a clear message naming the credential that was refused', async () => {
-  // The fake expects the AML token; the checker (Key auth) sends the key.
-  const f = await startFakeAzure(ENDPOINT_ID, 'AMLToken');
+// The fake scoring server expects another auth mode's credential than the one the checker sends.
+test.each([
+  ['Key', 'AMLToken', 'HTTP 401: the endpoint refused the endpoint key read with listKeys; it answered: {"message":"Invalid authentication token"}'],
+  ['AMLToken', 'Key', 'HTTP 401: the endpoint refused the AML token from the endpoint\'s token action; it answered:'],
+  ['AADToken', 'Key', 'HTTP 401: the endpoint refused the Microsoft Entra token (audience https://ml.azure.com): the identity cdktf apply runs as needs ' +
+    'Microsoft.MachineLearningServices/workspaces/onlineEndpoints/score/action'],
+] as const)('a 401 from the scoring URI (%s sent, %s expected) is a clear message naming the credential refused, no stack trace', async (sent, expected, message) => {
+  const f = await startFakeAzure(ENDPOINT_ID, expected);
   fakes.push(f);
   f.deployments.set('vgood', { kind: 'right' });
-  const run = await runChecker(ws, request({ authMode: 'Key' }), checkerEnv(ws, { fake: f }));
+  const run = await runChecker(ws, request({ authMode: sent }), checkerEnv(ws, { fake: f }));
   expect(run.code).toBe(1);
-  expect(run.stderr).toContain('sample "two": HTTP 401: the endpoint refused the endpoint key read with listKeys; it answered: {"message":"Invalid authentication token"}');
+  expect(run.stderr).toContain(`sample "two": ${message}`);
   expect(run.stderr).not.toMatch(/\n\s+at /);
-}, 30_000);
-
-test('Entra token refused: the message names the permission the apply identity needs', async () => {
-  const f = await startFakeAzure(ENDPOINT_ID, 'Key');
-  fakes.push(f);
-  f.deployments.set('vgood', { kind: 'right' });
-  const run = await runChecker(ws, request({ authMode: 'AADToken' }), checkerEnv(ws, { fake: f }));
-  expect(run.code).toBe(1);
-  expect(run.stderr).toContain('HTTP 401: the endpoint refused the Microsoft Entra token (audience https://ml.azure.com): the identity cdktf apply runs as needs Microsoft.MachineLearningServices/workspaces/onlineEndpoints/score/action');
 }, 30_000);
 
 test('listKeys refused by ARM: the action named, the permission it needs, no call to the endpoint', async () => {
@@ -171,3 +168,18 @@ test('the request is checked before anything is sent; the test seams take loopba
   expect(plain.stderr).toContain('is not https: the checker sends credentials only over TLS');
   expect(f.log).toEqual([]);
 }, 60_000);
+
+test('the azurerm provider\'s ARM_* service principal is used when no AZURE_* one is set, and never overrides one', () => {
+  const names = ['CLIENT_ID', 'TENANT_ID', 'CLIENT_SECRET'];
+  const saved = Object.fromEntries(names.flatMap(n => [`AZURE_${n}`, `ARM_${n}`]).map(k => [k, process.env[k]]));
+  try {
+    for (const k of Object.keys(saved)) delete process.env[k];
+    makeCredential({ ARM_CLIENT_ID: 'arm-client', ARM_TENANT_ID: 'arm-tenant', ARM_CLIENT_SECRET: 'arm-secret' });
+    expect(names.map(n => process.env[`AZURE_${n}`])).toEqual(['arm-client', 'arm-tenant', 'arm-secret']);
+    for (const k of Object.keys(saved)) delete process.env[k];
+    makeCredential({ AZURE_CLIENT_ID: 'azure-client', ARM_CLIENT_ID: 'arm-client', ARM_TENANT_ID: 'arm-tenant', ARM_CLIENT_SECRET: 'arm-secret' });
+    expect(names.map(n => process.env[`AZURE_${n}`])).toEqual([undefined, undefined, undefined]);
+  } finally {
+    for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+  }
+});

@@ -157,7 +157,8 @@ interface RenderedStore {
  * workspace and what it needs (azurerm), the model version, environment version, endpoint and
  * deployment (azapi, API 2024-10-01), the endpoint identity's role assignments, and traffic set
  * once the deployment exists. A new model version is a new deployment: it is created beside the
- * old one, traffic moves to it once Azure reports it provisioned, and the old one is removed.
+ * old one, traffic moves to it once Azure reports it provisioned (and, with `verification` in the
+ * spec, once it has answered every sample right: `verification`), and the old one is removed.
  */
 export class AzureMlModelEndpoint extends Construct implements IModelEndpoint {
   /** The AzureMlModelEndpoint that a ModelDeployment (or any construct containing one) built. */
@@ -241,6 +242,7 @@ export class AzureMlModelEndpoint extends Construct implements IModelEndpoint {
     const monitored = {
       endpointName: literal(r.endpointName), location: r.location, resourceGroupName: workspace.resourceGroupName, tags: r.tags,
       endpointId: this.endpoint.id, deploymentId: this.deployment.id, deploymentName: this.deploymentName,
+      autoscaleAfter: this.verification === undefined ? undefined : [this.traffic],
     };
     this.autoscale = renderAutoscale(this, monitored, r.spec.scaling);
     const alarms = renderAlarms(this, monitored, r.spec.monitoring, r.alarmActionGroupId && literal(r.alarmActionGroupId), workspace.logAnalyticsId);
