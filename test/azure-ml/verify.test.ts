@@ -158,7 +158,7 @@ test('the request is checked before anything is sent; the test seams take loopba
   expect(bad.code).toBe(2);
   expect(bad.stderr).toContain('format: is 9; this checker reads format 1');
   const noSamples = await runChecker(ws, request({ samples: [] }), env);
-  expect(noSamples.stderr).toContain('samples: must be a non-empty list');
+  expect(noSamples.stderr).toContain('samples: must be a list of 1 to 10');
   const seam = await runChecker(ws, request(), { ...env, MD_AZURE_TEST_ARM_URL: 'https://evil.example.com' });
   expect(seam.code).toBe(2);
   expect(seam.stderr).toContain('MD_AZURE_TEST_ARM_URL="https://evil.example.com" is not a loopback http URL (it is for tests only)');

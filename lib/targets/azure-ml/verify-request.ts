@@ -1,4 +1,5 @@
 import * as path from 'path';
+import { VERIFICATION_LIMITS } from '../../spec/verification';
 
 /**
  * The request the Azure ML target hands to its verification checker (verify/main.ts), the Node
@@ -74,9 +75,11 @@ export function azureVerifyRequestProblems(value: unknown): string[] {
     if (typeof v !== 'string' || v === '') problems.push(`${at}: must be a non-empty string`);
     else if (re && !re.test(v)) problems.push(`${at}: ${JSON.stringify(v)} ${rule}`);
   };
-  const num = (o: Record<string, unknown>, key: string, at: string, min: number, max: number) => {
+  const num = (o: Record<string, unknown>, key: string, at: string, min: number, max?: number) => {
     const v = o[key];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) problems.push(`${at}: must be a number from ${min} to ${max}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || (max !== undefined && v > max)) {
+      problems.push(`${at}: must be a number ${max === undefined ? `of at least ${min}` : `from ${min} to ${max}`}`);
+    }
   };
   str(r, 'endpointId', 'endpointId', /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.MachineLearningServices\/workspaces\/[^/]+\/onlineEndpoints\/[^/]+$/i,
     'is not an online endpoint resource id');
@@ -86,9 +89,9 @@ export function azureVerifyRequestProblems(value: unknown): string[] {
   str(r, 'apiVersion', 'apiVersion', /^\d{4}-\d{2}-\d{2}(-preview)?$/, 'is not an API version');
   if (!(AZURE_VERIFY_AUTH_MODES as readonly unknown[]).includes(r.authMode)) problems.push(`authMode: ${JSON.stringify(r.authMode)} is not one of ${AZURE_VERIFY_AUTH_MODES.join(', ')}`);
   if (typeof r.privateNetwork !== 'boolean') problems.push('privateNetwork: must be true or false');
-  num(r, 'latencyBudgetMs', 'latencyBudgetMs', 1, 600_000);
-  if (!Array.isArray(r.samples) || r.samples.length === 0) {
-    problems.push('samples: must be a non-empty list');
+  num(r, 'latencyBudgetMs', 'latencyBudgetMs', 1, VERIFICATION_LIMITS.maxLatencyBudgetMs);
+  if (!Array.isArray(r.samples) || r.samples.length === 0 || r.samples.length > VERIFICATION_LIMITS.maxSamples) {
+    problems.push(`samples: must be a list of 1 to ${VERIFICATION_LIMITS.maxSamples}`);
   } else {
     r.samples.forEach((s: unknown, i) => {
       const at = `samples[${i}]`;
@@ -105,8 +108,9 @@ export function azureVerifyRequestProblems(value: unknown): string[] {
           }
         }
       }
-      num(sample, 'absoluteTolerance', `${at}.absoluteTolerance`, 0, 1e12);
-      num(sample, 'relativeTolerance', `${at}.relativeTolerance`, 0, 1);
+      // Bounded at synth (resolveSample); here only what the comparison needs.
+      num(sample, 'absoluteTolerance', `${at}.absoluteTolerance`, 0);
+      num(sample, 'relativeTolerance', `${at}.relativeTolerance`, 0);
     });
   }
   return problems;

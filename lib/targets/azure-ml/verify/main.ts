@@ -56,6 +56,16 @@ export interface TokenSource {
   getToken(scope: string): Promise<{ readonly token: string } | null>;
 }
 
+/**
+ * The ARM actions that give the scoring credential, per auth mode (POST on the endpoint's id), and
+ * the field of the answer that holds it (the SDK's EndpointAuthKeys and EndpointAuthToken:
+ * test/azure-ml/sdk-types.test.ts checks the names).
+ */
+export const ARM_CREDENTIAL_ACTIONS = {
+  Key: { action: 'listKeys', field: 'primaryKey', what: 'reading a key of' },
+  AMLToken: { action: 'token', field: 'accessToken', what: 'getting an AML token for' },
+} as const;
+
 /** A failed ARM call or an unreachable endpoint: exit status 1. */
 export class CheckError extends Error {}
 
@@ -178,10 +188,9 @@ export async function verify(request: AzureVerifyRequest, urls: { readonly arm: 
 async function endpointCredential(request: AzureVerifyRequest, arm: string, credential: TokenSource): Promise<string> {
   if (request.authMode === 'AADToken') return (await credential.getToken(ML_SCOPE))!.token;
   const armToken = (await credential.getToken(ARM_SCOPE))!.token;
-  const key = request.authMode === 'Key';
-  const action = key ? 'listKeys' : 'token';
+  const { action, field, what: doing } = ARM_CREDENTIAL_ACTIONS[request.authMode as keyof typeof ARM_CREDENTIAL_ACTIONS];
   const url = `${arm}${request.endpointId}/${action}?api-version=${encodeURIComponent(request.apiVersion)}`;
-  const what = `${key ? 'reading a key of' : 'getting an AML token for'} endpoint ${request.endpointName} (POST .../onlineEndpoints/${request.endpointName}/${action})`;
+  const what = `${doing} endpoint ${request.endpointName} (POST .../onlineEndpoints/${request.endpointName}/${action})`;
   let response: Response;
   let text: string;
   try {
@@ -202,7 +211,6 @@ async function endpointCredential(request: AzureVerifyRequest, arm: string, cred
   } catch {
     value = undefined;
   }
-  const field = key ? 'primaryKey' : 'accessToken';
   const secret = (value as Record<string, unknown> | undefined)?.[field];
   if (typeof secret !== 'string' || secret === '') throw new CheckError(`${what} failed: the answer has no ${field}`);
   return secret;
