@@ -1,8 +1,8 @@
 /**
  * BENCH_ONLY: which parts of `npm run bench` run (bench/run.ts: sagemaker, azure, vertex; bench/on-prem.ts:
- * on-prem). A comma-separated list; unset or empty = all.
+ * on-prem; bench/probe.ts: probe). A comma-separated list; unset or empty = all.
  */
-export const SUITES = ['sagemaker', 'azure', 'vertex', 'on-prem'] as const;
+export const SUITES = ['sagemaker', 'azure', 'vertex', 'on-prem', 'probe'] as const;
 export type Suite = (typeof SUITES)[number];
 
 export function benchOnly(): ReadonlySet<Suite> {

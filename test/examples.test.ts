@@ -33,7 +33,10 @@ describe('the SageMaker examples pass AwsSolutions, HIPAA Security, NIST 800-53 
     // Make sure the packs actually saw the resources they judge.
     const template = Template.fromStack(stack);
     template.resourceCountIs('AWS::SageMaker::EndpointConfig', 1);
-    template.resourceCountIs('AWS::IAM::ManagedPolicy', stack.stackName === 'ModelDeploymentProduction' ? 2 : 1);
+    template.resourceCountIs('AWS::IAM::ManagedPolicy', stack.stackName === 'ModelDeploymentProduction' ? 3 : 1);
+    // The production example gates every update on sample predictions: the packs judge its function, queue and log group too.
+    template.resourceCountIs('AWS::Lambda::Function', stack.stackName === 'ModelDeploymentProduction' ? 1 : 0);
+    template.resourceCountIs('Custom::SageMakerVerification', stack.stackName === 'ModelDeploymentProduction' ? 1 : 0);
     expect(nagFindings(stack)).toEqual([]);
   });
 

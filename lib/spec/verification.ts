@@ -118,8 +118,13 @@ export function resolveVerification(props: VerificationProps): ResolvedVerificat
   return { samples: resolved, latencyBudgetMs };
 }
 
-/** Validates one sample; `field` is its path in messages (the probe passes its file position). */
-export function resolveSample(field: string, sample: PredictionSample, index: number): ResolvedPredictionSample {
+/**
+ * Validates one sample; `field` is its path in messages (the probe passes its file position).
+ * `maxJsonBytes` caps the request and the expected response each: the spec's limit, unless the
+ * caller (the probe, which sends what it reads) has its own.
+ */
+export function resolveSample(field: string, sample: PredictionSample, index: number,
+  maxJsonBytes: number = VERIFICATION_LIMITS.maxSampleJsonBytes): ResolvedPredictionSample {
   const object = checkObject(field, sample);
   checkKnownKeys(field, object, ['name', 'request', 'expectedResponse', 'absoluteTolerance', 'relativeTolerance']);
   const name = sample.name === undefined ? `sample-${index + 1}`
@@ -136,8 +141,8 @@ export function resolveSample(field: string, sample: PredictionSample, index: nu
   const expectedJson = JSON.stringify(sample.expectedResponse);
   for (const [part, json] of [['request', requestJson], ['expectedResponse', expectedJson]] as const) {
     const bytes = utf8Bytes(json);
-    if (bytes > VERIFICATION_LIMITS.maxSampleJsonBytes) {
-      throw new ModelDeploymentValidationError(`${field}.${part}`, `${bytes} bytes of JSON`, `at most ${VERIFICATION_LIMITS.maxSampleJsonBytes} bytes`);
+    if (bytes > maxJsonBytes) {
+      throw new ModelDeploymentValidationError(`${field}.${part}`, `${bytes} bytes of JSON`, `at most ${maxJsonBytes} bytes`);
     }
   }
   return {

@@ -14,6 +14,8 @@
 #   curl                            HTTP requests from inside a host's namespace
 #   tar ca-certificates             image rootfs; npm over TLS
 #   shellcheck                      lints the on-prem host script (test/on-prem/host-script-lint.test.ts)
+#   chromium-headless-shell         screenshots the probe's HTML report (test/probe/report-screenshot.test.ts);
+#                                   the browser binary itself, run directly: no puppeteer/playwright download
 # and, not from apt:
 #   terraform >= 1.4                (terraform_data) must already be on PATH (these machines carry 1.11)
 #   onnxruntime-node 1.30           fetched by scripts/e2e/fetch-onnxruntime.sh into test/e2e/.cache/onnxruntime
@@ -34,6 +36,7 @@ packages=(
   nginx-light
   curl tar ca-certificates
   shellcheck
+  chromium-headless-shell
 )
 
 missing=()
@@ -81,4 +84,4 @@ fi
 
 runc_out="$(runc --version)"
 sshd_out="$(/usr/sbin/sshd -V 2>&1 || true)"
-echo "install-deps.sh: ok ($(podman --version), ${runc_out%%$'\n'*}, terraform $tf_version, ${sshd_out%%$'\n'*}, $(nginx -v 2>&1))"
+echo "install-deps.sh: ok ($(podman --version), ${runc_out%%$'\n'*}, terraform $tf_version, ${sshd_out%%$'\n'*}, $(nginx -v 2>&1), $(chromium-headless-shell --version 2>/dev/null))"

@@ -8,7 +8,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { canConnect, leftovers, stopTestHosts, unreachableHost } from './support/hosts';
 import { Deploy, OnPremE2e, PROXY_PORT, SLOT_PORT_BASE, X, expectOk, outputOf } from './support/on-prem-app';
-import { MODEL_V1, MODEL_V2 } from './support/models';
+import { run as runCommand } from './support/exec';
+import { MODEL_V1, MODEL_V2, REPO_ROOT, predict } from './support/models';
 import { TerraformRunner } from './support/terraform';
 
 jest.setTimeout(600_000);
@@ -46,6 +47,30 @@ describe('on-prem target over real SSH, podman, nginx and terraform', () => {
     const inside = await host.http(SLOT_PORT_BASE, '/ping');
     expect(inside.status).toBe(200);
     for (const port of [SLOT_PORT_BASE, SLOT_PORT_BASE + 1]) expect(await canConnect(host.address, port, 1500)).toBe(false);
+  });
+
+  test('probe (the package\'s CLI): terraform\'s outputs and the API key file reach the model; every v1 sample answered right', async () => {
+    const outputs = await e.tf.run(['output', '-json']);
+    expectOk(outputs);
+    const outputsFile = path.join(e.work, 'outputs.json');
+    fs.writeFileSync(outputsFile, outputs.stdout);
+    const requestsFile = path.join(e.work, 'probe-requests.jsonl');
+    fs.writeFileSync(requestsFile, X.map((x, i) => JSON.stringify({
+      name: `x${i}`, request: { instances: [x] }, expectedResponse: { predictions: [predict(MODEL_V1, x)], modelVersion: MODEL_V1.name }, absoluteTolerance: 1e-5,
+    })).join('\n'));
+    const probe = await runCommand(process.execPath, ['-r', 'ts-node/register/transpile-only', path.join(REPO_ROOT, 'lib', 'cli', 'main.ts'), 'probe',
+      '--outputs', outputsFile, '--host', e.hosts[1].name, '--api-key-file', e.apiKeyFile, '--requests', requestsFile, '--count', '60', '--concurrency', '3', '--json'],
+    { cwd: REPO_ROOT, timeoutMs: 60_000 });
+    expect(probe.stderr).toBe('');
+    expect(probe.code).toBe(0);
+    const result = JSON.parse(probe.stdout);
+    expect(result).toMatchObject({
+      target: 'onPrem', endpoint: `Linear_Endpoint on ${e.hosts[1].name}`, completed: true, requests: 60, outcomes: { 200: 60 }, errorRate: 0,
+      accuracy: { checked: 60, correct: 60, rate: 1, mismatches: [] },
+    });
+    expect(result.latencyMs.p50).toBeGreaterThan(0);
+    expect(result.latencyMs.max).toBeGreaterThanOrEqual(result.latencyMs.p99);
+    expect(probe.stdout).not.toContain(e.apiKey);
   });
 
   test('no secret in cdktf.out or in the Terraform state', () => {

@@ -21,6 +21,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { TerraformStack, Testing } from 'cdktf';
 import { Compute, GpuKind, ModelArtifact, ScalingTarget, ServingContainer } from '../../lib';
+import { VerificationProps } from '../../lib/spec/verification';
 import { VERTEX_BRIDGE_MAIN } from '../../lib/targets/vertex-ai/bridge-request';
 import { VertexAiModelEndpoint } from '../../lib/targets/vertex-ai';
 import { modelDir } from '../support/model-dir';
@@ -51,8 +52,8 @@ let stackDir: string;
 let models: string;
 let tf: TerraformRunner;
 
-/** Synthesizes the target for the model in `dir` and writes its terraform_data (see the header) as the stack to apply. */
-function synthesize(dir: string): VertexAiModelEndpoint {
+/** Synthesizes the target for the model in `dir` and writes its two terraform_data (see the header) as the stack to apply. */
+function synthesize(dir: string, verification?: VerificationProps): VertexAiModelEndpoint {
   const stack = new TerraformStack(Testing.app(), 'vertex');
   const endpoint = new VertexAiModelEndpoint(stack, 'Fraud', {
     model: ModelArtifact.fromLocalPath(dir),
@@ -60,20 +61,25 @@ function synthesize(dir: string): VertexAiModelEndpoint {
     compute: Compute.gpu({ gpu: GpuKind.NVIDIA_L4 }),
     scaling: { minReplicas: 1, maxReplicas: 3, target: ScalingTarget.gpuPercent(60) },
     project: PROJECT, location: LOCATION, endpointId: ENDPOINT_ID, servingServiceAccountEmail: SERVING_ACCOUNT,
+    verification,
   });
   const json = JSON.parse(Testing.synth(stack));
-  const data = Object.values<any>(json.resource.terraform_data);
-  expect(data).toHaveLength(1);
-  const { depends_on: _dependsOn, ...resource } = data[0];
+  const data = Object.entries<any>(json.resource.terraform_data);
+  // The deployment, and the retirement (destroy step only), which depends on it.
+  expect(data.map(([address]) => address.split('_')[1])).toEqual(['Deployment', 'Retirement']);
   const synthesized = `node ${JSON.stringify(VERTEX_BRIDGE_MAIN)} `;
-  resource.provisioner = resource.provisioner.map((p: any) => {
-    const step = p['local-exec'];
-    expect(step.command.startsWith(synthesized)).toBe(true);
-    return { 'local-exec': { ...step, command: `"${process.execPath}" "${ws.main}" ${step.command.slice(synthesized.length)}` } };
-  });
+  const resources = Object.fromEntries(data.map(([address, { depends_on: dependsOn, ...resource }]) => {
+    resource.provisioner = resource.provisioner.map((p: any) => {
+      const step = p['local-exec'];
+      expect(step.command.startsWith(synthesized)).toBe(true);
+      return { 'local-exec': { ...step, command: `"${process.execPath}" "${ws.main}" ${step.command.slice(synthesized.length)}` } };
+    });
+    const kept = (dependsOn as string[]).filter(d => d.startsWith('terraform_data.'));
+    return [address, kept.length ? { ...resource, depends_on: kept } : resource];
+  }));
   fs.writeFileSync(path.join(stackDir, 'main.tf.json'), JSON.stringify({
     terraform: { required_version: '>= 1.4' },
-    resource: { terraform_data: { vertex_model: resource } },
+    resource: { terraform_data: resources },
   }, null, 2));
   return endpoint;
 }
@@ -143,9 +149,44 @@ test('a changed model file: a new version, deployed and at 100% before the old o
   expect([...fake.models.keys()]).toEqual([second.modelId]);
 });
 
-test('destroy: nothing is left on Vertex', async () => {
+/** Samples the fake's models answer right (RIGHT) or wrong (WRONG). */
+const VERIFICATION: VerificationProps = { samples: [{ name: 'score', request: { instances: [[1200.5, 3]] }, expectedResponse: { predictions: [0.91] }, absoluteTolerance: 0.01 }] };
+const RIGHT = (body: string) => (JSON.parse(body).instances[0][0] === 1200.5 ? '{"predictions":[0.913]}' : '{"predictions":[0]}');
+const WRONG = () => '{"predictions":[0.2]}';
+const serving = () => ({ models: [...fake.models.keys()].sort(), deployed: fake.endpoint(ENDPOINT_ID).deployedModels.map(d => d.id), split: fake.endpoint(ENDPOINT_ID).trafficSplit });
+
+test('a version that answers its samples wrong: the apply fails naming the sample, expected and actual; the previous version serves 100% again', async () => {
+  const before = serving();
+  expect(before.models).toHaveLength(1);
+  const wrong = synthesize(modelDir(models, FIXTURE, 'v3', 'broken weights'), VERIFICATION);
+  fake.answerFor(wrong.modelId, WRONG);
+  const r = await tf.apply();
+  expect(r.code).not.toBe(0);
+  const out = r.stdout + r.stderr;
+  expect(out).toContain(`verification of deployed model ${wrong.deployedModelId} (Model ${wrong.modelId})`);
+  expect(out).toContain('sample "score": wrong answer at $.predictions[0]: expected 0.91 ± 0.01, got 0.2; expected {"predictions":[0.91]}, got {"predictions":[0.2]}');
+  expect(out).toContain(`rolled back: the traffic is back on {"${before.deployed[0]}":100}`);
+  expect(serving()).toEqual(before);
+  expect(fake.events.some(e => e.kind === 'predicted' && e.modelId === wrong.modelId)).toBe(true);
+});
+
+test('the retry with a fixed model: verified and serving, the previous version retired, nothing of the failed one left', async () => {
+  const fixed = synthesize(modelDir(models, FIXTURE, 'v4', 'fixed weights'), VERIFICATION);
+  fake.answerFor(fixed.modelId, RIGHT);
+  const r = await tf.apply();
+  if (r.code !== 0) throw new Error(describeFailure(r));
+  expect(serving()).toEqual({ models: [fixed.modelId], deployed: [fixed.deployedModelId], split: { [fixed.deployedModelId]: 100 } });
+});
+
+test('destroy after another failed update: nothing is left on Vertex (the retirement\'s destroy step; Terraform runs none for the tainted and the deposed deployment)', async () => {
+  const before = serving();
+  const broken = synthesize(modelDir(models, FIXTURE, 'v5', 'broken again'), VERIFICATION);
+  fake.answerFor(broken.modelId, WRONG);
+  expect((await tf.apply()).code).not.toBe(0);
+  expect(serving()).toEqual(before); // the fixed version still serves
   const r = await tf.destroy();
   if (r.code !== 0) throw new Error(describeFailure(r));
+  expect(r.stdout).toContain('vertex-ai bridge retire-all');
   expect(fake.models.size).toBe(0);
   expect(fake.endpoint(ENDPOINT_ID).deployedModels).toEqual([]);
   expect(tf.resourcesInState()).toEqual([]);

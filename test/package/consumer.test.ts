@@ -178,3 +178,29 @@ describe('a subpath without its optional peer says which package to install', ()
     expect(requireIn('all', 'cdk-model-deployment/vertex-ai')).toBe('');
   });
 });
+
+describe('the package\'s command, model-deployment, from the installed tarball', () => {
+  function npx(project: Project, args: string[]): { code: number; stdout: string; stderr: string } {
+    try {
+      const stdout = execFileSync('npx', ['--no-install', 'model-deployment', ...args], { cwd: dirs[project], stdio: 'pipe', env: { PATH: process.env.PATH, HOME: process.env.HOME } });
+      return { code: 0, stdout: String(stdout), stderr: '' };
+    } catch (e) {
+      const err = e as { status: number; stdout?: Buffer; stderr?: Buffer };
+      return { code: err.status, stdout: String(err.stdout ?? ''), stderr: String(err.stderr ?? '') };
+    }
+  }
+
+  test('npx model-deployment probe --help prints the probe\'s usage', () => {
+    const r = npx('terraform', ['probe', '--help']);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(r.stdout).toContain('Usage: model-deployment probe --requests FILE');
+  }, MINUTE);
+
+  test('probing SageMaker without the optional signing packages names the package to install (exit 2, no stack trace)', () => {
+    const requests = path.join(dirs.terraform, 'requests.jsonl');
+    writeFileSync(requests, '{"request":{"x":1}}\n');
+    const r = npx('terraform', ['probe', '--target', 'sagemaker', '--url', 'http://127.0.0.1:9/endpoints/e/invocations', '--region', 'eu-west-1', '--requests', requests]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^probe: Probing SageMaker \(SigV4 signing\) needs the package @[a-z-]+\/[a-z-0-9]+: install it next to cdk-model-deployment \(npm install @[a-z-]+\/[a-z-0-9]+\)\n$/);
+  }, MINUTE);
+});

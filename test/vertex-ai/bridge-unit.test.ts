@@ -10,7 +10,7 @@ import { protos } from '@google-cloud/aiplatform';
 import { vertexBridgeRequestProblems } from '../../lib/targets/vertex-ai/bridge-request';
 import { BridgeSetupError, TEST_API_ENDPOINT_ENV, connectionOptions } from '../../lib/targets/vertex-ai/bridge/client';
 import { deployModelRequest, undeployModelRequest } from '../../lib/targets/vertex-ai/bridge/payloads';
-import { protoProblems } from '../../lib/targets/vertex-ai/bridge/steps';
+import { predictionHost, protoProblems } from '../../lib/targets/vertex-ai/bridge/steps';
 import { vertexRequest } from '../support/vertex/requests';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -122,5 +122,43 @@ describe('connection', () => {
     for (const elsewhere of ['10.1.2.3:443', 'europe-west4-aiplatform.googleapis.com:443', '127.0.0.1']) {
       expect(() => connectionOptions('europe-west4', { [TEST_API_ENDPOINT_ENV]: elsewhere })).toThrow(BridgeSetupError);
     }
+  });
+});
+
+describe('where the samples go (predictionHost)', () => {
+  test('a dedicated endpoint: its own DNS name (Google refuses the shared regional domain for it)', () => {
+    expect(predictionHost({ dedicatedEndpointEnabled: true, dedicatedEndpointDns: '4242.europe-west4-123.prediction.vertexai.goog' }, 'europe-west4'))
+      .toEqual({ host: '4242.europe-west4-123.prediction.vertexai.goog', kind: 'dedicated endpoint' });
+  });
+
+  test('a Private Service Connect endpoint: the regional host, which must resolve to the consumer\'s PSC endpoint where apply runs', () => {
+    expect(predictionHost({ privateServiceConnectConfig: { enablePrivateServiceConnect: true } }, 'europe-west4'))
+      .toEqual({ host: 'europe-west4-aiplatform.googleapis.com', kind: 'Private Service Connect endpoint' });
+  });
+
+  test('a shared public endpoint (the target does not build one): the regional host', () => {
+    expect(predictionHost({}, 'us-central1')).toEqual({ host: 'us-central1-aiplatform.googleapis.com', kind: 'shared endpoint' });
+  });
+});
+
+describe('the request\'s samples', () => {
+  const b64 = (t: string) => Buffer.from(t).toString('base64');
+  const sample = { name: 's', requestBase64: b64('{"a":1}'), expectedBase64: b64('[1]'), absoluteTolerance: 0, relativeTolerance: 0.1 };
+
+  test('samples of the right shape pass; each wrong field is named', () => {
+    expect(vertexBridgeRequestProblems({ ...vertexRequest(1), verification: { latencyBudgetMs: 5000, samples: [sample] } })).toEqual([]);
+    expect(vertexBridgeRequestProblems({ ...vertexRequest(1), verification: { latencyBudgetMs: 0, samples: [{ ...sample, requestBase64: b64('not json'), relativeTolerance: -1 }] } })).toEqual([
+      'verification.latencyBudgetMs: must be an integer from 1 to 600000',
+      'verification.samples[0].requestBase64: is not base64 of JSON',
+      'verification.samples[0].relativeTolerance: must be a number of 0 or more',
+    ]);
+    expect(vertexBridgeRequestProblems({ ...vertexRequest(1), verification: { latencyBudgetMs: 1, samples: [] } })).toEqual(['verification.samples: must be a list of 1 to 10 samples']);
+  });
+
+  test('retire-all\'s request: the owner fields only', () => {
+    const { format, project, location, endpointId, owner } = vertexRequest(1);
+    expect(vertexBridgeRequestProblems({ format, project, location, endpointId, owner }, 'owner')).toEqual([]);
+    expect(vertexBridgeRequestProblems({ format, project, location, endpointId, owner: 'Not A Label' }, 'owner')).toEqual(['owner: "Not A Label" is not a label value (lowercase letters, digits, _ and -, at most 63)']);
+    expect(vertexBridgeRequestProblems({ format, project, location, endpointId, owner })).toContain('model: must be an object');
   });
 });

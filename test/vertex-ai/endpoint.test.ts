@@ -7,9 +7,10 @@ import { GoogleProvider } from '@cdktf/provider-google/lib/provider';
 import {
   AuthMode, Compute, DeploymentTarget, GpuKind, ModelArtifact, ModelDeployment, NetworkAccess, Rollout, ScalingTarget, ServingContainer,
 } from '../../lib';
+import { VERIFICATION_LIMITS } from '../../lib/spec/verification';
 import { VERTEX_BRIDGE_REQUEST_ENV, vertexBridgeRequestProblems } from '../../lib/targets/vertex-ai/bridge-request';
 import { VERTEX_AI_MACHINE_TYPES, VertexAiModelEndpoint } from '../../lib/targets/vertex-ai';
-import { BASE, FIXTURE, IMAGE, KEY, PROJECT, addressOf, danglingReferences, only, refusal, request, synth } from './support';
+import { BASE, FIXTURE, IMAGE, KEY, PROJECT, addressOf, danglingReferences, only, refusal, request, synth, terraformData } from './support';
 import { modelDir as copyModel } from '../support/model-dir';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vertex-synth-'));
@@ -182,7 +183,7 @@ describe('the model: content-addressed objects, a version per content', () => {
     const b = synth({ model: ModelArtifact.fromLocalPath(modelDir('b')) });
     const c = synth({ model: ModelArtifact.fromLocalPath(modelDir('c', 'new weights')) });
     const objects = (json: any) => { const o = only(json, 'google_storage_bucket_object'); return { name: o.name, keys: Object.keys(o.for_each) }; };
-    const version = (json: any) => only(json, 'terraform_data').triggers_replace.version;
+    const version = (json: any) => terraformData(json, 'Deployment').triggers_replace.version;
     expect(objects(a.json)).toEqual(objects(b.json));
     expect(version(a.json)).toBe(version(b.json));
     expect(request(a.json)).toEqual(request(b.json));
@@ -232,7 +233,7 @@ describe('the model: content-addressed objects, a version per content', () => {
 
 describe('the bridge\'s terraform_data', () => {
   const { json } = synth({ serving: ServingContainer.custom({ image: IMAGE, environment: { LOG_LEVEL: 'info' } }) });
-  const data = only(json, 'terraform_data');
+  const data = terraformData(json, 'Deployment');
 
   test('input: the bridge request, which the bridge\'s own check accepts; replaced when the version changes; create before destroy', () => {
     expect(vertexBridgeRequestProblems(data.input)).toEqual([]);
@@ -267,6 +268,80 @@ describe('the bridge\'s terraform_data', () => {
     for (const type of ['google_vertex_ai_endpoint', 'google_storage_bucket_object', 'google_storage_bucket_iam_member', 'google_service_account']) {
       expect(deps.some(d => d.startsWith(`${type}.`))).toBe(true);
     }
+  });
+});
+
+describe('verification: the samples travel in the bridge request', () => {
+  const samples = [
+    { name: 'high', request: { instances: [[1200.5, '${var.secret}', '%{ if x }<&>']] }, expectedResponse: { predictions: [[0.91]], note: '${nope}' }, absoluteTolerance: 0.01 },
+    { request: [1, 2], expectedResponse: [3] },
+  ];
+  const plain = synth();
+  const checked = synth({ verification: { samples, latencyBudgetMs: 800 } });
+  const decode = (b: string) => Buffer.from(b, 'base64').toString('utf8');
+
+  test('the resolved samples, request and expected response as base64 of their compact JSON; the bridge\'s check accepts the request', () => {
+    const r = request(checked.json);
+    expect(vertexBridgeRequestProblems(r)).toEqual([]);
+    expect(r.verification.latencyBudgetMs).toBe(800);
+    expect(r.verification.samples.map((s: any) => [s.name, decode(s.requestBase64), decode(s.expectedBase64), s.absoluteTolerance, s.relativeTolerance])).toEqual([
+      ['high', '{"instances":[[1200.5,"${var.secret}","%{ if x }<&>"]]}', '{"predictions":[[0.91]],"note":"${nope}"}', 0.01, 0],
+      ['sample-2', '[1,2]', '[3]', 0, 0],
+    ]);
+    expect(request(plain.json).verification).toBeUndefined();
+  });
+
+  test('nothing of a sample reaches Terraform\'s template syntax: no ${ or %{ in the synthesized JSON that the user wrote', () => {
+    const text = JSON.stringify(terraformData(checked.json, 'Deployment').input);
+    expect(text).not.toMatch(/(?<![$%])[$%]\{/);
+    expect(text).not.toContain('var.secret');
+  });
+
+  test('changed samples are a new version (the terraform_data is replaced and its create step checks them) of the same Model and deployed model', () => {
+    const other = synth({ verification: { samples: [{ ...samples[0], expectedResponse: { predictions: [[0.5]] } }] } });
+    const version = (json: any) => terraformData(json, 'Deployment').triggers_replace.version;
+    expect(new Set([version(plain.json), version(checked.json), version(other.json)]).size).toBe(3);
+    for (const json of [checked.json, other.json]) {
+      expect(request(json).model.modelId).toBe(request(plain.json).model.modelId);
+      expect(request(json).deployment.deployedModelId).toBe(request(plain.json).deployment.deployedModelId);
+    }
+  });
+
+  test('the largest samples VERIFICATION_LIMITS allows, of the characters that escape worst, keep MD_VERTEX_REQUEST far below the 128 KiB a variable may have', () => {
+    // 10 samples, 32 KiB of JSON in all (n "<" in the request, which jsonencode would write as six-byte
+    // \u003c, and n quotes in the expected response: 3n + 8 bytes of JSON a sample).
+    const n = Math.floor((VERIFICATION_LIMITS.maxTotalJsonBytes / VERIFICATION_LIMITS.maxSamples - 8) / 3);
+    const worst = Array.from({ length: VERIFICATION_LIMITS.maxSamples }, (_, i) => ({ name: `s${i}`, request: ['<'.repeat(n)], expectedResponse: ['"'.repeat(n)] }));
+    expect(VERIFICATION_LIMITS.maxTotalJsonBytes - VERIFICATION_LIMITS.maxSamples * (3 * n + 8)).toBeLessThan(40);
+    const r = request(synth({ verification: { samples: worst } }).json);
+    const goEscaped = JSON.stringify(r).replace(/[<>&]/g, '\\u003c');
+    expect(Buffer.byteLength(goEscaped)).toBeLessThan(64 * 1024);
+  });
+});
+
+describe('retirement: a destroy after a failed update leaves nothing deployed', () => {
+  const { json } = synth();
+  const retirement = terraformData(json, 'Retirement');
+  const deployment = terraformData(json, 'Deployment');
+
+  test('only the endpoint and the owner, which a new version does not change; the bridge\'s owner check accepts it', () => {
+    const r = request(json);
+    expect(retirement.input).toEqual({ format: r.format, project: r.project, location: r.location, endpointId: r.endpointId, owner: r.owner });
+    expect(retirement.triggers_replace).toEqual(retirement.input);
+    expect(vertexBridgeRequestProblems(retirement.input, 'owner')).toEqual([]);
+    const next = synth({ model: ModelArtifact.fromLocalPath(modelDir('retire', 'new weights')) }).json;
+    expect(terraformData(next, 'Retirement')).toEqual(retirement);
+    expect(request(next).model.modelId).not.toBe(r.model.modelId);
+  });
+
+  test('no create step (nothing can taint it); its destroy step runs bridge retire-all with self.input, after the deployment\'s', () => {
+    expect(retirement.provisioner).toHaveLength(1);
+    const step = retirement.provisioner[0]['local-exec'];
+    expect(step.when).toBe('destroy');
+    expect(step.command).toMatch(/^node ".*bridge[/\\]main\.js" retire-all$/);
+    expect(step.environment).toEqual({ [VERTEX_BRIDGE_REQUEST_ENV]: '${jsonencode(self.input)}' });
+    const deploymentAddress = Object.entries(json.resource.terraform_data).find(([, v]) => v === deployment)![0];
+    expect(retirement.depends_on).toEqual([`terraform_data.${deploymentAddress}`]);
   });
 });
 

@@ -124,3 +124,27 @@ test('the service\'s rules: a traffic split must add up to 100 and name deployed
   expect(r.code).toBe(grpc.status.INVALID_ARGUMENT);
   expect(r.details).toContain('names deployed models the endpoint does not have: 12345');
 });
+
+test('RawPredict: answered by the Model of the deployed model with the traffic, with the body as sent; no traffic, no answer', async () => {
+  const predictions = new v1.PredictionServiceClient({
+    apiEndpoint: '127.0.0.1', port: fake.port,
+    sslCreds: require(require.resolve('google-gax', { paths: [path.dirname(require.resolve('@google-cloud/aiplatform'))] })).grpc.credentials.createInsecure(),
+    auth: { getUniverseDomain: async () => 'googleapis.com' } as any,
+  });
+  const raw = (text: string) => predictions.rawPredict({ endpoint: ENDPOINT, httpBody: { contentType: 'application/json', data: Buffer.from(text) } })
+    .then(([body]) => Buffer.from(body.data as Uint8Array).toString('utf8'));
+  try {
+    fake.answerFor('m1', body => JSON.stringify({ from: 'm1', got: JSON.parse(body) }));
+    expect((await refusal(raw('{}'))).details).toContain('has no deployed model with traffic');
+    const [op] = await endpoints.deployModel({ endpoint: ENDPOINT, deployedModel: deployedModel({ machineType: 'e2-standard-4' }, { id: '9' }), trafficSplit: { 0: 100 } });
+    await op.promise();
+    expect(await raw('{"instances":[[1,"x"]]}')).toBe('{"from":"m1","got":{"instances":[[1,"x"]]}}');
+    expect(fake.events.at(-1)).toEqual({ kind: 'predicted', endpointId: ENDPOINT_ID, deployedModelId: '9', modelId: 'm1' });
+    const other = await refusal(predictions.rawPredict({ endpoint: ENDPOINT, httpBody: { contentType: 'text/plain', data: Buffer.from('x') } }));
+    expect(other.code).toBe(grpc.status.INVALID_ARGUMENT);
+    const [undeploy] = await endpoints.undeployModel({ endpoint: ENDPOINT, deployedModelId: '9' });
+    await undeploy.promise();
+  } finally {
+    await predictions.close();
+  }
+});

@@ -1,6 +1,6 @@
 import * as path from 'path';
 import { TerraformStack, Testing } from 'cdktf';
-import { danglingReferences as danglingIn, only } from '../support/terraform-json';
+import { danglingReferences as danglingIn } from '../support/terraform-json';
 import { ModelArtifact, ServingContainer } from '../../lib';
 import { VertexAiModelEndpoint, VertexAiModelEndpointProps } from '../../lib/targets/vertex-ai';
 
@@ -25,9 +25,16 @@ export function synth(props: Partial<VertexAiModelEndpointProps> = {}, stackId =
   return { endpoint, json, stack };
 }
 
-/** The bridge request, as the terraform_data's input holds it. */
+/** The target's terraform_data named `name` (Deployment or Retirement; cdktf adds a hash to the logical id). */
+export function terraformData(json: any, name: 'Deployment' | 'Retirement'): any {
+  const found = Object.entries(json.resource.terraform_data ?? {}).filter(([k]) => k.includes(`_${name}_`));
+  if (found.length !== 1) throw new Error(`expected one terraform_data ${name}, found ${found.length}`);
+  return found[0][1];
+}
+
+/** The bridge request, as the deployment's terraform_data's input holds it. */
 export function request(json: any): any {
-  return only(json, 'terraform_data').input;
+  return terraformData(json, 'Deployment').input;
 }
 
 /** Every reference in the JSON that names a resource or data source the stack does not have. */

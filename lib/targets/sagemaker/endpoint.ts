@@ -1,10 +1,11 @@
-import { Aws, CfnOutput, Duration, Names, RemovalPolicy, Tags } from 'aws-cdk-lib';
+import { Aws, CfnOutput, CustomResource, Duration, Names, RemovalPolicy, Tags } from 'aws-cdk-lib';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
@@ -29,6 +30,7 @@ import { sageMakerInstanceGpus } from './image-catalog';
 import { SAGEMAKER_INSTANCE_TYPES } from './instance-types';
 import { checkEnvironment, checkLogGroupRemovalPolicy, checkLogRetention, checkVpcEndpointIds, claimEndpointName } from './limits';
 import { SAGEMAKER_OPTION_KEYS, SageMakerAsyncInferenceOptions, SageMakerServerlessOptions, SageMakerTargetOptions } from './options';
+import { ResolvedSageMakerVerification, SageMakerVerificationResources, renderSageMakerVerification, resolveSageMakerVerification } from './verification';
 
 /** Props for {@link SageMakerModelEndpoint}: the spec plus the SageMaker options. */
 export interface SageMakerModelEndpointProps extends ModelDeploymentSpecProps, SageMakerTargetOptions {}
@@ -99,6 +101,13 @@ export class SageMakerModelEndpoint extends Construct implements IModelEndpoint 
   public readonly cfnEndpointConfig: sagemaker.CfnEndpointConfig;
   /** The L1 endpoint (escape hatch). */
   public readonly cfnEndpoint: sagemaker.CfnEndpoint;
+  /**
+   * The custom resource that checks the spec's verification samples after each endpoint update,
+   * when the spec has `verification`.
+   */
+  public readonly verificationCheck?: CustomResource;
+  /** The Lambda function behind `verificationCheck` (escape hatch). */
+  public readonly verificationFunction?: lambda.CfnFunction;
 
   private readonly ownsKey: boolean;
   private readonly invokeVpcEndpointIds: string[];
@@ -135,6 +144,11 @@ export class SageMakerModelEndpoint extends Construct implements IModelEndpoint 
     this.endpointArn = this.cfnEndpoint.ref;
     this.endpointUrl = `https://runtime.sagemaker.${Aws.REGION}.${Aws.URL_SUFFIX}/endpoints/${this.endpointName}/invocations`;
     if (r.scaling !== undefined) this.scalableTarget = this.renderAutoscaling(r, r.scaling);
+    if (r.verification !== undefined) {
+      const verification = this.renderVerification(r, r.verification);
+      this.verificationCheck = verification.check;
+      this.verificationFunction = verification.function;
+    }
     this.renderOutputs(r);
   }
 
@@ -280,6 +294,7 @@ export class SageMakerModelEndpoint extends Construct implements IModelEndpoint 
       : problems.attempt(() => checkInteger('asyncInference.maxConcurrentInvocationsPerInstance', asyncInference.maxConcurrentInvocationsPerInstance, 1, 1000, TARGET));
     const rollout = serverless ? undefined : resolveRollout(problems, spec);
     const scaling = spec.scaling.target !== undefined && offer !== undefined ? resolveScaling(problems, spec, offer, spec.scaling.target) : undefined;
+    const verification = resolveSageMakerVerification(problems, spec.verification, inferenceMode === SageMakerInferenceMode.ASYNC, props.vpc, props.verificationFunction);
     problems.throwIfAny();
 
     return {
@@ -303,6 +318,7 @@ export class SageMakerModelEndpoint extends Construct implements IModelEndpoint 
       asyncInference: asyncInference === undefined ? undefined : { ...asyncInference, maxConcurrentInvocationsPerInstance: perInstance },
       rollout,
       scaling,
+      verification,
       encryptionKey: props.encryptionKey,
       dataBucket: props.dataBucket,
       alarmTopic: props.alarmTopic,
@@ -330,20 +346,36 @@ export class SageMakerModelEndpoint extends Construct implements IModelEndpoint 
   }
 
   private createLogGroup(r: ResolvedSageMakerEndpoint): logs.LogGroup {
-    const logGroupName = `${ENDPOINTS_LOG_PREFIX}${r.endpointName}`;
-    this.allowServiceToUseKey('logs', `logs.${Aws.REGION}.amazonaws.com`, ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'], {
+    const logGroup = this.createEncryptedLogGroup(this, 'Logs', `${ENDPOINTS_LOG_PREFIX}${r.endpointName}`, r);
+    // The group's own ARN (`...:log-group:NAME:*`) covers only this endpoint's streams.
+    this.allow('WriteOwnLogs', ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'], [logGroup.logGroupArn]);
+    return logGroup;
+  }
+
+  /** A log group encrypted with the endpoint's key, with its retention and removal policy. */
+  private createEncryptedLogGroup(scope: Construct, id: string, logGroupName: string, r: ResolvedSageMakerEndpoint): logs.LogGroup {
+    const sid = scope === this ? 'logs' : `logs-${scope.node.id}`;
+    this.allowServiceToUseKey(sid, `logs.${Aws.REGION}.amazonaws.com`, ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'], {
       ArnEquals: { 'kms:EncryptionContext:aws:logs:arn': `arn:${Aws.PARTITION}:logs:${Aws.REGION}:${Aws.ACCOUNT_ID}:log-group:${logGroupName}` },
     });
-    const logGroup = new logs.LogGroup(this, 'Logs', {
+    return new logs.LogGroup(scope, id, {
       logGroupName,
       encryptionKey: this.encryptionKey,
       retention: r.logRetention,
       // SageMaker writes to this fixed name. Kept by default (audit); see logGroupRemovalPolicy for redeploying.
       removalPolicy: r.logGroupRemovalPolicy,
     });
-    // The group's own ARN (`...:log-group:NAME:*`) covers only this endpoint's streams.
-    this.allow('WriteOwnLogs', ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'], [logGroup.logGroupArn]);
-    return logGroup;
+  }
+
+  private renderVerification(r: ResolvedSageMakerEndpoint, verification: ResolvedSageMakerVerification): SageMakerVerificationResources {
+    return renderSageMakerVerification(new Construct(this, 'Verification'), {
+      endpointName: this.endpointName,
+      cfnEndpoint: this.cfnEndpoint,
+      cfnEndpointConfig: this.cfnEndpointConfig,
+      encryptionKey: this.encryptionKey,
+      invokeVpcEndpointIds: this.invokeVpcEndpointIds,
+      createLogGroup: (scope, name) => this.createEncryptedLogGroup(scope, 'Logs', name, r),
+    }, verification);
   }
 
   private renderModel(r: ResolvedSageMakerEndpoint): sagemaker.CfnModel {
@@ -710,6 +742,8 @@ interface ResolvedSageMakerEndpoint {
   readonly rollout?: ResolvedRollout;
   /** Target tracking, when the spec scales on a metric. */
   readonly scaling?: ResolvedScaling;
+  /** The sample check after each update, when the spec has verification. */
+  readonly verification?: ResolvedSageMakerVerification;
   readonly encryptionKey?: kms.IKey;
   readonly dataBucket?: s3.IBucket;
   readonly alarmTopic?: sns.ITopic;

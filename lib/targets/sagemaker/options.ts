@@ -11,6 +11,8 @@ import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 /** @ts-ignore aws-cdk-lib is an optional peer dependency. */
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 /** @ts-ignore aws-cdk-lib is an optional peer dependency. */
+import type * as iam from 'aws-cdk-lib/aws-iam';
+/** @ts-ignore aws-cdk-lib is an optional peer dependency. */
 import type * as kms from 'aws-cdk-lib/aws-kms';
 /** @ts-ignore aws-cdk-lib is an optional peer dependency. */
 import type * as logs from 'aws-cdk-lib/aws-logs';
@@ -56,6 +58,41 @@ export interface SageMakerAsyncInferenceOptions {
    * @default - no notification
    */
   readonly errorTopic?: sns.ITopic;
+}
+
+/**
+ * Where the function that checks the spec's `verification` samples runs. It is a Lambda function
+ * in a VPC (the HIPAA, NIST 800-53 and PCI DSS packs require one): its subnets need a route to
+ * Amazon S3 (it answers CloudFormation through a pre-signed S3 URL: a NAT gateway or an S3 gateway
+ * endpoint) and to the SageMaker runtime (with `access.network` PRIVATE, one of
+ * `invokeVpcEndpointIds` must be an interface endpoint in this VPC with private DNS on).
+ */
+export interface SageMakerVerificationFunctionOptions {
+  /**
+   * The VPC the function runs in.
+   * @default - the endpoint's `vpc`; one of the two is required with `verification`
+   */
+  readonly vpc?: ec2.IVpc;
+  /**
+   * Which subnets of the VPC.
+   * @default - the VPC's private subnets with egress
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  /**
+   * Security groups for the function.
+   * @default - a new group with no inbound rule and outbound HTTPS (443) only
+   */
+  readonly securityGroups?: ec2.ISecurityGroup[];
+  /**
+   * An existing execution role for the function that already holds the network-interface
+   * permissions Lambda needs in a VPC (ec2:CreateNetworkInterface, ec2:DescribeNetworkInterfaces,
+   * ec2:DescribeSubnets, ec2:DeleteNetworkInterface, ec2:AssignPrivateIpAddresses,
+   * ec2:UnassignPrivateIpAddresses). This construct attaches a customer-managed policy with the
+   * rest (InvokeEndpoint on this endpoint, its log group, its dead-letter queue and key).
+   * @default - a new role; its policy then also has those EC2 permissions, whose Describe actions
+   * AWS allows only on "*" (cdk-nag AwsSolutions-IAM5 reports that statement)
+   */
+  readonly role?: iam.IRole;
 }
 
 /** Everything specific to the SageMaker target. */
@@ -162,13 +199,19 @@ export interface SageMakerTargetOptions {
    * @default - none: valid only with `access.network` PUBLIC (or serverless, which is always PUBLIC)
    */
   readonly invokeVpcEndpointIds?: string[];
+  /**
+   * Where the function that checks the spec's `verification` samples after each endpoint update
+   * runs (see README). Only together with `verification`.
+   * @default - in the endpoint's `vpc`, with a new role and security group
+   */
+  readonly verificationFunction?: SageMakerVerificationFunctionOptions;
 }
 
 // A record over the interface's keys: a prop added to or removed from it without this entry fails to compile.
 const OPTION_KEYS: Record<keyof SageMakerTargetOptions, true> = {
   instanceType: true, encryptionKey: true, vpc: true, vpcSubnets: true, securityGroups: true, networkIsolation: true, volumeSizeGiB: true,
   modelDownloadTimeoutSeconds: true, serverless: true, asyncInference: true, dataBucket: true, variantName: true, logRetention: true,
-  logGroupRemovalPolicy: true, alarmTopic: true, alarmActions: true, invokeVpcEndpointIds: true,
+  logGroupRemovalPolicy: true, alarmTopic: true, alarmActions: true, invokeVpcEndpointIds: true, verificationFunction: true,
 };
 /** The keys of SageMakerTargetOptions, so the spec does not refuse them as unknown. */
 export const SAGEMAKER_OPTION_KEYS: readonly string[] = Object.keys(OPTION_KEYS);

@@ -1,4 +1,6 @@
 import * as path from 'path';
+import type { SampleToCheck } from '../../common/sample-check';
+import { ResolvedVerification, VERIFICATION_LIMITS } from '../../spec/verification';
 
 /**
  * The request the Vertex AI target hands to its bridge (lib/targets/vertex-ai/bridge/main.ts), the
@@ -59,6 +61,68 @@ export interface VertexBridgeRequest {
   readonly owner: string;
   readonly model: VertexBridgeModel;
   readonly deployment: VertexBridgeDeployment;
+  /**
+   * The spec's sample predictions (absent: none). The bridge sends each to the endpoint with
+   * rawPredict once the new deployed model has the traffic, and rolls back on a failure (see
+   * bridge/steps.ts). Part of the request, so a changed sample is a new version: the
+   * `terraform_data` is replaced and its create step checks the samples again.
+   */
+  readonly verification?: VertexBridgeVerification;
+}
+
+/**
+ * What the `retire-all` step needs (the destroy step of the target's second `terraform_data`, which a
+ * new version does not change): the endpoint and the owner label's value.
+ */
+export type VertexBridgeOwnerRequest = Pick<VertexBridgeRequest, 'format' | 'project' | 'location' | 'endpointId' | 'owner'>;
+
+/**
+ * The samples as they travel in `MD_VERTEX_REQUEST`: each sample's request and expected response
+ * as base64 of their compact JSON. Base64 needs no escaping, neither for Terraform's templates nor
+ * in `jsonencode`, which writes `<`, `>` and `&` as six-byte `\u003c` escapes: as plain JSON, the
+ * 32 KiB of sample JSON that VERIFICATION_LIMITS allows could grow past Linux's 128 KiB limit on one
+ * environment variable; as base64 it is at most 4/3 of it (about 43 KiB).
+ */
+export interface VertexBridgeVerification {
+  readonly latencyBudgetMs: number;
+  readonly samples: readonly VertexBridgeSample[];
+}
+
+export interface VertexBridgeSample {
+  readonly name: string;
+  /** base64 of the request body, the sample's `requestJson`, sent as-is */
+  readonly requestBase64: string;
+  /** base64 of the expected response's compact JSON */
+  readonly expectedBase64: string;
+  readonly absoluteTolerance: number;
+  readonly relativeTolerance: number;
+}
+
+/** The resolved samples, as the request carries them. */
+export function vertexBridgeVerification(v: ResolvedVerification): VertexBridgeVerification {
+  const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
+  return {
+    latencyBudgetMs: v.latencyBudgetMs,
+    samples: v.samples.map(s => ({
+      name: s.name,
+      requestBase64: b64(s.requestJson),
+      expectedBase64: b64(s.expectedJson),
+      absoluteTolerance: s.absoluteTolerance,
+      relativeTolerance: s.relativeTolerance,
+    })),
+  };
+}
+
+/** The samples back, for checkSamples (the request was checked by vertexBridgeRequestProblems). */
+export function samplesToCheck(v: VertexBridgeVerification): SampleToCheck[] {
+  const text = (b: string) => Buffer.from(b, 'base64').toString('utf8');
+  return v.samples.map(s => ({
+    name: s.name,
+    requestJson: text(s.requestBase64),
+    expectedResponse: JSON.parse(text(s.expectedBase64)) as unknown,
+    absoluteTolerance: s.absoluteTolerance,
+    relativeTolerance: s.relativeTolerance,
+  }));
 }
 
 export interface VertexBridgeModel {
@@ -127,9 +191,10 @@ export function vertexResourceNames(r: Pick<VertexBridgeRequest, 'project' | 'lo
 /**
  * Checks a parsed request's shape and Vertex's id rules; returns what is wrong, one line per field
  * (empty when it is fine). The construct refuses these at synth; the bridge checks again at apply
- * time, because the request it receives comes from Terraform state.
+ * time, because the request it receives comes from Terraform state. `part` 'owner': only what a
+ * VertexBridgeOwnerRequest has.
  */
-export function vertexBridgeRequestProblems(value: unknown): string[] {
+export function vertexBridgeRequestProblems(value: unknown, part: 'deployment' | 'owner' = 'deployment'): string[] {
   const problems: string[] = [];
   const at = (p: string, what: string) => problems.push(`${p}: ${what}`);
   const obj = (v: unknown, p: string): Record<string, unknown> | undefined => {
@@ -169,6 +234,7 @@ export function vertexBridgeRequestProblems(value: unknown): string[] {
   str(r, 'location', '', /^[a-z]+-[a-z]+[0-9]+$/, 'is not a region');
   str(r, 'endpointId', '', /^[0-9]{1,19}$/, 'is not a numeric endpoint id');
   str(r, 'owner', '', /^[a-z0-9_-]{1,63}$/, 'is not a label value (lowercase letters, digits, _ and -, at most 63)');
+  if (part === 'owner') return problems;
 
   const m = obj(r.model, 'model');
   if (m) {
@@ -217,6 +283,33 @@ export function vertexBridgeRequestProblems(value: unknown): string[] {
       if (!known.includes(spec.metricName as string)) at(`deployment.autoscalingMetricSpecs[${i}].metricName`, `must be one of ${known.join(', ')}`);
       int(spec, 'target', `deployment.autoscalingMetricSpecs[${i}]`, 1, 100);
     });
+  }
+
+  if (r.verification !== undefined) {
+    const v = obj(r.verification, 'verification');
+    if (v) {
+      int(v, 'latencyBudgetMs', 'verification', 1, VERIFICATION_LIMITS.maxLatencyBudgetMs);
+      if (!Array.isArray(v.samples) || v.samples.length < 1 || v.samples.length > VERIFICATION_LIMITS.maxSamples) {
+        at('verification.samples', `must be a list of 1 to ${VERIFICATION_LIMITS.maxSamples} samples`);
+      } else v.samples.forEach((x, i) => {
+        const p = `verification.samples[${i}]`;
+        const s = obj(x, p);
+        if (!s) return;
+        str(s, 'name', p);
+        for (const key of ['requestBase64', 'expectedBase64']) {
+          str(s, key, p, /^[A-Za-z0-9+/]*={0,2}$/, 'is not base64');
+          if (typeof s[key] !== 'string') continue;
+          try {
+            JSON.parse(Buffer.from(s[key] as string, 'base64').toString('utf8'));
+          } catch {
+            at(`${p}.${key}`, 'is not base64 of JSON');
+          }
+        }
+        for (const key of ['absoluteTolerance', 'relativeTolerance']) {
+          if (typeof s[key] !== 'number' || !Number.isFinite(s[key]) || (s[key] as number) < 0) at(`${p}.${key}`, 'must be a number of 0 or more');
+        }
+      });
+    }
   }
   return problems;
 }

@@ -34,7 +34,7 @@ import { ServingFramework } from '../../spec/serving';
 import { ModelDeploymentSpecProps, ResolvedModelDeploymentSpec, resolveSpec } from '../../spec/spec';
 import {
   VERTEX_BRIDGE_MAIN, VERTEX_BRIDGE_REQUEST_ENV, VERTEX_BRIDGE_REQUEST_FORMAT, VERTEX_METRIC_ACCELERATOR_DUTY_CYCLE, VERTEX_METRIC_CPU_UTILIZATION, VERTEX_OWNER_LABEL,
-  VertexBridgeContainer, VertexBridgeMetricSpec, VertexBridgeRequest,
+  VertexBridgeContainer, VertexBridgeMetricSpec, VertexBridgeOwnerRequest, VertexBridgeRequest, vertexBridgeVerification,
 } from './bridge-request';
 import { VERTEX_AI_MACHINE_TYPES, VertexMachineOffer } from './machine-types';
 import { RenderedVertexAlarms, renderAlarms } from './monitoring';
@@ -203,6 +203,7 @@ export class VertexAiModelEndpoint extends Construct implements IModelEndpoint {
     this.modelId = request.model.modelId;
     this.deployedModelId = request.deployment.deployedModelId;
     this.deployment = this.renderDeployment(request, [this.endpoint, ...bucket.resource, ...uploads, ...serving.dependables]);
+    this.renderRetirement(request, this.deployment);
 
     const path = `v1/projects/${r.project}/locations/${r.location}/endpoints/${r.endpointId}:predict`;
     this.endpointUrl = r.spec.network === NetworkAccess.PUBLIC
@@ -450,23 +451,51 @@ export class VertexAiModelEndpoint extends Construct implements IModelEndpoint {
   /**
    * The upload and the deployment, which no google resource does: a `terraform_data` whose input
    * is the bridge request, replaced when the version changes (a changed input alone would update
-   * in place and run nothing). Create runs `bridge create` (upload, deploy, move all traffic, retire
-   * the old version); destroy runs `bridge destroy` with only `self.input` (undeploy, delete).
+   * in place and run nothing). Create runs `bridge create` (upload, deploy, move all traffic, check
+   * the spec's samples and roll back on a failure, retire the old version); destroy runs `bridge
+   * destroy` with only `self.input` (undeploy, delete).
    */
   private renderDeployment(request: VertexBridgeRequest, dependsOn: ITerraformDependable[]): TerraformData {
-    const environment = requestEnvironment(VERTEX_BRIDGE_REQUEST_ENV);
-    const bridge = (step: string) => nodeCommand(VERTEX_BRIDGE_MAIN, step);
     return new TerraformData(this, 'Deployment', {
       input: terraformLiteralDeep(request),
       triggersReplace: { version: versionOf(request) },
       lifecycle: { createBeforeDestroy: true },
       dependsOn,
       provisioners: [
-        { type: 'local-exec', command: literal(bridge('create')), environment },
-        { type: 'local-exec', when: 'destroy', command: literal(bridge('destroy')), environment },
+        { type: 'local-exec', command: literal(bridgeCommand('create')), environment: BRIDGE_ENVIRONMENT },
+        { type: 'local-exec', when: 'destroy', command: literal(bridgeCommand('destroy')), environment: BRIDGE_ENVIRONMENT },
       ],
     });
   }
+
+  /**
+   * What a destroy after a failed update needs: Terraform runs no destroy-time provisioner for the
+   * failed version's `terraform_data` (tainted) nor for the serving one's (deposed), so the
+   * deployment's own destroy step would leave the serving version deployed. This second
+   * `terraform_data`'s input is only the endpoint and the owner label, which no new version changes
+   * (so it is never replaced, and it has no create step that could taint it); its destroy step runs
+   * `bridge retire-all`: every Model of this deployment undeployed and deleted. It depends on the
+   * deployment, so a destroy runs it after the deployment's own destroy step and before the endpoint
+   * is deleted.
+   */
+  private renderRetirement(request: VertexBridgeRequest, deployment: TerraformData): TerraformData {
+    const owner: VertexBridgeOwnerRequest = {
+      format: request.format, project: request.project, location: request.location, endpointId: request.endpointId, owner: request.owner,
+    };
+    return new TerraformData(this, 'Retirement', {
+      input: terraformLiteralDeep(owner),
+      triggersReplace: terraformLiteralDeep(owner),
+      dependsOn: [deployment],
+      provisioners: [{ type: 'local-exec', when: 'destroy', command: literal(bridgeCommand('retire-all')), environment: BRIDGE_ENVIRONMENT }],
+    });
+  }
+}
+
+/** The bridge gets its request from `self.input`, the only thing a destroy step may read. */
+const BRIDGE_ENVIRONMENT = requestEnvironment(VERTEX_BRIDGE_REQUEST_ENV);
+
+function bridgeCommand(step: string): string {
+  return nodeCommand(VERTEX_BRIDGE_MAIN, step);
 }
 
 /** A depends_on list, or none when it would be empty. */
@@ -520,6 +549,8 @@ function bridgeRequestOf(r: ResolvedVertexEndpoint, artifactUri: string, service
       labels: r.labels,
     },
     deployment: { deployedModelId, displayName: `${r.displayName}`.slice(0, MAX_DISPLAY_NAME - 8) + ` ${version.slice(0, 7)}`, ...deploymentSpec },
+    // Not in the ids above: changed samples re-check the same model (a new terraform_data, the same Model).
+    ...(r.spec.verification ? { verification: vertexBridgeVerification(r.spec.verification) } : {}),
   };
 }
 

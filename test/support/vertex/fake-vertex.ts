@@ -5,8 +5,10 @@
  * bytes between them are Vertex's wire format.
  *
  * It serves ModelService UploadModel, GetModel, ListModels (label filters only) and DeleteModel,
- * EndpointService GetEndpoint, DeployModel, UndeployModel and UpdateEndpoint, and
- * google.longrunning.Operations GetOperation. The LRO methods return an unfinished operation; the
+ * EndpointService GetEndpoint, DeployModel, UndeployModel and UpdateEndpoint,
+ * PredictionService RawPredict (routed by the endpoint's traffic split to a deployed model, whose
+ * Model answers with the function `answerFor` set for it), and google.longrunning.Operations
+ * GetOperation. The LRO methods return an unfinished operation; the
  * change is made (or fails) when a GetOperation polls it. It keeps state (models, endpoints with their
  * deployed models and traffic split, etags) and a log of every call and every change, and refuses like
  * the service does: INVALID_ARGUMENT for fields or values the proto does not know and for missing
@@ -32,6 +34,12 @@ export interface FakeVertexOptions {
   readonly endpoints?: readonly { readonly id: string; readonly displayName?: string }[];
 }
 
+/**
+ * How a Model answers a RawPredict: the request body (text) to the response body (text), after
+ * `delayMs` (see answerFor).
+ */
+export type Predictor = (body: string) => string;
+
 export interface CallRecord {
   /** e.g. 'DeployModel', 'GetOperation' */
   readonly method: string;
@@ -52,7 +60,8 @@ export type FakeEvent =
   | { readonly kind: 'deployed'; readonly endpointId: string; readonly deployedModelId: string; readonly modelId: string }
   | { readonly kind: 'traffic'; readonly endpointId: string; readonly split: Readonly<Record<string, number>> }
   | { readonly kind: 'undeployed'; readonly endpointId: string; readonly deployedModelId: string }
-  | { readonly kind: 'deleted'; readonly modelId: string };
+  | { readonly kind: 'deleted'; readonly modelId: string }
+  | { readonly kind: 'predicted'; readonly endpointId: string; readonly deployedModelId: string; readonly modelId: string };
 
 export interface Injection {
   readonly method: 'UploadModel' | 'DeployModel' | 'UndeployModel' | 'DeleteModel' | 'UpdateEndpoint' | 'GetEndpoint' | 'GetModel' | 'ListModels';
@@ -107,6 +116,8 @@ export class FakeVertex {
   /** modelId -> Model (as GetModel returns it) */
   public readonly models = new Map<string, Obj>();
   public readonly endpoints = new Map<string, EndpointState>();
+  /** modelId -> how it answers RawPredict, and after how many milliseconds */
+  public readonly predictors = new Map<string, { answer: Predictor; delayMs: number }>();
   public port = 0;
 
   private readonly root: protobuf.Root;
@@ -131,6 +142,11 @@ export class FakeVertex {
 
   public addEndpoint(id: string, displayName = `endpoint-${id}`): void {
     this.endpoints.set(id, { displayName, deployedModels: [], trafficSplit: {}, etag: this.nextEtag() });
+  }
+
+  /** How the Model `modelId` answers RawPredict (once deployed and given traffic). */
+  public answerFor(modelId: string, answer: Predictor, delayMs = 0): void {
+    this.predictors.set(modelId, { answer, delayMs });
   }
 
   /** Fail a later call (see Injection). */
@@ -165,7 +181,7 @@ export class FakeVertex {
   // ---- server ---------------------------------------------------------------------------------
 
   private async listen(): Promise<void> {
-    const services: Record<string, Record<string, (req: Obj, method: string) => Obj>> = {
+    const services: Record<string, Record<string, (req: Obj, method: string) => Obj | Promise<Obj>>> = {
       [`${V1}.ModelService`]: {
         UploadModel: r => this.uploadModel(r),
         GetModel: r => this.getModel(r),
@@ -178,6 +194,7 @@ export class FakeVertex {
         UndeployModel: r => this.undeployModel(r),
         UpdateEndpoint: r => this.updateEndpoint(r),
       },
+      [`${V1}.PredictionService`]: { RawPredict: r => this.rawPredict(r) },
       'google.longrunning.Operations': { GetOperation: r => this.getOperation(r) },
     };
     for (const [serviceName, handlers] of Object.entries(services)) {
@@ -197,17 +214,17 @@ export class FakeVertex {
           responseSerialize: (o: Obj) => Buffer.from(responseType.encode(responseType.fromObject(o)).finish()),
           responseDeserialize: (b: Buffer) => b,
         };
-        impl[name] = (call: grpc.ServerUnaryCall<Buffer, Obj>, callback: grpc.sendUnaryData<Obj>) => {
+        impl[name] = async (call: grpc.ServerUnaryCall<Buffer, Obj>, callback: grpc.sendUnaryData<Obj>) => {
           let request: Obj = {};
           const metadataKeys = Object.keys(call.metadata.getMap()).sort();
           const routingHeader = call.metadata.get('x-goog-request-params')[0];
           const routing = routingHeader === undefined ? undefined : decodeURIComponent(String(routingHeader));
           try {
             const { message, problems } = requestProblems(requestType, call.request);
-            request = requestType.toObject(message, { enums: String, longs: String, defaults: false });
+            request = requestType.toObject(message, { enums: String, longs: String, bytes: String, defaults: false });
             if (problems.length) throw new FakeError(Status.INVALID_ARGUMENT, `Invalid request: ${problems.join('; ')}`);
             this.injected(name, 'call');
-            const response = handler(request, name);
+            const response = await handler(request, name);
             this.calls.push({ method: name, request, status: 'OK', metadataKeys, routing });
             callback(null, response);
           } catch (e) {
@@ -439,10 +456,33 @@ export class FakeVertex {
     if (paths.includes('display_name')) e.displayName = r.endpoint.displayName;
     if (paths.includes('traffic_split')) {
       const split = (r.endpoint.trafficSplit ?? {}) as Record<string, number>;
-      if (Object.keys(split).length || e.deployedModels.length) this.checkSplit(e, split);
+      // "must add up to 100, or map must be empty if the Endpoint is to not accept any traffic" (endpoint.proto)
+      if (Object.keys(split).length) this.checkSplit(e, split);
       this.setSplit(eid, e, split);
     } else e.etag = this.nextEtag();
     return this.endpointView(eid, e);
+  }
+
+  // ---- PredictionService ----------------------------------------------------------------------
+
+  /**
+   * RawPredict: the deployed model with the largest share of the endpoint's traffic answers (the
+   * fake does not split one request stream); no traffic at all is FAILED_PRECONDITION. The body is
+   * handed to the Model's predictor as text; the answer comes back as an `application/json` HttpBody.
+   */
+  private async rawPredict(r: Obj): Promise<Obj> {
+    const [eid, e] = this.endpointFor(r.endpoint);
+    const [deployedModelId] = Object.entries(e.trafficSplit).filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0] ?? [];
+    if (!deployedModelId) throw new FakeError(Status.FAILED_PRECONDITION, `Endpoint ${r.endpoint} has no deployed model with traffic.`);
+    const dm = e.deployedModels.find(d => d.id === deployedModelId)!;
+    const modelId = dm.model.split('/').pop()!;
+    const predictor = this.predictors.get(modelId);
+    if (!predictor) throw new FakeError(Status.UNIMPLEMENTED, `The fake has no predictor for Model ${modelId} (set one with answerFor).`);
+    if (r.httpBody?.contentType !== 'application/json') throw new FakeError(Status.INVALID_ARGUMENT, `http_body.content_type ${JSON.stringify(r.httpBody?.contentType)}: the container takes application/json.`);
+    const body = Buffer.from(r.httpBody.data ?? '', 'base64').toString('utf8');
+    if (predictor.delayMs > 0) await new Promise(resolve => setTimeout(resolve, predictor.delayMs));
+    this.events.push({ kind: 'predicted', endpointId: eid, deployedModelId, modelId });
+    return { contentType: 'application/json', data: Buffer.from(predictor.answer(body), 'utf8') };
   }
 
   // ---- Operations -----------------------------------------------------------------------------

@@ -20,7 +20,7 @@ export function protoIncludeDirs(): string[] {
 
 let cached: protobuf.Root | undefined;
 
-/** ModelService, EndpointService and google.longrunning.Operations, with everything they import. */
+/** ModelService, EndpointService, PredictionService and google.longrunning.Operations, with everything they import. */
 export function vertexProtoRoot(): protobuf.Root {
   if (cached) return cached;
   const dirs = protoIncludeDirs();
@@ -33,7 +33,7 @@ export function vertexProtoRoot(): protobuf.Root {
     return target;
   };
   root.loadSync(
-    ['google/cloud/aiplatform/v1/model_service.proto', 'google/cloud/aiplatform/v1/endpoint_service.proto', 'google/longrunning/operations.proto'],
+    ['google/cloud/aiplatform/v1/model_service.proto', 'google/cloud/aiplatform/v1/endpoint_service.proto', 'google/cloud/aiplatform/v1/prediction_service.proto', 'google/longrunning/operations.proto'],
     { keepCase: false },
   );
   root.resolveAll();

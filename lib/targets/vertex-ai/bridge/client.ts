@@ -11,6 +11,7 @@ export const CLIENT_PACKAGE = '@google-cloud/aiplatform';
 export type AiplatformModule = typeof Aiplatform;
 export type ModelServiceClient = InstanceType<typeof Aiplatform.v1.ModelServiceClient>;
 export type EndpointServiceClient = InstanceType<typeof Aiplatform.v1.EndpointServiceClient>;
+export type PredictionServiceClient = InstanceType<typeof Aiplatform.v1.PredictionServiceClient>;
 
 /**
  * TEST ONLY. `host:port` of a fake Vertex AI gRPC server on the loopback interface
@@ -39,8 +40,13 @@ export interface ConnectionOptions {
 
 /** The regional API endpoint by default; the test seam when `TEST_API_ENDPOINT_ENV` is set. */
 export function connectionOptions(location: string, env: NodeJS.ProcessEnv = process.env): ConnectionOptions {
+  return hostConnection(`${location}-aiplatform.googleapis.com`, env);
+}
+
+/** `host` (TLS, port 443) by default; the test seam when `TEST_API_ENDPOINT_ENV` is set. */
+export function hostConnection(host: string, env: NodeJS.ProcessEnv = process.env): ConnectionOptions {
   const test = env[TEST_API_ENDPOINT_ENV];
-  if (!test) return { apiEndpoint: `${location}-aiplatform.googleapis.com` };
+  if (!test) return { apiEndpoint: host };
   const m = /^(127\.0\.0\.1|localhost|\[::1\]):([0-9]{1,5})$/.exec(test);
   if (!m) throw new BridgeSetupError(`${TEST_API_ENDPOINT_ENV}=${JSON.stringify(test)} is not a loopback host:port (it is for tests only)`);
   // grpc-js as the client's own google-gax loads it, so the credentials object is of the same module.
@@ -53,6 +59,8 @@ export interface Clients {
   readonly models: ModelServiceClient;
   readonly endpoints: EndpointServiceClient;
   readonly protos: AiplatformModule['protos'];
+  /** A PredictionService client for `host` (where an endpoint takes predictions; see steps.ts predictionHost), made on first use. */
+  prediction(host: string): PredictionServiceClient;
   close(): Promise<void>;
 }
 
@@ -65,8 +73,17 @@ export async function makeClients(aip: AiplatformModule, location: string, env: 
   const opts = connectionOptions(location, env);
   const models = new aip.v1.ModelServiceClient({ ...opts } as ConstructorParameters<typeof aip.v1.ModelServiceClient>[0]);
   const endpoints = new aip.v1.EndpointServiceClient({ ...opts } as ConstructorParameters<typeof aip.v1.EndpointServiceClient>[0]);
+  const predictions = new Map<string, PredictionServiceClient>();
+  const prediction = (host: string) => {
+    let client = predictions.get(host);
+    if (!client) {
+      client = new aip.v1.PredictionServiceClient({ ...hostConnection(host, env) } as ConstructorParameters<typeof aip.v1.PredictionServiceClient>[0]);
+      predictions.set(host, client);
+    }
+    return client;
+  };
   const close = async () => {
-    await Promise.allSettled([models.close(), endpoints.close()]);
+    await Promise.allSettled([models.close(), endpoints.close(), ...[...predictions.values()].map(c => c.close())]);
   };
   try {
     await models.auth.getClient();
@@ -78,7 +95,7 @@ export async function makeClients(aip: AiplatformModule, location: string, env: 
         `or run where the metadata server provides them. (${firstLine((e as Error).message)})`,
     );
   }
-  return { models, endpoints, protos: aip.protos, close };
+  return { models, endpoints, protos: aip.protos, prediction, close };
 }
 
 function firstLine(s: string): string {

@@ -14,6 +14,7 @@ export type IUploadModelRequest = protos.google.cloud.aiplatform.v1.IUploadModel
 export type IDeployModelRequest = protos.google.cloud.aiplatform.v1.IDeployModelRequest;
 export type IUpdateEndpointRequest = protos.google.cloud.aiplatform.v1.IUpdateEndpointRequest;
 export type IUndeployModelRequest = protos.google.cloud.aiplatform.v1.IUndeployModelRequest;
+export type IRawPredictRequest = protos.google.cloud.aiplatform.v1.IRawPredictRequest;
 type AcceleratorTypeName = keyof v1['AcceleratorType'];
 
 /** The labels every Model of this deployment carries. */
@@ -84,15 +85,35 @@ export function deployModelRequest(r: VertexBridgeRequest): IDeployModelRequest 
  * `traffic_split` path in the mask.
  */
 export function moveTrafficRequest(endpoint: IEndpoint, deployedModelId: string): IUpdateEndpointRequest {
+  return trafficSplitRequest(endpoint, { [deployedModelId]: 100 });
+}
+
+/**
+ * UpdateEndpoint setting traffic_split to `split` (as moveTrafficRequest). An empty split is
+ * allowed: "the map must be empty if the Endpoint is to not accept any traffic" (endpoint.proto).
+ */
+export function trafficSplitRequest(endpoint: IEndpoint, split: Readonly<Record<string, number>>): IUpdateEndpointRequest {
   return {
     endpoint: {
       name: endpoint.name,
       displayName: endpoint.displayName,
       ...(endpoint.etag ? { etag: endpoint.etag } : {}),
-      trafficSplit: { [deployedModelId]: 100 },
+      trafficSplit: { ...split },
     },
     updateMask: { paths: ['traffic_split'] },
   };
+}
+
+/**
+ * Shares 100% out among `ids` in proportion to `weights` (evenly when they are all 0), in whole
+ * percent, the rounding remainder to the first: the split that Vertex takes (it adds up to 100).
+ */
+export function shareOut(ids: readonly string[], weights: readonly number[]): Record<string, number> {
+  if (ids.length === 0) return {};
+  const total = weights.reduce((a, b) => a + b, 0);
+  const shares = ids.map((_, i) => (total > 0 ? Math.floor((weights[i] * 100) / total) : Math.floor(100 / ids.length)));
+  shares[0] += 100 - shares.reduce((a, b) => a + b, 0);
+  return Object.fromEntries(ids.map((id, i) => [id, shares[i]]));
 }
 
 /**
@@ -105,9 +126,13 @@ export function undeployModelRequest(endpoint: IEndpoint, deployedModelId: strin
   const split = endpoint.trafficSplit ?? {};
   const others = (endpoint.deployedModels ?? []).map(d => d.id!).filter(id => id !== deployedModelId).sort();
   if (!(split[deployedModelId] > 0) || others.length === 0) return { endpoint: name, deployedModelId };
-  const weights = others.map(id => split[id] ?? 0);
-  const total = weights.reduce((a, b) => a + b, 0);
-  const shares = others.map((_, i) => (total > 0 ? Math.floor((weights[i] * 100) / total) : Math.floor(100 / others.length)));
-  shares[0] += 100 - shares.reduce((a, b) => a + b, 0);
-  return { endpoint: name, deployedModelId, trafficSplit: Object.fromEntries(others.map((id, i) => [id, shares[i]])) };
+  return { endpoint: name, deployedModelId, trafficSplit: shareOut(others, others.map(id => split[id] ?? 0)) };
+}
+
+/**
+ * RawPredict with a sample's request body as-is (`application/json`): the same bytes every target
+ * sends. RawPredictRequest has no deployed_model_id: Vertex routes it by the endpoint's traffic_split.
+ */
+export function rawPredictRequest(r: VertexBridgeRequest, requestJson: string): IRawPredictRequest {
+  return { endpoint: vertexResourceNames(r).endpoint, httpBody: { contentType: 'application/json', data: Buffer.from(requestJson, 'utf8') } };
 }

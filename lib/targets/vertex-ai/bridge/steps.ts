@@ -16,21 +16,42 @@
  *               (DeployModel's own traffic_split {"0": 100} would switch in the same call, but whether
  *               it does so only once the replicas are up is not in the API's contract, and a failure
  *               would leave a "deployed, traffic not moved" state to converge from anyway.)
- *   4. undeploy every other deployed model on this endpoint whose Model carries this deployment's
+ *   4. verify   (only with the spec's `verification`) every sample through PredictionService.RawPredict,
+ *               its request body as-is (`application/json`), compared by checkSamples
+ *               (lib/common/sample-check.ts). AFTER the traffic moved, because Vertex AI cannot
+ *               address a deployed model that has no traffic: RawPredict and Predict take only the
+ *               endpoint and follow its traffic_split (ExplainRequest.deployed_model_id exists, but
+ *               needs an explanation_spec and takes `instances`, not the raw body; the `invoke`
+ *               route per deployed model is a preview, HTTP only, dedicated endpoints only, needs
+ *               Model.invoke_route_prefix, which turns rawPredict off, and is not in this v1
+ *               client). The same on both endpoint kinds the target builds; only the host differs
+ *               (predictionHost). With the new version at 100%, every sample is answered by it.
+ *               On a failure, ROLLBACK: the traffic split as it was before step 3 (empty on a first
+ *               deploy: nothing serves), then the new deployed model undeployed and its Model
+ *               deleted, then exit 1 with verificationFailedMessage (sample, expected, actual). When
+ *               the new deployed model already had 100% before this run (a changed sample re-checks
+ *               the serving version; or a run after a crash), the traffic goes back to this
+ *               deployment's other deployed models if there are any, else nothing is changed: it
+ *               was serving before this apply.
+ *   5. undeploy every other deployed model on this endpoint whose Model carries this deployment's
  *               owner label (they have 0% now), then
- *   5. delete   every other Model with the owner label (the previous version, and what a failed run
+ *   6. delete   every other Model with the owner label (the previous version, and what a failed run
  *               of another version left behind).
  * destroy (only what the request names):
  *   1. undeploy the deployed model (endpoint or deployed model NOT_FOUND: done), then
  *   2. delete   the Model (NOT_FOUND: done).
+ * retire-all (the owner request only; see retireAll): undeploy every deployed model of a Model with the
+ *   owner label, then delete those Models (endpoint gone, NOT_FOUND: done).
  */
-import { VERTEX_OWNER_LABEL, VertexBridgeRequest, vertexResourceNames } from '../bridge-request';
+import { SendSample, checkSamples, verificationFailedMessage } from '../../../common/sample-check';
+import { VERTEX_OWNER_LABEL, VertexBridgeOwnerRequest, VertexBridgeRequest, VertexBridgeVerification, samplesToCheck, vertexResourceNames } from '../bridge-request';
 import { Clients } from './client';
 import {
-  IDeployedModel, IEndpoint, IModel, deployModelRequest, modelPayload, moveTrafficRequest, undeployModelRequest, uploadModelRequest,
+  IDeployedModel, IEndpoint, IModel, deployModelRequest, modelPayload, moveTrafficRequest, rawPredictRequest, shareOut, trafficSplitRequest,
+  undeployModelRequest, uploadModelRequest,
 } from './payloads';
 
-export type Step = 'upload' | 'deploy' | 'traffic' | 'undeploy' | 'delete';
+export type Step = 'upload' | 'deploy' | 'traffic' | 'verify' | 'rollback' | 'undeploy' | 'delete';
 
 /** gRPC status codes the bridge tells apart (google.rpc.Code). */
 const Code = { INVALID_ARGUMENT: 3, NOT_FOUND: 5, ALREADY_EXISTS: 6, FAILED_PRECONDITION: 9 } as const;
@@ -40,11 +61,31 @@ const CODE_NAMES = [
   'UNAUTHENTICATED',
 ];
 
+/** `NOT_FOUND (5): `, or nothing without a code. */
+const codeText = (code: number | undefined) => (code === undefined ? '' : `${CODE_NAMES[code] ?? 'code'} (${code}): `);
+
 /** A failed step: which step, on which resource, and the API's code and message. */
 export class StepError extends Error {
   constructor(public readonly step: Step, public readonly resource: string, public readonly code: number | undefined, detail: string) {
-    super(`${step} ${resource} failed: ${code === undefined ? '' : `${CODE_NAMES[code] ?? 'code'} (${code}): `}${detail}`);
+    super(`${step} ${resource} failed: ${codeText(code)}${detail}`);
   }
+}
+
+/** The samples failed (the message is verificationFailedMessage's, with what the rollback did). */
+export class VerificationError extends Error {}
+
+/** Where an endpoint takes predictions, and which kind it is (see README, "Verification"). */
+export function predictionHost(endpoint: IEndpoint, location: string): { host: string; kind: string } {
+  if (endpoint.dedicatedEndpointEnabled && endpoint.dedicatedEndpointDns) {
+    // Google refuses the shared regional domain for a dedicated endpoint.
+    return { host: endpoint.dedicatedEndpointDns, kind: 'dedicated endpoint' };
+  }
+  const host = `${location}-aiplatform.googleapis.com`;
+  if (endpoint.privateServiceConnectConfig?.enablePrivateServiceConnect) {
+    // Reached through the consumer's PSC endpoint: this host must resolve to it where apply runs.
+    return { host, kind: 'Private Service Connect endpoint' };
+  }
+  return { host, kind: 'shared endpoint' };
 }
 
 /** The code and message of a client error (a GoogleError, or an operation's google.rpc.Status); nothing else of it. */
@@ -84,6 +125,18 @@ const lastSegment = (name: string | null | undefined) => (name ?? '').split('/')
 
 export type Log = (line: string) => void;
 
+/**
+ * retire-all, the destroy step of the target's second `terraform_data`, which is never replaced or
+ * tainted: undeploys and deletes every Model of the deployment (owner label) from the endpoint. It is
+ * what removes the serving version on a destroy after a failed update, where Terraform runs no
+ * destroy-time provisioner (the failed version's object is tainted, the serving one's deposed).
+ */
+export async function retireAll(clients: Clients, owner: VertexBridgeOwnerRequest, log: Log): Promise<void> {
+  // No model or deployment of its own: nothing is kept (retireOwned reads only the names and the owner).
+  const request = { ...owner, model: { modelId: '' }, deployment: { deployedModelId: '' } } as unknown as VertexBridgeRequest;
+  await new Bridge(clients, request, log).retireOwned();
+}
+
 export class Bridge {
   private readonly names: ReturnType<typeof vertexResourceNames>;
 
@@ -94,8 +147,9 @@ export class Bridge {
   public async create(): Promise<void> {
     await this.upload();
     await this.deploy();
-    await this.moveTraffic();
-    await this.retirePrevious();
+    const before = await this.moveTraffic();
+    if (this.request.verification) await this.verify(this.request.verification, before);
+    await this.retireOwned({ modelId: this.request.model.modelId, deployedModelId: this.request.deployment.deployedModelId });
   }
 
   public async destroy(): Promise<void> {
@@ -158,32 +212,116 @@ export class Bridge {
     this.log(`deploy ${where}: deployed`);
   }
 
-  private async moveTraffic(): Promise<void> {
+  /** Moves all traffic to the new deployed model; returns the split before, or undefined when it had 100% already. */
+  private async moveTraffic(): Promise<Record<string, number> | undefined> {
     const endpointName = this.names.endpoint;
     const id = this.request.deployment.deployedModelId;
     const endpoint = await call('traffic', endpointName, () => this.getEndpoint());
-    const split = endpoint.trafficSplit ?? {};
+    const split = { ...(endpoint.trafficSplit ?? {}) };
     if (split[id] === 100) {
       this.log(`traffic ${endpointName}: deployed model ${id} already has 100%`);
-      return;
+      return undefined;
     }
     const request = this.checked('UpdateEndpointRequest', moveTrafficRequest(endpoint, id), 'traffic', endpointName);
     await call('traffic', endpointName, () => this.clients.endpoints.updateEndpoint(request));
     this.log(`traffic ${endpointName}: deployed model ${id} has 100% (was ${JSON.stringify(split)})`);
+    return split;
   }
 
-  private async retirePrevious(): Promise<void> {
-    const { parent, endpoint: endpointName } = this.names;
-    const filter = `labels.${VERTEX_OWNER_LABEL}="${this.request.owner}"`;
-    const [owned] = await call('undeploy', `${parent}/models (${filter})`, () => this.clients.models.listModels({ parent, filter }));
-    const previous = new Set(owned.map(m => lastSegment(m.name)).filter(id => id !== this.request.model.modelId));
-    if (previous.size === 0) return;
-    const endpoint = await call('undeploy', endpointName, () => this.getEndpoint());
-    const newId = this.request.deployment.deployedModelId;
-    for (const d of endpoint.deployedModels ?? []) {
-      if (d.id !== newId && previous.has(lastSegment(d.model))) await this.undeploy(await call('undeploy', endpointName, () => this.getEndpoint()), d.id!);
+  /** Sends every sample to the endpoint (the new version has all its traffic); rolls back and throws on a failure. */
+  private async verify(v: VertexBridgeVerification, before: Record<string, number> | undefined): Promise<void> {
+    const endpointName = this.names.endpoint;
+    const id = this.request.deployment.deployedModelId;
+    const endpoint = await call('verify', endpointName, () => this.getEndpoint());
+    const { host, kind } = predictionHost(endpoint, this.request.location);
+    const client = this.clients.prediction(host);
+    this.log(`verify ${endpointName}: ${v.samples.length} sample(s) by rawPredict to ${host} (${kind}); deployed model ${id} has the traffic`);
+    const timeout = v.latencyBudgetMs + 30_000;
+    const send: SendSample = async sample => {
+      const request = rawPredictRequest(this.request, sample.requestJson);
+      try {
+        // The endpoint id header: what Vertex routes gRPC predictions to a dedicated private endpoint by.
+        const [body] = await client.rawPredict(request, { timeout, otherArgs: { headers: { 'x-vertex-ai-endpoint-id': this.request.endpointId } } });
+        return { status: 200, body: Buffer.from(body.data ?? new Uint8Array()).toString('utf8') };
+      } catch (e) {
+        const { code, message } = apiError(e);
+        throw new Error(`${codeText(code)}${message}`, { cause: e });
+      }
+    };
+    const failures = await checkSamples(samplesToCheck(v), v.latencyBudgetMs, send);
+    if (failures.length === 0) {
+      this.log(`verify ${endpointName}: ${v.samples.length} sample(s) answered correctly`);
+      return;
     }
-    for (const modelId of [...previous].sort()) await this.deleteModel(`${parent}/models/${modelId}`);
+    let outcome: string;
+    try {
+      outcome = await this.rollBack(before);
+    } catch (e) {
+      outcome = `and the rollback failed (${(e as Error).message}); apply again: the next run checks the samples again and rolls back`;
+    }
+    throw new VerificationError(verificationFailedMessage(`deployed model ${id} (Model ${this.request.model.modelId}) on ${endpointName}`, failures, outcome));
+  }
+
+  /**
+   * Gives the traffic back to what had it before this run, then undeploys the new deployed model and
+   * deletes its Model. Returns what it did, for the failure message.
+   */
+  private async rollBack(before: Record<string, number> | undefined): Promise<string> {
+    const endpointName = this.names.endpoint;
+    const id = this.request.deployment.deployedModelId;
+    const endpoint = await call('rollback', endpointName, () => this.getEndpoint());
+    const others = (endpoint.deployedModels ?? []).map(d => d.id!).filter(d => d !== id);
+    let restore: Record<string, number>;
+    if (before !== undefined) {
+      const kept = Object.keys(before).filter(k => k !== id && before[k] > 0 && others.includes(k)).sort();
+      restore = shareOut(kept, kept.map(k => before[k]));
+    } else {
+      // It had all the traffic when this run began: back to this deployment's other versions, if any.
+      const owned = await this.ownedModelIds('rollback');
+      const previous = (endpoint.deployedModels ?? []).filter(d => d.id !== id && owned.has(lastSegment(d.model))).map(d => d.id!).sort();
+      if (previous.length === 0) {
+        return `nothing was changed: deployed model ${id} already had all the traffic before this run (a changed sample, or a run after an interrupted one) and there is no previous version to go back to`;
+      }
+      restore = shareOut(previous, previous.map(() => 0));
+    }
+    if (others.length > 0) {
+      const request = this.checked('UpdateEndpointRequest', trafficSplitRequest(endpoint, restore), 'rollback', endpointName);
+      await call('rollback', endpointName, () => this.clients.endpoints.updateEndpoint(request));
+      this.log(`rollback ${endpointName}: traffic ${JSON.stringify(restore)} again`);
+    }
+    await this.undeploy(await call('rollback', endpointName, () => this.getEndpoint()), id);
+    await this.deleteModel(this.names.model);
+    const traffic = Object.keys(restore).length
+      ? `the traffic is back on ${JSON.stringify(restore)}`
+      : 'nothing had traffic before (a first deploy), so the endpoint serves nothing';
+    return `rolled back: ${traffic}; deployed model ${id} was undeployed and Model ${this.request.model.modelId} deleted`;
+  }
+
+  /** The ids of every Model with this deployment's owner label. */
+  private async ownedModelIds(step: Step): Promise<Set<string>> {
+    const { parent } = this.names;
+    const filter = `labels.${VERTEX_OWNER_LABEL}="${this.request.owner}"`;
+    const [owned] = await call(step, `${parent}/models (${filter})`, () => this.clients.models.listModels({ parent, filter }));
+    return new Set(owned.map(m => lastSegment(m.name)));
+  }
+
+  /**
+   * Undeploys every deployed model on this endpoint whose Model carries this deployment's owner label,
+   * then deletes those Models; all but `keep` (the new version, in create).
+   */
+  public async retireOwned(keep?: { readonly modelId: string; readonly deployedModelId: string }): Promise<void> {
+    const { parent, endpoint: endpointName } = this.names;
+    const owned = new Set([...await this.ownedModelIds('undeploy')].filter(id => id !== keep?.modelId));
+    if (owned.size === 0) {
+      if (!keep) this.log(`retire ${endpointName}: no Model with the owner label ${this.request.owner}`);
+      return;
+    }
+    const endpoint = await callOrNotFound('undeploy', endpointName, () => this.getEndpoint());
+    if (!endpoint) this.log(`undeploy ${endpointName}: the endpoint is gone`);
+    for (const d of endpoint?.deployedModels ?? []) {
+      if (d.id !== keep?.deployedModelId && owned.has(lastSegment(d.model))) await this.undeploy(await call('undeploy', endpointName, () => this.getEndpoint()), d.id!);
+    }
+    for (const modelId of [...owned].sort()) await this.deleteModel(`${parent}/models/${modelId}`);
   }
 
   // ---- shared ---------------------------------------------------------------------------------
