@@ -16,6 +16,7 @@ const VERIFICATION: VerificationProps = {
   latencyBudgetMs: 2000,
 };
 const verified = (over: object = {}) => synth({ verification: VERIFICATION, ...over }).json;
+const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
 
 test('no verification in the spec: no check, traffic waits for the deployment only', () => {
   const json = synth().json;
@@ -48,11 +49,13 @@ test('with verification: one check after the deployment, the traffic update afte
     authMode: 'AADToken',
     apiVersion: '2024-10-01',
     privateNetwork: true,
-    latencyBudgetMs: 2000,
-    samples: [
-      { name: 'fraud', requestJson: '{"amount":9000,"country":"XX"}', expectedJson: '{"fraud":true,"score":0.93}', absoluteTolerance: 0.05, relativeTolerance: 0 },
-      { name: 'sample-2', requestJson: '[[1,2]]', expectedJson: '[0.5]', absoluteTolerance: 0, relativeTolerance: 0.01 },
-    ],
+    verification: {
+      latencyBudgetMs: 2000,
+      samples: [
+        { name: 'fraud', requestBase64: b64('{"amount":9000,"country":"XX"}'), expectedBase64: b64('{"fraud":true,"score":0.93}'), absoluteTolerance: 0.05, relativeTolerance: 0 },
+        { name: 'sample-2', requestBase64: b64('[[1,2]]'), expectedBase64: b64('[0.5]'), absoluteTolerance: 0, relativeTolerance: 0.01 },
+      ],
+    },
   });
   expect(danglingReferences(json)).toEqual([]);
   expect(validateAzapiStack(json)).toEqual([]);
@@ -80,28 +83,33 @@ test('no key or token anywhere in the JSON, with every auth mode: the checker re
     expect(text).not.toMatch(/listKeys|primaryKey|secondaryKey|accessToken|\/token\b/);
     expect(json.data?.azapi_resource_action).toBeUndefined();
     expect(Object.keys(only(json, 'terraform_data').input).sort()).toEqual(
-      ['apiVersion', 'authMode', 'deploymentName', 'endpointId', 'endpointName', 'format', 'latencyBudgetMs', 'privateNetwork', 'samples', 'scoringUri']);
+      ['apiVersion', 'authMode', 'deploymentName', 'endpointId', 'endpointName', 'format', 'privateNetwork', 'scoringUri', 'verification']);
     expect(only(json, 'terraform_data').input.authMode).toBe({ [AuthMode.KEY]: 'Key', [AuthMode.TOKEN]: 'AMLToken', [AuthMode.IAM]: 'AADToken' }[auth]);
   }
 });
 
-test('sample text is escaped for Terraform: `${` and `%{` arrive literally', () => {
+test('sample text reaches the state as base64: no template sequence for Terraform, nothing for jsonencode to grow', () => {
+  const text = '${var.secret} %{ if x } <&>';
   const json = verified({
-    verification: { samples: [{ name: 'tpl', request: { '${k}': '${var.secret} %{ if x }' }, expectedResponse: { echo: '%{ for a in b }${a}' } }] },
+    verification: { samples: [{ name: 'tpl', request: { [text]: text }, expectedResponse: { echo: text } }] },
     model: ModelArtifact.fromUri('azureml://registries/r/models/m/versions/1'),
   });
-  const sample = only(json, 'terraform_data').input.samples[0];
-  expect(sample.requestJson).toBe('{"$${k}":"$${var.secret} %%{ if x }"}');
-  expect(sample.expectedJson).toBe('{"echo":"%%{ for a in b }$${a}"}');
-  // Nothing unescaped left anywhere in the check: only the target's own references.
-  const unescaped = JSON.stringify(only(json, 'terraform_data')).match(/(?<![$%])[$%]\{[^}]*\}/g) ?? [];
+  const check = only(json, 'terraform_data');
+  const sample = check.input.verification.samples[0];
+  expect(Buffer.from(sample.requestBase64, 'base64').toString('utf8')).toBe(JSON.stringify({ [text]: text }));
+  expect(Buffer.from(sample.expectedBase64, 'base64').toString('utf8')).toBe(JSON.stringify({ echo: text }));
+  // Nothing unescaped anywhere in the check: only the target's own references.
+  const unescaped = JSON.stringify(check).match(/(?<![$%])[$%]\{[^}]*\}/g) ?? [];
   expect(unescaped.every(m => /^\$\{(azapi_resource\.|jsonencode\(self\.input\))/.test(m))).toBe(true);
+  expect(JSON.stringify(check)).not.toContain('<&>');
+  // The references were found: the check above is not vacuous.
+  expect(unescaped.length).toBeGreaterThan(0);
 });
 
 test('a latency budget past the deployment\'s request timeout is refused at synth, naming field, value and limit', () => {
   expectRefusal(() => verified({ verification: { ...VERIFICATION, latencyBudgetMs: 60_001 } }), 'verification.latencyBudgetMs',
     { rawValue: 60_001, allowed: 'at most 60000: Azure ML ends a scoring request after the deployment\'s request timeout of 60 s', target: TARGET });
-  expect(only(verified({ verification: { ...VERIFICATION, latencyBudgetMs: 60_000 } }), 'terraform_data').input.latencyBudgetMs).toBe(60_000);
+  expect(only(verified({ verification: { ...VERIFICATION, latencyBudgetMs: 60_000 } }), 'terraform_data').input.verification.latencyBudgetMs).toBe(60_000);
 });
 
 test('PRIVATE with verification: a note that the samples are sent from where cdktf apply runs', () => {

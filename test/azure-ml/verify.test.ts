@@ -5,6 +5,8 @@
  * fake scoring server that checks the endpoint credential and the `azureml-model-deployment` header.
  */
 import * as net from 'net';
+import { travellingVerification } from '../../lib/common/sample-travel';
+import { resolveVerification } from '../../lib/spec/verification';
 import { AzureVerifyRequest } from '../../lib/targets/azure-ml/verify-request';
 import { makeCredential } from '../../lib/targets/azure-ml/verify/main';
 import {
@@ -22,13 +24,13 @@ const request = (over: Partial<AzureVerifyRequest> = {}): AzureVerifyRequest => 
   authMode: 'Key',
   apiVersion: '2024-10-01',
   privateNetwork: false,
-  latencyBudgetMs: 5000,
-  samples: [
-    { name: 'two', requestJson: '{"x":2}', expectedJson: '{"y":4}', absoluteTolerance: 0, relativeTolerance: 0 },
-    { name: 'ten', requestJson: '{"x":10}', expectedJson: '{"y":20}', absoluteTolerance: 0, relativeTolerance: 0 },
-  ],
+  verification: samples(5000),
   ...over,
 });
+/** Two samples of the fake model (y = 2x), as the construct sends them. */
+function samples(latencyBudgetMs: number) {
+  return travellingVerification(resolveVerification({ samples: [{ name: 'two', request: { x: 2 }, expectedResponse: { y: 4 } }, { name: 'ten', request: { x: 10 }, expectedResponse: { y: 20 } }], latencyBudgetMs }));
+}
 
 let ws: CheckerWorkspace;
 const fakes: FakeAzure[] = [];
@@ -81,11 +83,11 @@ describe.each(['Key', 'AMLToken', 'AADToken'] as const)('%s auth', authMode => {
 
 test('over the latency budget fails, naming the time and the budget', async () => {
   const f = await fake('Key');
-  const run = await runChecker(ws, request({ deploymentName: 'vslow', latencyBudgetMs: 100 }), checkerEnv(ws, { fake: f }));
+  const run = await runChecker(ws, request({ deploymentName: 'vslow', verification: samples(100) }), checkerEnv(ws, { fake: f }));
   expect(run.code).toBe(1);
   expect(run.stderr).toMatch(/sample "two": answered in \d+ ms, over the latency budget of 100 ms/);
   // The same slow deployment within a larger budget passes.
-  expect((await runChecker(ws, request({ deploymentName: 'vslow', latencyBudgetMs: 3000 }), checkerEnv(ws, { fake: f }))).code).toBe(0);
+  expect((await runChecker(ws, request({ deploymentName: 'vslow', verification: samples(3000) }), checkerEnv(ws, { fake: f }))).code).toBe(0);
 }, 30_000);
 
 // The fake scoring server expects another auth mode's credential than the one the checker sends.
@@ -132,22 +134,25 @@ test('a PRIVATE endpoint the machine cannot reach: one clear line that says wher
   expect(run.stderr).not.toMatch(/\n\s+at /);
 }, 30_000);
 
-test('not logged in to Azure: exit 2, what to do, nothing sent', async () => {
+test('not logged in to Azure: exit 2, the CLI\'s reason and what to do, nothing sent', async () => {
   const f = await fake('Key');
   f.log.length = 0;
   const run = await runChecker(ws, request(), checkerEnv(ws, { fake: f, loggedIn: false }));
   expect(run.code).toBe(2);
-  expect(run.stderr).toMatch(/^azure-ml verify: no Azure credentials for https:\/\/management\.azure\.com\/\.default: the checker uses DefaultAzureCredential \(@azure\/identity\): run `az login`/);
+  expect(run.stderr).toBe('azure-ml verify: no Azure credentials for https://management.azure.com from the Azure CLI (az account get-access-token failed: ' +
+    'ERROR: Please run \'az login\' to setup account.): sign in with `az login`, or install @azure/identity (npm install @azure/identity@^4) and set ' +
+    'AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET (or the azurerm provider\'s ARM_* variables), or run where a managed identity is\n');
   expect(f.log).toEqual([]);
 }, 30_000);
 
-test('@azure/identity not installed: says what to install, no stack trace', async () => {
-  const f = await fake('Key');
-  const run = await runChecker(ws, request(), checkerEnv(ws, { fake: f, identityPackage: false }));
+test('neither the Azure CLI nor @azure/identity: says both, one line, no stack trace, nothing sent', async () => {
+  const f = await fake('AADToken');
+  f.log.length = 0;
+  const run = await runChecker(ws, request({ authMode: 'AADToken' }), checkerEnv(ws, { fake: f, loggedIn: 'missing' }));
   expect(run.code).toBe(2);
-  expect(run.stderr).toContain('@azure/identity is not installed where the checker can load it');
-  expect(run.stderr).toContain('npm install @azure/identity@^4');
+  expect(run.stderr).toContain('no Azure credentials for https://ml.azure.com from the Azure CLI (the Azure CLI (az) is not installed, and neither is @azure/identity)');
   expect(run.stderr.trim().split('\n')).toHaveLength(1);
+  expect(f.log).toEqual([]);
 }, 30_000);
 
 test('the request is checked before anything is sent; the test seams take loopback URLs only; the scoring URI must be https', async () => {
@@ -157,8 +162,8 @@ test('the request is checked before anything is sent; the test seams take loopba
   const bad = await runChecker(ws, { ...request(), format: 9 }, env);
   expect(bad.code).toBe(2);
   expect(bad.stderr).toContain('format: is 9; this checker reads format 1');
-  const noSamples = await runChecker(ws, request({ samples: [] }), env);
-  expect(noSamples.stderr).toContain('samples: must be a list of 1 to 10');
+  const noSamples = await runChecker(ws, request({ verification: { latencyBudgetMs: 5000, samples: [] } }), env);
+  expect(noSamples.stderr).toContain('verification.samples: must be a list of 1 to 10 samples');
   const seam = await runChecker(ws, request(), { ...env, MD_AZURE_TEST_ARM_URL: 'https://evil.example.com' });
   expect(seam.code).toBe(2);
   expect(seam.stderr).toContain('MD_AZURE_TEST_ARM_URL="https://evil.example.com" is not a loopback http URL (it is for tests only)');

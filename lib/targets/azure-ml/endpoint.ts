@@ -22,6 +22,7 @@ import { findTargetConstruct } from '../../common/target-construct';
 import { nodeCommand, requestEnvironment } from '../../common/local-exec';
 import { terraformLiteral, terraformLiteralDeep } from '../../common/terraform';
 import { TerraformData } from '../../common/terraform-data';
+import { travellingVerification } from '../../common/sample-travel';
 import { stackProvider } from '../../common/terraform-providers';
 import { AuthMode, NetworkAccess } from '../../spec/access';
 import { ArtifactLayout, ArtifactScheme, ArtifactSource } from '../../spec/artifact';
@@ -589,15 +590,12 @@ export class AzureMlModelEndpoint extends Construct implements IModelEndpoint {
       authMode: r.authMode,
       apiVersion: AZURE_ML_API_VERSION,
       privateNetwork: r.publicNetworkAccess === 'Disabled',
-      latencyBudgetMs: v.latencyBudgetMs,
-      samples: v.samples.map(s => ({
-        name: s.name, requestJson: s.requestJson, expectedJson: s.expectedJson, absoluteTolerance: s.absoluteTolerance, relativeTolerance: s.relativeTolerance,
-      })),
+      verification: travellingVerification(v),
     };
     return new TerraformData(this, 'Verification', {
       // Strings escaped for Terraform's templates (references pass unchanged): jsonencode(self.input) gives the originals back.
       input: terraformLiteralDeep(request),
-      triggersReplace: { deployment: this.deployment.id, samples: sha256Hex(JSON.stringify({ samples: request.samples, budget: v.latencyBudgetMs })).slice(0, 16) },
+      triggersReplace: { deployment: this.deployment.id, samples: sha256Hex(JSON.stringify(request.verification)).slice(0, 16) },
       dependsOn: [this.deployment],
       provisioners: [{ type: 'local-exec', command: literal(nodeCommand(AZURE_VERIFY_MAIN)), environment: requestEnvironment(AZURE_VERIFY_REQUEST_ENV) }],
     });

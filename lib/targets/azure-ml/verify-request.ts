@@ -1,5 +1,6 @@
 import * as path from 'path';
-import { VERIFICATION_LIMITS } from '../../spec/verification';
+import type { TravellingVerification } from '../../common/sample-travel';
+import { travellingVerificationProblems } from '../../common/sample-travel';
 
 /**
  * The request the Azure ML target hands to its verification checker (verify/main.ts), the Node
@@ -28,16 +29,6 @@ export const AZURE_VERIFY_REQUEST_FORMAT = 1;
 /** The auth modes of an online endpoint, and what the checker sends for each. */
 export const AZURE_VERIFY_AUTH_MODES = ['Key', 'AMLToken', 'AADToken'] as const;
 
-export interface AzureVerifySample {
-  readonly name: string;
-  /** The request body, sent as it is (compact JSON). */
-  readonly requestJson: string;
-  /** The expected response, as JSON text (so that Terraform's types leave it exactly as the spec wrote it). */
-  readonly expectedJson: string;
-  readonly absoluteTolerance: number;
-  readonly relativeTolerance: number;
-}
-
 export interface AzureVerifyRequest {
   /** `AZURE_VERIFY_REQUEST_FORMAT` */
   readonly format: number;
@@ -55,8 +46,8 @@ export interface AzureVerifyRequest {
   readonly apiVersion: string;
   /** Whether the endpoint takes only private traffic (access.network PRIVATE): for the message when it cannot be reached. */
   readonly privateNetwork: boolean;
-  readonly latencyBudgetMs: number;
-  readonly samples: readonly AzureVerifySample[];
+  /** The samples and the latency budget (base64: lib/common/sample-travel.ts). */
+  readonly verification: TravellingVerification;
 }
 
 /**
@@ -75,12 +66,6 @@ export function azureVerifyRequestProblems(value: unknown): string[] {
     if (typeof v !== 'string' || v === '') problems.push(`${at}: must be a non-empty string`);
     else if (re && !re.test(v)) problems.push(`${at}: ${JSON.stringify(v)} ${rule}`);
   };
-  const num = (o: Record<string, unknown>, key: string, at: string, min: number, max?: number) => {
-    const v = o[key];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || (max !== undefined && v > max)) {
-      problems.push(`${at}: must be a number ${max === undefined ? `of at least ${min}` : `from ${min} to ${max}`}`);
-    }
-  };
   str(r, 'endpointId', 'endpointId', /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.MachineLearningServices\/workspaces\/[^/]+\/onlineEndpoints\/[^/]+$/i,
     'is not an online endpoint resource id');
   str(r, 'endpointName', 'endpointName');
@@ -89,29 +74,6 @@ export function azureVerifyRequestProblems(value: unknown): string[] {
   str(r, 'apiVersion', 'apiVersion', /^\d{4}-\d{2}-\d{2}(-preview)?$/, 'is not an API version');
   if (!(AZURE_VERIFY_AUTH_MODES as readonly unknown[]).includes(r.authMode)) problems.push(`authMode: ${JSON.stringify(r.authMode)} is not one of ${AZURE_VERIFY_AUTH_MODES.join(', ')}`);
   if (typeof r.privateNetwork !== 'boolean') problems.push('privateNetwork: must be true or false');
-  num(r, 'latencyBudgetMs', 'latencyBudgetMs', 1, VERIFICATION_LIMITS.maxLatencyBudgetMs);
-  if (!Array.isArray(r.samples) || r.samples.length === 0 || r.samples.length > VERIFICATION_LIMITS.maxSamples) {
-    problems.push(`samples: must be a list of 1 to ${VERIFICATION_LIMITS.maxSamples}`);
-  } else {
-    r.samples.forEach((s: unknown, i) => {
-      const at = `samples[${i}]`;
-      if (s === null || typeof s !== 'object') return void problems.push(`${at}: must be an object`);
-      const sample = s as Record<string, unknown>;
-      str(sample, 'name', `${at}.name`);
-      for (const key of ['requestJson', 'expectedJson']) {
-        str(sample, key, `${at}.${key}`);
-        if (typeof sample[key] === 'string') {
-          try {
-            JSON.parse(sample[key] as string);
-          } catch {
-            problems.push(`${at}.${key}: is not JSON`);
-          }
-        }
-      }
-      // Bounded at synth (resolveSample); here only what the comparison needs.
-      num(sample, 'absoluteTolerance', `${at}.absoluteTolerance`, 0);
-      num(sample, 'relativeTolerance', `${at}.relativeTolerance`, 0);
-    });
-  }
+  problems.push(...travellingVerificationProblems(r.verification, 'verification'));
   return problems;
 }

@@ -8,11 +8,11 @@
  * - a fake scoring server that checks the endpoint credential (the key, the AML token, or the
  *   Entra token for https://ml.azure.com) AND the `azureml-model-deployment` header, and answers
  *   per deployment name: right, wrong, or slow;
- * - a fake `az` on PATH: the real @azure/identity DefaultAzureCredential (restricted to
- *   AzureCliCredential by AZURE_TOKEN_CREDENTIALS) runs it as it runs the real one.
+ * - a fake `az` on PATH, which the checker (lib/common/azure-token.ts) runs as it runs the real one.
  *
  * The checker's sources and what they import are transpiled once into a temp dir with the
- * package's layout; it finds @azure/identity through NODE_PATH only.
+ * package's layout, outside the repository: it finds no node_modules, so no @azure/identity, and
+ * gets its tokens from the Azure CLI (`az login`), the path for users without that optional peer.
  */
 import { spawn } from 'child_process';
 import * as fs from 'fs';
@@ -20,9 +20,8 @@ import * as http from 'http';
 import { AddressInfo } from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { REPO_ROOT, transpileProgram } from '../transpile';
+import { transpileProgram } from '../transpile';
 
-export { REPO_ROOT };
 
 /** The token the fake `az` prints for a resource, and so what the fakes expect. */
 export const azToken = (resource: string) => `fake-az-token:${resource}`;
@@ -43,7 +42,7 @@ export function checkerWorkspace(): CheckerWorkspace {
   const main = transpileProgram(dir, 'targets/azure-ml/verify/main.ts');
   const bin = path.join(dir, 'bin');
   fs.mkdirSync(bin);
-  // `az account get-access-token --output json --resource R`: a token naming R; `az` with FAKE_AZ_LOGGED_OUT set: the CLI's own "az login" error.
+  // `az account get-access-token --resource R --output json`: a token naming R; `az` with FAKE_AZ_LOGGED_OUT set: the CLI's own "az login" error.
   fs.writeFileSync(path.join(bin, 'az'), `#!${process.execPath}
 const args = process.argv.slice(2);
 if (process.env.FAKE_AZ_LOGGED_OUT) { process.stderr.write("ERROR: Please run 'az login' to setup account.\\n"); process.exit(1); }
@@ -113,24 +112,21 @@ export async function startFakeAzure(endpointId: string, authMode: 'Key' | 'AMLT
 
 export interface CheckerEnvOptions {
   readonly fake: Pick<FakeAzure, 'armUrl' | 'scoringUrl'>;
-  /** default true: NODE_PATH lets the checker find @azure/identity */
-  readonly identityPackage?: boolean;
-  /** default true: the fake `az` is on PATH and logged in */
-  readonly loggedIn?: boolean;
+  /** default true: the fake `az` is on PATH and logged in; false: logged out; 'missing': no `az` at all */
+  readonly loggedIn?: boolean | 'missing';
 }
 
 /** The checker's whole environment: nothing of the machine's Azure setup leaks in. */
 export function checkerEnv(ws: CheckerWorkspace, o: CheckerEnvOptions): Record<string, string> {
   return {
-    PATH: `${ws.bin}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+    // The checker runs as `node <main.js>` (by its absolute path): without the fake, PATH needs nothing.
+    PATH: o.loggedIn === 'missing' ? ws.home : `${ws.bin}:${process.env.PATH ?? '/usr/bin:/bin'}`,
     HOME: ws.home,
     AZURE_CONFIG_DIR: path.join(ws.home, '.azure'),
-    AZURE_TOKEN_CREDENTIALS: 'AzureCliCredential',
     NO_PROXY: '*',
     MD_AZURE_TEST_ARM_URL: o.fake.armUrl,
     MD_AZURE_TEST_SCORING_URL: o.fake.scoringUrl,
     ...(o.loggedIn === false ? { FAKE_AZ_LOGGED_OUT: '1' } : {}),
-    ...(o.identityPackage === false ? {} : { NODE_PATH: path.join(REPO_ROOT, 'node_modules') }),
   };
 }
 

@@ -10,24 +10,27 @@
  * Credentials, per the endpoint's auth mode, all read at run time and never written anywhere:
  * Key: a key from the endpoint's ARM `listKeys` action; AMLToken: a token from its ARM `token`
  * action; AADToken: a Microsoft Entra token for `https://ml.azure.com`. The ARM and Entra tokens come
- * from `@azure/identity`'s DefaultAzureCredential (environment service principal, workload or
- * managed identity, Azure CLI login...), an optional peer loaded only here.
+ * from `@azure/identity`'s DefaultAzureCredential when that optional peer is installed (environment
+ * service principal, workload or managed identity, Azure CLI login...), else from the Azure CLI's
+ * login (lib/common/azure-token.ts, which the probe uses too).
  *
  * Exit status: 0 every sample answered right and within the budget; 1 a sample failed, or an ARM
  * call failed (the message says which and why); 2 the request, the package or the credentials are
  * missing or wrong (nothing sent to the endpoint). Progress goes to stdout, errors to stderr, never a
  * key, a token or a header.
  */
-import { ProgramSetupError, firstLine, loadOptionalPeer, readRequest, runAsMain } from '../../../common/local-exec';
+import { azureAccessToken, azureTokenSource } from '../../../common/azure-token';
+import { ProgramSetupError, firstLine, readRequest, runAsMain } from '../../../common/local-exec';
 import { SampleAnswer, SampleToCheck, checkSamples, verificationFailedMessage } from '../../../common/sample-check';
+import { samplesToCheck } from '../../../common/sample-travel';
 import { AZURE_VERIFY_REQUEST_ENV, AzureVerifyRequest, azureVerifyRequestProblems } from '../verify-request';
 
 const PREFIX = 'azure-ml verify';
-const IDENTITY_PACKAGE = '@azure/identity';
 const ARM_URL = 'https://management.azure.com';
-const ARM_SCOPE = 'https://management.azure.com/.default';
+/** The audience of ARM tokens. */
+const ARM_RESOURCE = 'https://management.azure.com';
 /** The audience of Microsoft Entra tokens for Azure ML online endpoints (AADToken auth). */
-const ML_SCOPE = 'https://ml.azure.com/.default';
+const ML_RESOURCE = 'https://ml.azure.com';
 /** The header that sends a scoring request to one deployment, whatever its traffic share. */
 export const DEPLOYMENT_HEADER = 'azureml-model-deployment';
 /** How long an ARM call may take. */
@@ -51,9 +54,9 @@ const ARM_TO_AZURE = [
   ['ARM_CLIENT_CERTIFICATE_PATH', 'AZURE_CLIENT_CERTIFICATE_PATH'], ['ARM_CLIENT_CERTIFICATE_PASSWORD', 'AZURE_CLIENT_CERTIFICATE_PASSWORD'],
 ] as const;
 
-/** An access token source: DefaultAzureCredential's getToken, or a test's. */
+/** Access tokens for an Azure resource (an audience such as https://ml.azure.com). */
 export interface TokenSource {
-  getToken(scope: string): Promise<{ readonly token: string } | null>;
+  getToken(resource: string): Promise<{ readonly token: string }>;
 }
 
 /**
@@ -113,47 +116,35 @@ export function targetUrls(request: AzureVerifyRequest, env: NodeJS.ProcessEnv):
 }
 
 /**
- * DefaultAzureCredential, which reads the environment when it is made. Terraform users who give
- * the azurerm and azapi providers a service principal in ARM_* variables get the same one here.
+ * Tokens from DefaultAzureCredential (which reads the environment when it is made) or the Azure CLI.
+ * Terraform users who give the azurerm and azapi providers a service principal in ARM_* variables
+ * get the same one here, when @azure/identity is installed.
  */
 export function makeCredential(env: NodeJS.ProcessEnv): TokenSource {
   if (env.AZURE_CLIENT_ID === undefined && env.ARM_CLIENT_ID !== undefined) {
     for (const [arm, azure] of ARM_TO_AZURE) if (env[arm] !== undefined) process.env[azure] = env[arm];
   }
-  const identity = loadOptionalPeer<{ DefaultAzureCredential: new () => TokenSource }>({
-    name: IDENTITY_PACKAGE, range: '^4', need: 'verification on the Azure ML target gets its Azure credentials from the Azure Identity client at apply time',
-    program: 'the checker', dir: __dirname,
-  });
-  const credential = new identity.DefaultAzureCredential();
   return {
-    getToken: async scope => {
+    getToken: async resource => {
       try {
-        const token = await credential.getToken(scope);
-        if (token) return token;
+        return await azureAccessToken(resource);
       } catch (e) {
-        throw noCredentials(scope, e);
+        throw new ProgramSetupError(
+          `no Azure credentials for ${resource} from ${azureTokenSource()} (${String((e as Error)?.message ?? e).replace(/\s+/g, ' ').slice(0, 300)}): ` +
+            'sign in with `az login`, or install @azure/identity (npm install @azure/identity@^4) and set AZURE_CLIENT_ID, AZURE_TENANT_ID and ' +
+            'AZURE_CLIENT_SECRET (or the azurerm provider\'s ARM_* variables), or run where a managed identity is',
+        );
       }
-      throw noCredentials(scope, undefined);
     },
   };
-}
-
-function noCredentials(scope: string, e: unknown): ProgramSetupError {
-  const why = e === undefined ? '' : ` (${String((e as Error)?.message ?? e).replace(/\s+/g, ' ').slice(0, 400)})`;
-  return new ProgramSetupError(
-    `no Azure credentials for ${scope}: the checker uses DefaultAzureCredential (${IDENTITY_PACKAGE}): run \`az login\`, or set ` +
-      `AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET (or the ARM_* variables of the azurerm provider), or run where a managed identity is${why}`,
-  );
 }
 
 /** Gets the endpoint's credential, sends every sample to the deployment under test, returns one line per failure. */
 export async function verify(request: AzureVerifyRequest, urls: { readonly arm: string; readonly scoring: string }, credential: TokenSource,
   log: (line: string) => void): Promise<string[]> {
   const authorization = `Bearer ${await endpointCredential(request, urls.arm, credential)}`;
-  const samples: SampleToCheck[] = request.samples.map(s => ({
-    name: s.name, requestJson: s.requestJson, expectedResponse: JSON.parse(s.expectedJson),
-    absoluteTolerance: s.absoluteTolerance, relativeTolerance: s.relativeTolerance,
-  }));
+  const samples = samplesToCheck(request.verification);
+  const budget = request.verification.latencyBudgetMs;
   let slowest = 0;
   const send = async (sample: SampleToCheck): Promise<SampleAnswer> => {
     const started = Date.now();
@@ -164,7 +155,7 @@ export async function verify(request: AzureVerifyRequest, urls: { readonly arm: 
         method: 'POST',
         headers: { 'Authorization': authorization, 'Content-Type': 'application/json', [DEPLOYMENT_HEADER]: request.deploymentName },
         body: sample.requestJson,
-        signal: AbortSignal.timeout(request.latencyBudgetMs + SCORING_GRACE_MS),
+        signal: AbortSignal.timeout(budget + SCORING_GRACE_MS),
       });
       body = await response.text();
     } catch (e) {
@@ -177,17 +168,17 @@ export async function verify(request: AzureVerifyRequest, urls: { readonly arm: 
     return { status: response.status, body };
   };
   log(`sending ${samples.length} sample${samples.length === 1 ? '' : 's'} to deployment ${request.deploymentName} of endpoint ${request.endpointName} (no traffic yet)`);
-  const failures = await checkSamples(samples, request.latencyBudgetMs, send);
+  const failures = await checkSamples(samples, budget, send);
   if (failures.length === 0) {
-    log(`every sample answered right, the slowest in ${slowest} ms (budget ${request.latencyBudgetMs} ms): traffic moves to ${request.deploymentName} next`);
+    log(`every sample answered right, the slowest in ${slowest} ms (budget ${budget} ms): traffic moves to ${request.deploymentName} next`);
   }
   return failures;
 }
 
 /** The credential the scoring URI takes: a key (listKeys), an AML token (token action) or an Entra token for ml.azure.com. */
 async function endpointCredential(request: AzureVerifyRequest, arm: string, credential: TokenSource): Promise<string> {
-  if (request.authMode === 'AADToken') return (await credential.getToken(ML_SCOPE))!.token;
-  const armToken = (await credential.getToken(ARM_SCOPE))!.token;
+  if (request.authMode === 'AADToken') return (await credential.getToken(ML_RESOURCE)).token;
+  const armToken = (await credential.getToken(ARM_RESOURCE)).token;
   const { action, field, what: doing } = ARM_CREDENTIAL_ACTIONS[request.authMode as keyof typeof ARM_CREDENTIAL_ACTIONS];
   const url = `${arm}${request.endpointId}/${action}?api-version=${encodeURIComponent(request.apiVersion)}`;
   const what = `${doing} endpoint ${request.endpointName} (POST .../onlineEndpoints/${request.endpointName}/${action})`;
@@ -254,7 +245,7 @@ function unreachable(request: AzureVerifyRequest, url: string, e: unknown): stri
       return url;
     }
   })();
-  if ((e as Error)?.name === 'TimeoutError') return `no answer from ${host} within ${request.latencyBudgetMs + SCORING_GRACE_MS} ms`;
+  if ((e as Error)?.name === 'TimeoutError') return `no answer from ${host} within ${request.verification.latencyBudgetMs + SCORING_GRACE_MS} ms`;
   const base = `cannot reach the scoring URI's host ${host} (${transportError(e)})`;
   if (!request.privateNetwork) return base;
   return `${base}. The endpoint takes private traffic only (access.network PRIVATE) and the checker runs where cdktf apply runs: ` +
