@@ -95,7 +95,7 @@ export interface BridgeRun {
 }
 
 /** `node main.js <action>` with the request in $MD_VERTEX_REQUEST; asynchronous, so the in-process fake keeps serving. */
-export function runBridge(ws: BridgeWorkspace, action: string, request: VertexBridgeRequest | string, env: Record<string, string>, timeoutMs = 30_000): Promise<BridgeRun> {
+export function runBridge(ws: BridgeWorkspace, action: string, request: VertexBridgeRequest | string, env: Record<string, string>, timeoutMs = 90_000): Promise<BridgeRun> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [ws.main, action], {
