@@ -94,18 +94,20 @@ export function generateRegions(): { contents: Map<string, string>; problems: st
     };
     const out: string[] = [];
     const hashes = '#'.repeat(region.level);
+    /** A declaration's heading, its documentation and its table's header; returns its symbol. */
+    const section = (name: string, ...columns: string[]): ts.Symbol => {
+      const symbol = get(name);
+      const doc = docOf(symbol, checker).text;
+      out.push(`${hashes} ${name}`, '', ...(doc ? [doc, ''] : []), `| ${columns.join(' | ')} |`, `|${' --- |'.repeat(columns.length)}`);
+      return symbol;
+    };
     const queue = [...region.roots];
     const done = new Set<string>();
     while (queue.length > 0) {
       const name = queue.shift()!;
       if (done.has(name)) continue;
       done.add(name);
-      const symbol = get(name);
-      const type = checker.getDeclaredTypeOfSymbol(symbol);
-      out.push(`${hashes} ${name}`, '');
-      const doc = docOf(symbol, checker).text;
-      if (doc) out.push(doc, '');
-      out.push('| prop | type | default | description |', '| --- | --- | --- | --- |');
+      const type = checker.getDeclaredTypeOfSymbol(section(name, 'prop', 'type', 'default', 'description'));
       for (const prop of checker.getPropertiesOfType(type)) {
         const decl = prop.valueDeclaration ?? prop.declarations?.[0];
         const optional = (prop.flags & ts.SymbolFlags.Optional) !== 0;
@@ -131,11 +133,7 @@ export function generateRegions(): { contents: Map<string, string>; problems: st
       out.push('');
     }
     for (const name of region.factories ?? []) {
-      const symbol = get(name);
-      out.push(`${hashes} ${name}`, '');
-      const doc = docOf(symbol, checker).text;
-      if (doc) out.push(doc, '');
-      out.push('| factory | description |', '| --- | --- |');
+      const symbol = section(name, 'factory', 'description');
       const statics = checker.getTypeOfSymbolAtLocation(symbol, symbol.valueDeclaration!);
       for (const member of checker.getPropertiesOfType(statics)) {
         const decl = member.valueDeclaration;
@@ -150,11 +148,7 @@ export function generateRegions(): { contents: Map<string, string>; problems: st
       out.push('');
     }
     for (const name of region.enums ?? []) {
-      const symbol = get(name);
-      out.push(`${hashes} ${name}`, '');
-      const doc = docOf(symbol, checker).text;
-      if (doc) out.push(doc, '');
-      out.push('| member | value | description |', '| --- | --- | --- |');
+      const symbol = section(name, 'member', 'value', 'description');
       for (const member of checker.getExportsOfModule(symbol)) {
         const decl = member.valueDeclaration;
         if (!decl || !ts.isEnumMember(decl)) continue;
