@@ -84,9 +84,13 @@ const ROUTE_PATH = /[a-zA-Z0-9_]/;
 
 /** Built-in Azure roles the target assigns, by their names. */
 export const AZURE_ROLES = {
+  /** The endpoint identity's read access to the model's container. */
   storageBlobDataReader: 'Storage Blob Data Reader',
+  /** The applying principal's upload access to the model's container. */
   storageBlobDataContributor: 'Storage Blob Data Contributor',
+  /** The endpoint identity's pull access to the image's registry. */
   acrPull: 'AcrPull',
+  /** The endpoint identity's access to the workspace's metrics. */
   azureMlMetricsWriter: 'AzureML Metrics Writer (preview)',
 } as const;
 

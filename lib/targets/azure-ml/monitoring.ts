@@ -88,7 +88,9 @@ export function renderAutoscale(scope: Construct, d: MonitoredDeployment, scalin
 
 /** The alerts: p99 latency (a metric alert) and, where a Log Analytics workspace is known, the 5xx rate (a log alert). */
 export interface RenderedAlarms {
+  /** The p99 latency metric alert. */
   readonly latency: MonitorMetricAlert;
+  /** The 5xx-rate log alert. @default - none, where no Log Analytics workspace is known */
   readonly errorRate?: MonitorScheduledQueryRulesAlertV2;
 }
 

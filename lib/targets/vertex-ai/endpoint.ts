@@ -74,8 +74,11 @@ const AIPLATFORM_API = 'aiplatform.googleapis.com';
 
 /** Roles the target grants, by their ids. */
 export const VERTEX_AI_ROLES = {
+  /** The serving account's read access to its model prefix (with an IAM condition). */
   objectViewer: 'roles/storage.objectViewer',
+  /** The service agents' use of the CMEK key. */
   keyUser: 'roles/cloudkms.cryptoKeyEncrypterDecrypter',
+  /** What `grantInvoke` gives, on the project. */
   invoke: 'roles/aiplatform.user',
 } as const;
 
