@@ -9,6 +9,9 @@
  *
  * Durations are ISO-8601 (`PT5S`), counts are integers, and the enums are the closed sets of values
  * Azure accepts (the type data leaves them open-ended).
+ *
+ * TypeScript only where a body nests anonymous object types, which jsii cannot bind: those bodies
+ * carry `@jsii ignore` and are left out of the other languages' bindings (docs/jsii.md).
  */
 
 /** The API version every body here is written for. */
@@ -45,7 +48,7 @@ export interface InferenceContainerProperties {
   readonly startupRoute?: Route;
 }
 
-/** A model version (`workspaces/models/versions`); Azure creates the model (its parent) with its first version. */
+/** A model version (`workspaces/models/versions`); Azure creates the model (its parent) with its first version. @jsii ignore */
 export interface ModelVersionBody {
   readonly properties: {
     readonly modelType: ModelType;
@@ -57,7 +60,7 @@ export interface ModelVersionBody {
   };
 }
 
-/** An environment version (`workspaces/environments/versions`): an image and its routes; the environment comes with its first version. */
+/** An environment version (`workspaces/environments/versions`): an image and its routes; the environment comes with its first version. @jsii ignore */
 export interface EnvironmentVersionBody {
   readonly properties: {
     readonly image: string;
@@ -68,7 +71,7 @@ export interface EnvironmentVersionBody {
   };
 }
 
-/** An online endpoint (`workspaces/onlineEndpoints`). `traffic` is set later, once the deployments exist. */
+/** An online endpoint (`workspaces/onlineEndpoints`). `traffic` is set later, once the deployments exist. @jsii ignore */
 export interface OnlineEndpointBody {
   readonly properties: {
     readonly authMode: EndpointAuthMode;
@@ -80,6 +83,7 @@ export interface OnlineEndpointBody {
 /**
  * The whole endpoint as a PUT sends it (ARM's endpoint PATCH takes only tags and identity): what
  * the destroy-time traffic drain writes, with `traffic` empty.
+ * @jsii ignore
  */
 export interface OnlineEndpointPutBody {
   readonly location: string;
@@ -88,7 +92,7 @@ export interface OnlineEndpointPutBody {
   readonly properties: OnlineEndpointBody['properties'] & { readonly traffic: Record<string, number> };
 }
 
-/** The traffic split, written by an `azapi_update_resource` on the endpoint. */
+/** The traffic split, written by an `azapi_update_resource` on the endpoint. @jsii ignore */
 export interface OnlineEndpointTrafficBody {
   readonly properties: {
     /** Deployment name to percent (integers summing to 100). */
@@ -118,7 +122,7 @@ export interface OnlineRequestSettings {
   readonly requestTimeout: string;
 }
 
-/** A managed online deployment (`workspaces/onlineEndpoints/deployments`). */
+/** A managed online deployment (`workspaces/onlineEndpoints/deployments`). @jsii ignore */
 export interface ManagedOnlineDeploymentBody {
   /** The instance count lives here (`capacity`), not in the properties. */
   readonly sku: { readonly name: 'Default'; readonly capacity: number };
