@@ -15,6 +15,8 @@ export default defineConfig(
     'test/e2e/.cache/',
     // JavaScript the bench transpiles before each run (gitignored).
     'bench/.build/',
+    // The jsii build's staging folder (scripts/jsii.js; gitignored).
+    '.jsii-build/',
     // Written by scripts/generate-sagemaker-images.ts (the generator itself is linted).
     'lib/targets/sagemaker/image-catalog.generated.ts',
   ]),

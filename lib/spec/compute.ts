@@ -90,7 +90,11 @@ export class Compute {
 
   /** CPU or GPU. */
   public readonly kind: ComputeKind;
-  /** The GPU kind, for GPU compute. */
+  /**
+   * The GPU kind, for GPU compute. The same as `gpuKind`; in TypeScript only (jsii bindings cannot
+   * have a property named like the static `Compute.gpu()`).
+   * @jsii ignore
+   */
   public readonly gpu?: GpuKind;
   /** GPUs per replica (0 for CPU compute). */
   public readonly gpuCount: number;
@@ -105,6 +109,11 @@ export class Compute {
     this.gpuCount = gpuCount;
     this.vcpus = vcpus;
     this.memoryGiB = memoryGiB;
+  }
+
+  /** The GPU kind, for GPU compute (`gpu` in TypeScript). */
+  public get gpuKind(): GpuKind | undefined {
+    return this.gpu;
   }
 
   /** A short description for messages, e.g. `2 x nvidia-a10g` or `2 vCPU / 4 GiB`. */

@@ -2,6 +2,10 @@
  * The one error type of this library. Every refusal, whether from the spec or from a target, names
  * the field that was wrong, the value it had and what would have been accepted, so that the
  * message alone tells the user how to fix their input.
+ *
+ * TypeScript only: jsii cannot bind a class that extends `Error`; in the other languages the refusal
+ * arrives as the runtime's JavaScript error (Python: `jsii.errors.JSIIError`) with the same message.
+ * @jsii ignore
  */
 export class ModelDeploymentValidationError extends Error {
   /** The property path that was refused, e.g. `compute.count` or `scaling.maxReplicas`. */

@@ -15,6 +15,6 @@ export type { AllAtOnceRolloutOptions, CanaryRolloutOptions, LinearRolloutOption
 export { ScalingMetric, ScalingTarget } from './scaling';
 export type { ScalingProps } from './scaling';
 export { ServingContainer, ServingFramework } from './serving';
-export type { CustomServingOptions, NamedModelServingOptions, ServingOptions, VllmServingOptions } from './serving';
+export type { CommonServingOptions, CustomServingOptions, NamedModelServingOptions, ServingOptions, VllmServingOptions } from './serving';
 export type { ModelDeploymentSpecProps } from './spec';
 export type { PredictionSample, VerificationProps } from './verification';

@@ -20,7 +20,7 @@ export interface GpuFacts {
    */
   readonly minReportedMemoryMiB: number;
   /** The names `nvidia-smi --query-gpu=name` prints for this kind (all board variants). */
-  readonly nvidiaSmiNames: readonly string[];
+  readonly nvidiaSmiNames: string[];
 }
 
 export const GPU_FACTS: { readonly [kind in GpuKind]: GpuFacts } = {

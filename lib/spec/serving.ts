@@ -22,14 +22,8 @@ export enum ServingFramework {
   CUSTOM = 'custom',
 }
 
-/** Options shared by every serving preset. */
-export interface ServingOptions {
-  /**
-   * The container image. Targets that only pull from their own registry (SageMaker: Amazon ECR;
-   * Vertex AI: Artifact Registry) refuse images from elsewhere.
-   * @default - the target's managed image for the framework; required for custom containers
-   */
-  readonly image?: string;
+/** Options shared by every serving preset and by custom containers, the image aside. */
+export interface CommonServingOptions {
   /**
    * The framework version, used to pick the managed image.
    * @default - the newest version in the target's catalog
@@ -48,6 +42,16 @@ export interface ServingOptions {
   readonly startupTimeoutSeconds?: number;
 }
 
+/** Options shared by every serving preset. */
+export interface ServingOptions extends CommonServingOptions {
+  /**
+   * The container image. Targets that only pull from their own registry (SageMaker: Amazon ECR;
+   * Vertex AI: Artifact Registry) refuse images from elsewhere.
+   * @default - the target's managed image for the framework
+   */
+  readonly image?: string;
+}
+
 /** Options for a server that serves one named model. */
 export interface NamedModelServingOptions extends ServingOptions {
   /**
@@ -64,8 +68,8 @@ export interface VllmServingOptions extends ServingOptions {
 }
 
 /** Options for a custom container: you state its HTTP contract. */
-export interface CustomServingOptions extends ServingOptions {
-  /** The container image. */
+export interface CustomServingOptions extends CommonServingOptions {
+  /** The container image. Targets that only pull from their own registry refuse images from elsewhere. */
   readonly image: string;
   /**
    * The port the server listens on inside the container.

@@ -18,6 +18,7 @@
 #                                   the browser binary itself, run directly: no puppeteer/playwright download
 #   mawk gawk busybox               the awks the host script's answer checker is proven with
 #                                   (test/on-prem/host-verify.test.ts); awk stays Debian's default, mawk
+#   python3                         compiles the Python sources jsii-pacmak generates (test/jsii.test.ts)
 # and, not from apt:
 #   terraform >= 1.4                (terraform_data) must already be on PATH (these machines carry 1.11)
 #   onnxruntime-node 1.30           fetched by scripts/e2e/fetch-onnxruntime.sh into test/e2e/.cache/onnxruntime
@@ -40,6 +41,7 @@ packages=(
   shellcheck
   chromium-headless-shell
   mawk gawk busybox
+  python3
 )
 
 missing=()

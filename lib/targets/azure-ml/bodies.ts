@@ -9,6 +9,9 @@
  *
  * Durations are ISO-8601 (`PT5S`), counts are integers, and the enums are the closed sets of values
  * Azure accepts (the type data leaves them open-ended).
+ *
+ * TypeScript only where a body nests anonymous object types, which jsii cannot bind: those bodies
+ * carry `@jsii ignore` and are left out of the other languages' bindings (docs/jsii.md).
  */
 
 /** The API version every body here is written for. */
@@ -53,7 +56,7 @@ export interface InferenceContainerProperties {
   readonly startupRoute?: Route;
 }
 
-/** A model version (`workspaces/models/versions`); Azure creates the model (its parent) with its first version. */
+/** A model version (`workspaces/models/versions`); Azure creates the model (its parent) with its first version. @jsii ignore */
 export interface ModelVersionBody {
   /** The version's properties. */
   readonly properties: {
@@ -70,7 +73,7 @@ export interface ModelVersionBody {
   };
 }
 
-/** An environment version (`workspaces/environments/versions`): an image and its routes; the environment comes with its first version. */
+/** An environment version (`workspaces/environments/versions`): an image and its routes; the environment comes with its first version. @jsii ignore */
 export interface EnvironmentVersionBody {
   /** The version's properties. */
   readonly properties: {
@@ -87,7 +90,7 @@ export interface EnvironmentVersionBody {
   };
 }
 
-/** An online endpoint (`workspaces/onlineEndpoints`). `traffic` is set later, once the deployments exist. */
+/** An online endpoint (`workspaces/onlineEndpoints`). `traffic` is set later, once the deployments exist. @jsii ignore */
 export interface OnlineEndpointBody {
   /** The endpoint's properties. */
   readonly properties: {
@@ -103,6 +106,7 @@ export interface OnlineEndpointBody {
 /**
  * The whole endpoint as a PUT sends it (ARM's endpoint PATCH takes only tags and identity): what
  * the destroy-time traffic drain writes, with `traffic` empty.
+ * @jsii ignore
  */
 export interface OnlineEndpointPutBody {
   /** The endpoint's Azure region. */
@@ -123,7 +127,7 @@ export interface OnlineEndpointPutBody {
   };
 }
 
-/** The traffic split, written by an `azapi_update_resource` on the endpoint. */
+/** The traffic split, written by an `azapi_update_resource` on the endpoint. @jsii ignore */
 export interface OnlineEndpointTrafficBody {
   /** The part of the endpoint's properties that this body sets. */
   readonly properties: {
@@ -154,7 +158,7 @@ export interface OnlineRequestSettings {
   readonly requestTimeout: string;
 }
 
-/** A managed online deployment (`workspaces/onlineEndpoints/deployments`). */
+/** A managed online deployment (`workspaces/onlineEndpoints/deployments`). @jsii ignore */
 export interface ManagedOnlineDeploymentBody {
   /** The instance count lives here (`capacity`), not in the properties. */
   readonly sku: {

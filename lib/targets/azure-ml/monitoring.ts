@@ -10,6 +10,9 @@ import { Construct } from 'constructs';
 import { escapeTerraformTemplate } from '../../common/terraform';
 import { ResolvedMonitoring } from '../../spec/monitoring';
 import { ResolvedScaling, ScalingMetric } from '../../spec/scaling';
+import type { RenderedAlarms } from './alarms';
+
+export type { RenderedAlarms };
 
 /** Where the alerts and the autoscale setting go, and what they watch. */
 export interface MonitoredDeployment {
@@ -84,14 +87,6 @@ export function renderAutoscale(scope: Construct, d: MonitoredDeployment, scalin
       rule: rules,
     }],
   });
-}
-
-/** The alerts: p99 latency (a metric alert) and, where a Log Analytics workspace is known, the 5xx rate (a log alert). */
-export interface RenderedAlarms {
-  /** The p99 latency metric alert. */
-  readonly latency: MonitorMetricAlert;
-  /** The 5xx-rate log alert. @default - none, where no Log Analytics workspace is known */
-  readonly errorRate?: MonitorScheduledQueryRulesAlertV2;
 }
 
 /**

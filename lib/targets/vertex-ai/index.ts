@@ -7,7 +7,7 @@ assertPeersInstalled('cdk-model-deployment/vertex-ai', ['cdktf', 'constructs', '
 
 export * from './options';
 export * from './endpoint';
-export type { RenderedVertexAlarms } from './monitoring';
+export * from './alarms';
 export { VERTEX_AI_MACHINE_TYPES } from './machine-types';
 export type { VertexMachineOffer } from './machine-types';
 export type { TerraformData } from '../../common/terraform-data';

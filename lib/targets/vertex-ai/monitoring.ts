@@ -11,6 +11,9 @@ import { MonitoringAlertPolicy } from '@cdktf/provider-google/lib/monitoring-ale
 import { Construct } from 'constructs';
 import { escapeTerraformTemplate } from '../../common/terraform';
 import { ResolvedMonitoring } from '../../spec/monitoring';
+import type { RenderedVertexAlarms } from './alarms';
+
+export type { RenderedVertexAlarms };
 
 /** What the alerts watch and where they go. */
 export interface MonitoredEndpoint {
@@ -25,14 +28,6 @@ export interface MonitoredEndpoint {
 
 const METRIC = 'aiplatform.googleapis.com/prediction/online';
 const RESOURCE = 'aiplatform.googleapis.com/Endpoint';
-
-/** The two alert policies. */
-export interface RenderedVertexAlarms {
-  /** The error-rate policy (errors over predictions, per minute). */
-  readonly errorRate: MonitoringAlertPolicy;
-  /** The p99 latency policy. */
-  readonly latency: MonitoringAlertPolicy;
-}
 
 /**
  * Error rate: error_count / prediction_count of the endpoint, summed over its deployed models per
