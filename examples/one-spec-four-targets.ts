@@ -17,8 +17,8 @@ import type { VertexAiTargetOptions } from '../lib/targets/vertex-ai/options';
  * `target` (where it runs, and that platform's own identifiers) differs; everything the model
  * needs (GPU, replicas, routes, environment, the sample predictions that gate every rollout) is
  * here once. The one thing no spec can share is the image's registry: SageMaker pulls only from
- * ECR and Vertex AI only from Artifact Registry, so the same image is mirrored and each target
- * names its copy (IMAGES); Azure ML pulls from the team's ACR, on-prem hosts from the ECR original.
+ * ECR and Vertex AI only from Artifact Registry, so the same image is mirrored and the Azure ML and
+ * Vertex AI stacks name their copy (`specs`); the on-prem hosts pull the ECR original.
  *
  * `npx model-deployment explain examples/one-spec-four-targets.ts` prints what each target makes of it.
  */
@@ -27,7 +27,6 @@ export const IMAGES = {
   sageMaker: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/fraud-scorer:4.2.0',
   azureMl: 'contosoml.azurecr.io/fraud-scorer:4.2.0',
   vertexAi: 'europe-west4-docker.pkg.dev/ml-prod-4711/serving/fraud-scorer:4.2.0',
-  onPrem: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/fraud-scorer:4.2.0',
 };
 
 const SERVING_OPTIONS = {
@@ -57,6 +56,12 @@ export const spec: ModelDeploymentSpecProps = {
 export function specWithImage(image: string): ModelDeploymentSpecProps {
   return { ...spec, serving: ServingContainer.custom({ ...SERVING_OPTIONS, image }) };
 }
+
+/** The targets whose spec differs (only in the image's registry): what `explain` uses for them. */
+export const specs = {
+  azureMl: specWithImage(IMAGES.azureMl),
+  vertexAi: specWithImage(IMAGES.vertexAi),
+};
 
 const SUBSCRIPTION = '00000000-0000-0000-0000-000000000000';
 const PROJECT = 'ml-prod-4711';
@@ -99,24 +104,24 @@ export const targets = {
 
 export function onSageMaker(app: cdk.App): cdk.Stack {
   const stack = new cdk.Stack(app, 'FraudScorerCloud');
-  new ModelDeployment(stack, 'FraudScorer', { ...specWithImage(IMAGES.sageMaker), target: DeploymentTarget.sageMaker(targets.sageMaker(stack)) });
+  new ModelDeployment(stack, 'FraudScorer', { ...spec, target: DeploymentTarget.sageMaker(targets.sageMaker(stack)) });
   return stack;
 }
 
 export function onAzureMl(app: cdktf.App): cdktf.TerraformStack {
   const stack = new cdktf.TerraformStack(app, 'fraud-scorer-azure-ml');
-  new ModelDeployment(stack, 'FraudScorer', { ...specWithImage(IMAGES.azureMl), target: DeploymentTarget.azureMl(targets.azureMl()) });
+  new ModelDeployment(stack, 'FraudScorer', { ...specs.azureMl, target: DeploymentTarget.azureMl(targets.azureMl()) });
   return stack;
 }
 
 export function onVertexAi(app: cdktf.App): cdktf.TerraformStack {
   const stack = new cdktf.TerraformStack(app, 'fraud-scorer-vertex-ai');
-  new ModelDeployment(stack, 'FraudScorer', { ...specWithImage(IMAGES.vertexAi), target: DeploymentTarget.vertexAi(targets.vertexAi()) });
+  new ModelDeployment(stack, 'FraudScorer', { ...specs.vertexAi, target: DeploymentTarget.vertexAi(targets.vertexAi()) });
   return stack;
 }
 
 export function onPrem(app: cdktf.App): cdktf.TerraformStack {
   const stack = new cdktf.TerraformStack(app, 'fraud-scorer-on-prem');
-  new ModelDeployment(stack, 'FraudScorer', { ...specWithImage(IMAGES.onPrem), target: DeploymentTarget.onPrem(targets.onPrem()) });
+  new ModelDeployment(stack, 'FraudScorer', { ...spec, target: DeploymentTarget.onPrem(targets.onPrem()) });
   return stack;
 }

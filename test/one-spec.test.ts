@@ -73,7 +73,7 @@ describe('one spec, four targets (examples/one-spec-four-targets.ts)', () => {
     for (const d of deployments) {
       const file = (suffix: string) => d.provisioner.find((p: any) => p.file?.destination.endsWith(suffix)).file.content as string;
       const env = file('/deploy.env');
-      expect(env).toContain(`MD_IMAGE='${IMAGES.onPrem}'`);
+      expect(env).toContain(`MD_IMAGE='${IMAGES.sageMaker}'`);
       expect(env).toMatch(/MD_GPU_NAMES='[^']*\bT4\b/);
       expect(env).toContain("MD_GPUS_PER_REPLICA='1'");
       expect(env).toContain("MD_REPLICAS='1'"); // 2 replicas over 2 hosts
