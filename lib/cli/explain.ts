@@ -211,7 +211,7 @@ function synthTerraform(target: ExplainTargetName, spec: ModelDeploymentSpecProp
   new ModelDeployment(stack, 'Model', { ...spec, target: FACTORIES[target](optionsOf(stack)) });
   const json = JSON.parse(cdktf.Testing.synth(stack)) as Json;
   const all = (type: string) => Object.values<Json>(json.resource?.[type] ?? {});
-  const read = target === 'azureMl' ? readAzureMl(all, spec, JSON.stringify(json)) : target === 'vertexAi' ? readVertexAi(all) : readOnPrem(all);
+  const read = target === 'azureMl' ? readAzureMl(all, spec) : target === 'vertexAi' ? readVertexAi(all) : readOnPrem(all);
   return {
     ...read,
     resources: Object.values<Json>(json.resource ?? {}).reduce((n, byName) => n + Object.keys(byName).length, 0),
@@ -221,22 +221,22 @@ function synthTerraform(target: ExplainTargetName, spec: ModelDeploymentSpecProp
 
 const AZURE_AUTH: Json = { AADToken: 'Entra ID tokens (AADToken)', Key: 'key (endpoint keys)', AMLToken: 'Azure ML tokens (AMLToken)' };
 
-function readAzureMl(all: (type: string) => Json[], spec: ModelDeploymentSpecProps, text: string): Read {
+function readAzureMl(all: (type: string) => Json[], spec: ModelDeploymentSpecProps): Read {
   const azapi = all('azapi_resource');
   const deployment = azapi.find(r => r.body?.properties?.instanceType)!.body as Json;
   const endpoint = azapi.find(r => r.body?.properties?.authMode)!.body.properties as Json;
   const capacity = all('azurerm_monitor_autoscale_setting')[0]?.profile?.[0]?.capacity as Json | undefined;
   const workspace = all('azurerm_machine_learning_workspace')[0];
-  // Azure ML's sample check is still being merged: count the samples whose name the synthesized JSON carries.
-  const names = resolveSpec(spec).verification?.samples.map(s => s.name) ?? [];
-  const wired = names.filter(n => n !== undefined && text.includes(n)).length;
+  // The sample check is a terraform_data whose input carries the samples (as on Vertex AI).
+  const check = all('terraform_data').find(r => r.input?.verification)?.input.verification as Json | undefined;
+  const inSpec = resolveSpec(spec).verification?.samples.length ?? 0;
   return {
     compute: deployment.properties.instanceType,
     replicas: capacity ? `${capacity.minimum}-${capacity.maximum} (autoscaling)` : `${deployment.sku.capacity} (fixed)`,
     auth: AZURE_AUTH[endpoint.authMode] ?? endpoint.authMode,
     network: endpoint.publicNetworkAccess === 'Disabled' ? 'private: through a private endpoint of the workspace' : 'public (authenticated calls from any network)',
     encryption: `HTTPS; at rest ${workspace?.encryption ? 'customer-managed key' : 'Microsoft-managed keys'}`,
-    verification: names.length === 0 ? undefined : wired > 0 ? `${wired} sample(s) before traffic moves` : `not wired (${names.length} sample(s) in the spec)`,
+    verification: check ? `${(check.samples as unknown[]).length} sample(s) before traffic moves` : inSpec > 0 ? `not wired (${inSpec} sample(s) in the spec)` : undefined,
   };
 }
 
