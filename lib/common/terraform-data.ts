@@ -42,6 +42,7 @@ export class TerraformData extends TerraformResource {
     return this.outputMap;
   }
 
+  /** The resource's attributes as Terraform JSON (the `TerraformElement` contract). */
   protected synthesizeAttributes(): { [name: string]: unknown } {
     return {
       input: hashMapper(anyToTerraform)(this.config.input),
@@ -49,6 +50,7 @@ export class TerraformData extends TerraformResource {
     };
   }
 
+  /** The resource's attributes for cdktf's HCL output, with their types. */
   protected synthesizeHclAttributes(): { [name: string]: unknown } {
     return {
       input: hashMapperHcl(anyToHclTerraform)(this.config.input),

@@ -32,3 +32,13 @@ export function terraformStringLiteral(text: string): string {
 export function terraformLiteral(text: string): string {
   return Token.isUnresolved(text) ? text : escapeTerraformTemplate(text);
 }
+
+/** Every string of a JSON-able value (object keys too) through terraformLiteral: Terraform gives the originals back (`jsonencode(self.input)`). */
+export function terraformLiteralDeep<T>(value: T): T {
+  if (typeof value === 'string') return terraformLiteral(value) as T;
+  if (Array.isArray(value)) return value.map(terraformLiteralDeep) as T;
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [terraformLiteral(k), terraformLiteralDeep(v)])) as T;
+  }
+  return value;
+}

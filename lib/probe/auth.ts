@@ -1,5 +1,5 @@
-import { execFile } from 'child_process';
 import * as crypto from 'crypto';
+import { azureAccessToken, azureTokenSource } from '../common/azure-token';
 import { ProbeAuth } from './engine';
 import { ProbeInputError, loadOptional } from './errors';
 
@@ -111,60 +111,20 @@ const AZURE_ML_SCOPE = 'https://ml.azure.com';
 /**
  * Azure ML with Entra ID auth (`aad_token`): a token for https://ml.azure.com from @azure/identity's
  * DefaultAzureCredential when that package is installed, else from the Azure CLI
- * (`az account get-access-token`). Kept until ten minutes before it expires.
+ * (`az account get-access-token`): lib/common/azure-token.ts. Kept until ten minutes before it expires.
  */
 export function entraAuth(): ProbeAuth {
   let cached: { token: string; expiresAt: number } | undefined;
-  const identity = tryLoad<AzureIdentity>('@azure/identity');
-  const fetchToken = identity
-    ? async () => {
-      const t = await new identity.DefaultAzureCredential().getToken(`${AZURE_ML_SCOPE}/.default`);
-      return { token: t.token, expiresAt: t.expiresOnTimestamp };
-    }
-    : azCliToken;
-  return tokenAuth(`an Entra ID token for ${AZURE_ML_SCOPE} from ${identity ? '@azure/identity (DefaultAzureCredential)' : 'the Azure CLI'}`,
+  return tokenAuth(`an Entra ID token for ${AZURE_ML_SCOPE} from ${azureTokenSource()}`,
     'that you are signed in (`az login`), that the endpoint uses Entra ID auth (aad_token) and that your identity may score on it; for key auth pass --api-key',
     async () => {
       if (cached === undefined || cached.expiresAt - Date.now() < 10 * 60_000) {
         try {
-          cached = await fetchToken();
+          cached = await azureAccessToken(AZURE_ML_SCOPE);
         } catch (e) {
           throw new ProbeInputError(`no Entra ID token for ${AZURE_ML_SCOPE}: ${(e as Error).message}. Sign in with \`az login\`, or pass --api-key (or MD_PROBE_API_KEY) for an endpoint with key auth`);
         }
       }
       return cached.token;
     });
-}
-
-function azCliToken(): Promise<{ token: string; expiresAt: number }> {
-  return new Promise((resolve, reject) => {
-    execFile('az', ['account', 'get-access-token', '--resource', AZURE_ML_SCOPE, '--output', 'json'], { timeout: 60_000, shell: process.platform === 'win32' }, (error, stdout, stderr) => {
-      if (error) {
-        const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
-        reject(new Error(missing ? 'the Azure CLI (az) is not installed, and neither is @azure/identity' : `az account get-access-token failed: ${String(stderr).trim().split('\n').pop()}`));
-        return;
-      }
-      try {
-        const parsed = JSON.parse(stdout) as { accessToken: string; expires_on?: number; expiresOn?: string };
-        if (typeof parsed.accessToken !== 'string' || parsed.accessToken === '') throw new Error('no accessToken');
-        const expiresAt = parsed.expires_on !== undefined ? Number(parsed.expires_on) * 1000 : Date.parse(parsed.expiresOn ?? '') || Date.now() + 30 * 60_000;
-        resolve({ token: parsed.accessToken, expiresAt });
-      } catch (e) {
-        reject(new Error(`az account get-access-token printed no token (${(e as Error).message})`));
-      }
-    });
-  });
-}
-
-/** What the probe uses of @azure/identity (an optional peer, not installed here). */
-interface AzureIdentity {
-  DefaultAzureCredential: new () => { getToken(scope: string): Promise<{ token: string; expiresOnTimestamp: number }> };
-}
-
-function tryLoad<T>(name: string): T | undefined {
-  try {
-    return require(name) as T;
-  } catch {
-    return undefined;
-  }
 }

@@ -12,41 +12,11 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { ModelArtifact } from '../../lib';
-import { FIXTURE, addressOf, azapi, only, synth } from './support';
+import { mangle, modelVersionDir, standIns } from './stand-ins';
+import { addressOf, azapi, only, synth } from './support';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'azure-blue-green-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-const REF = /((?:data\.)?(?:azurerm|azapi)_[a-z_]+\.[A-Za-z0-9_-]+)(?:\.[A-Za-z0-9_.]+)?/g;
-const mangle = (address: string) => address.replace(/\./g, '__');
-
-/** References inside `${...}` now point at the stand-in's id (in object keys too, which Terraform also evaluates); escaped `$${` is left alone. */
-function rewrite(value: unknown): unknown {
-  if (typeof value === 'string') {
-    return value.replace(/(?<!\$)\$\{([^}]*)\}/g, (_, expr: string) => `\${${expr.replace(REF, (_m, address: string) => `terraform_data.${mangle(address)}.id`)}}`);
-  }
-  if (Array.isArray(value)) return value.map(rewrite);
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [rewrite(k) as string, rewrite(v)]));
-  return value;
-}
-
-/** The stack with every azurerm and azapi resource and data source replaced by a terraform_data stand-in. */
-function standIns(json: any): object {
-  const out: Record<string, object> = {};
-  const add = (address: string, config: any) => {
-    const { depends_on: dependsOn, lifecycle, for_each: forEach, ...attributes } = config;
-    out[mangle(address)] = {
-      input: rewrite(attributes),
-      ...(attributes.name !== undefined ? { triggers_replace: rewrite(attributes.name) } : {}),
-      ...(forEach !== undefined ? { for_each: rewrite(forEach) } : {}),
-      ...(dependsOn ? { depends_on: dependsOn.map((d: string) => `terraform_data.${mangle(d)}`) } : {}),
-      ...(lifecycle?.create_before_destroy ? { lifecycle: { create_before_destroy: true } } : {}),
-    };
-  };
-  for (const [type, byName] of Object.entries<any>(json.resource)) for (const [name, config] of Object.entries(byName)) add(`${type}.${name}`, config);
-  for (const [type, byName] of Object.entries<any>(json.data ?? {})) for (const [name, config] of Object.entries(byName)) add(`data.${type}.${name}`, config);
-  return { resource: { terraform_data: out } };
-}
 
 function terraform(args: string[]): string {
   const r = spawnSync('terraform', [...args, '-no-color'], {
@@ -57,13 +27,7 @@ function terraform(args: string[]): string {
   return r.stdout;
 }
 
-function model(name: string, weights: string): string {
-  const dir = path.join(tmp, 'models', name);
-  fs.mkdirSync(dir, { recursive: true });
-  fs.copyFileSync(path.join(FIXTURE, 'weights.bin'), path.join(dir, 'weights.bin'));
-  fs.writeFileSync(path.join(dir, 'extra.bin'), weights);
-  return dir;
-}
+const model = (name: string, weights: string) => modelVersionDir(tmp, name, weights);
 
 test('a new model version: new deployment created, then traffic moved to it, then the old deployment destroyed, then the old model', () => {
   const v1 = synth({ model: ModelArtifact.fromLocalPath(model('v1', 'one')) }).json;

@@ -12,6 +12,7 @@ import type {
   EnvironmentVersionBody, InferenceContainerProperties, ManagedOnlineDeploymentBody, ModelVersionBody, OnlineEndpointBody, OnlineEndpointPutBody,
   OnlineEndpointTrafficBody,
 } from '../../lib/targets/azure-ml/bodies';
+import { ARM_CREDENTIAL_ACTIONS } from '../../lib/targets/azure-ml/verify/main';
 
 /** true when A is assignable to B and has no key B lacks. */
 type Matches<A, B> = [A] extends [B] ? ([Exclude<keyof A, keyof B>] extends [never] ? true : false) : false;
@@ -41,6 +42,16 @@ const wrongModel: Matches<{ endpointComputeType: 'Managed'; model: { name: strin
 const wrongTimeout: Matches<{ requestTimeoutMs: number }, sdk.OnlineRequestSettings> = true;
 // @ts-expect-error a route's port is a number
 const wrongPort: Matches<{ path: string; port: string }, sdk.Route> = true;
+
+// The verification checker reads the scoring credential from these fields of the ARM actions' answers.
+const keyField: keyof sdk.EndpointAuthKeys = ARM_CREDENTIAL_ACTIONS.Key.field;
+const tokenField: keyof sdk.EndpointAuthToken = ARM_CREDENTIAL_ACTIONS.AMLToken.field;
+// @ts-expect-error the answer of listKeys has no `key`
+const wrongKeyField: keyof sdk.EndpointAuthKeys = 'key';
+
+test('the verification checker reads the fields the SDK declares for listKeys and token', () => {
+  expect([keyField, tokenField, wrongKeyField]).toEqual(['primaryKey', 'accessToken', 'key']);
+});
 
 test('the Azure ML body types match the official SDK\'s interfaces (checked by tsc; see the header)', () => {
   expect(Object.keys(CHECKS)).toHaveLength(9);

@@ -7,7 +7,12 @@ import { TerraformMetaArguments, TerraformProvider, TerraformResource, Token } f
 import { Construct } from 'constructs';
 
 /** The provider's registry source and the versions this binding is written for. */
-export const AZAPI_PROVIDER = { source: 'Azure/azapi', versionConstraint: '~> 2.5' } as const;
+export const AZAPI_PROVIDER = {
+  /** The provider's registry address. */
+  source: 'Azure/azapi',
+  /** The version constraint written into `required_providers`. */
+  versionConstraint: '~> 2.5',
+} as const;
 
 /** azapi provider settings (all optional: it reads the same environment variables and CLI login as azurerm). */
 export interface AzapiProviderConfig {
@@ -36,6 +41,7 @@ export class AzapiProvider extends TerraformProvider {
     this.alias = config.alias;
   }
 
+  /** The block's attributes as Terraform JSON (the `TerraformElement` contract). */
   protected synthesizeAttributes(): { [name: string]: unknown } {
     const c = this.config;
     return prune({ alias: this.alias, subscription_id: c.subscriptionId, tenant_id: c.tenantId, use_msi: c.useMsi, use_oidc: c.useOidc, use_cli: c.useCli });
@@ -44,6 +50,7 @@ export class AzapiProvider extends TerraformProvider {
 
 /** A managed identity block. */
 export interface AzapiIdentity {
+  /** The identity kind. */
   readonly type: 'SystemAssigned' | 'UserAssigned' | 'SystemAssigned, UserAssigned';
   /** User-assigned identity ids, for `UserAssigned`. @default - none */
   readonly identityIds?: string[];
@@ -103,6 +110,7 @@ abstract class AzapiResourceBase extends TerraformResource {
 
 /** `azapi_resource`: creates, updates and deletes one ARM resource from its body. */
 export class AzapiResource extends AzapiResourceBase {
+  /** The Terraform resource type. */
   public static readonly tfResourceType = 'azapi_resource';
 
   /** The resource's name, as written. */
@@ -121,6 +129,7 @@ export class AzapiResource extends AzapiResourceBase {
     return this.getStringAttribute('identity.0.principal_id');
   }
 
+  /** The block's attributes as Terraform JSON (the `TerraformElement` contract). */
   protected synthesizeAttributes(): { [name: string]: unknown } {
     const c = this.config;
     return prune({
@@ -138,6 +147,7 @@ export class AzapiResource extends AzapiResourceBase {
 
 /** `azapi_update_resource`: sets part of an existing resource's body; removing it changes nothing in Azure. */
 export class AzapiUpdateResource extends AzapiResourceBase {
+  /** The Terraform resource type. */
   public static readonly tfResourceType = 'azapi_update_resource';
 
   /** The body as written. */
@@ -148,6 +158,7 @@ export class AzapiUpdateResource extends AzapiResourceBase {
     this.body = config.body;
   }
 
+  /** The block's attributes as Terraform JSON (the `TerraformElement` contract). */
   protected synthesizeAttributes(): { [name: string]: unknown } {
     const c = this.config;
     return prune({ type: c.type, resource_id: c.resourceId, body: c.body, response_export_values: c.responseExportValues });
@@ -175,6 +186,7 @@ export interface AzapiResourceActionConfig extends TerraformMetaArguments {
  * also runs for a replaced object.
  */
 export class AzapiResourceAction extends AzapiResourceBase {
+  /** The Terraform resource type. */
   public static readonly tfResourceType = 'azapi_resource_action';
 
   /** The body as written. */
@@ -185,6 +197,7 @@ export class AzapiResourceAction extends AzapiResourceBase {
     this.body = config.body;
   }
 
+  /** The block's attributes as Terraform JSON (the `TerraformElement` contract). */
   protected synthesizeAttributes(): { [name: string]: unknown } {
     const c = this.config;
     return prune({ type: c.type, resource_id: c.resourceId, method: c.method, body: c.body, when: c.when });

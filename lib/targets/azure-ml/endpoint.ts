@@ -19,7 +19,10 @@ import { Construct, IConstruct } from 'constructs';
 import type { IModelEndpoint } from '../../model-endpoint';
 import { ModelFile, hashModelSource, listModelFiles } from '../../common/model-archive';
 import { findTargetConstruct } from '../../common/target-construct';
-import { terraformLiteral } from '../../common/terraform';
+import { nodeCommand, requestEnvironment } from '../../common/local-exec';
+import { terraformLiteral, terraformLiteralDeep } from '../../common/terraform';
+import { TerraformData } from '../../common/terraform-data';
+import { travellingVerification } from '../../common/sample-travel';
 import { stackProvider } from '../../common/terraform-providers';
 import { AuthMode, NetworkAccess } from '../../spec/access';
 import { ArtifactLayout, ArtifactScheme, ArtifactSource } from '../../spec/artifact';
@@ -33,13 +36,14 @@ import { checkBlueGreenOnly } from '../../common/blue-green';
 import { nameFromConstructPath, sha256Hex } from '../../common/naming';
 import { AzapiProvider, AzapiResource, AzapiResourceAction, AzapiUpdateResource } from './azapi';
 import {
-  AZURE_ML_TYPES, EndpointAuthMode, EnvironmentVersionBody, ManagedOnlineDeploymentBody, ModelVersionBody, OnlineEndpointBody,
+  AZURE_ML_API_VERSION, AZURE_ML_TYPES, EndpointAuthMode, EnvironmentVersionBody, ManagedOnlineDeploymentBody, ModelVersionBody, OnlineEndpointBody,
   OnlineEndpointPutBody, OnlineEndpointTrafficBody, ProbeSettings, PublicNetworkAccess, isoSeconds,
 } from './bodies';
 import { AZURE_ML_INSTANCE_TYPES } from './instance-types';
 import { RenderedAlarms, renderAlarms, renderAutoscale } from './monitoring';
 import { TARGET } from './name';
 import { AZURE_ML_OPTION_KEYS, AzureMlTargetOptions } from './options';
+import { AZURE_VERIFY_MAIN, AZURE_VERIFY_REQUEST_ENV, AZURE_VERIFY_REQUEST_FORMAT, AzureVerifyRequest } from './verify-request';
 
 /** Props for {@link AzureMlModelEndpoint}: the spec plus the Azure ML options. */
 export interface AzureMlModelEndpointProps extends ModelDeploymentSpecProps, AzureMlTargetOptions {}
@@ -80,9 +84,13 @@ const ROUTE_PATH = /[a-zA-Z0-9_]/;
 
 /** Built-in Azure roles the target assigns, by their names. */
 export const AZURE_ROLES = {
+  /** The endpoint identity's read access to the model's container. */
   storageBlobDataReader: 'Storage Blob Data Reader',
+  /** The applying principal's upload access to the model's container. */
   storageBlobDataContributor: 'Storage Blob Data Contributor',
+  /** The endpoint identity's pull access to the image's registry. */
   acrPull: 'AcrPull',
+  /** The endpoint identity's access to the workspace's metrics. */
   azureMlMetricsWriter: 'AzureML Metrics Writer (preview)',
 } as const;
 
@@ -154,7 +162,8 @@ interface RenderedStore {
  * workspace and what it needs (azurerm), the model version, environment version, endpoint and
  * deployment (azapi, API 2024-10-01), the endpoint identity's role assignments, and traffic set
  * once the deployment exists. A new model version is a new deployment: it is created beside the
- * old one, traffic moves to it once Azure reports it provisioned, and the old one is removed.
+ * old one, traffic moves to it once Azure reports it provisioned (and, with `verification` in the
+ * spec, once it has answered every sample right: `verification`), and the old one is removed.
  */
 export class AzureMlModelEndpoint extends Construct implements IModelEndpoint {
   /** The AzureMlModelEndpoint that a ModelDeployment (or any construct containing one) built. */
@@ -179,6 +188,12 @@ export class AzureMlModelEndpoint extends Construct implements IModelEndpoint {
   public readonly deployment: AzapiResource;
   /** The traffic update that sends every request to the current deployment. */
   public readonly traffic: AzapiUpdateResource;
+  /**
+   * With `verification` in the spec: the check that runs the sample predictions against the new
+   * deployment alone, before the traffic update (a `terraform_data` whose `local-exec` runs this
+   * package's checker). A failed check fails the apply before any traffic moves.
+   */
+  public readonly verification?: TerraformData;
   /** The endpoint's user-assigned identity (the deployment pulls the image and reads the model with it). */
   public readonly identity: UserAssignedIdentity;
   /** The principal id of the endpoint's identity. */
@@ -225,12 +240,14 @@ export class AzureMlModelEndpoint extends Construct implements IModelEndpoint {
     const roles = this.renderEndpointRoles(r, workspaceId, modelScope);
     this.deploymentName = deploymentNameFor(r, modelVersion.name, environmentBody(r));
     this.deployment = this.renderDeployment(r, modelVersion, environmentVersion, roles);
-    this.traffic = this.renderTraffic(this.deployment);
-    this.renderTrafficDrainOnDestroy(r, this.endpoint, this.deployment);
     this.endpointUrl = this.endpoint.output('properties.scoringUri');
+    this.verification = this.renderVerification(r);
+    this.traffic = this.renderTraffic(this.deployment, this.verification);
+    this.renderTrafficDrainOnDestroy(r, this.endpoint, this.deployment);
     const monitored = {
       endpointName: literal(r.endpointName), location: r.location, resourceGroupName: workspace.resourceGroupName, tags: r.tags,
       endpointId: this.endpoint.id, deploymentId: this.deployment.id, deploymentName: this.deploymentName,
+      autoscaleAfter: this.verification === undefined ? undefined : [this.traffic],
     };
     this.autoscale = renderAutoscale(this, monitored, r.spec.scaling);
     const alarms = renderAlarms(this, monitored, r.spec.monitoring, r.alarmActionGroupId && literal(r.alarmActionGroupId), workspace.logAnalyticsId);
@@ -301,9 +318,13 @@ export class AzureMlModelEndpoint extends Construct implements IModelEndpoint {
     const registryId = checkRegistry(problems, props.containerRegistryId, image);
     if (props.alarmActionGroupId !== undefined) checkId(problems, 'alarmActionGroupId', props.alarmActionGroupId);
     const privateEndpoint = resolvePrivateEndpoint(problems, spec.network, props);
+    checkVerification(problems, spec);
     problems.throwIfAny();
     if (spec.network === NetworkAccess.PRIVATE && privateEndpoint === undefined) {
       Annotations.of(this).addWarning('azureMl: access.network is PRIVATE and no privateEndpointSubnetId is given: the workspace and the endpoint take no public traffic, so the endpoint answers only through a private endpoint of the workspace that you create');
+    }
+    if (spec.network === NetworkAccess.PRIVATE && spec.verification !== undefined) {
+      Annotations.of(this).addInfo('azureMl: verification with access.network PRIVATE: the sample predictions are sent from the machine that runs cdktf apply, which must reach the endpoint through the workspace\'s private endpoint; elsewhere the apply stops with "cannot reach the scoring URI\'s host" before traffic moves');
     }
 
     const unique = sha256Hex(`${this.node.path}\n${endpointName}`);
@@ -542,13 +563,45 @@ export class AzureMlModelEndpoint extends Construct implements IModelEndpoint {
    * the create to finish). On a new version, the old deployment is destroyed only after this update:
    * Terraform destroys a create_before_destroy object after the resources that depend on it are updated.
    */
-  private renderTraffic(deployment: AzapiResource): AzapiUpdateResource {
+  private renderTraffic(deployment: AzapiResource, verification: TerraformData | undefined): AzapiUpdateResource {
     const body: OnlineEndpointTrafficBody = { properties: { traffic: { [this.deploymentName]: 100 } } };
     return new AzapiUpdateResource(this, 'Traffic', {
       type: AZURE_ML_TYPES.onlineEndpoint,
       resourceId: this.endpoint.id,
       body,
-      dependsOn: [deployment],
+      dependsOn: verification === undefined ? [deployment] : [deployment, verification],
+    });
+  }
+
+  /**
+   * The sample predictions, sent to the new deployment alone (header `azureml-model-deployment`,
+   * which Azure routes even at 0% traffic) once it is provisioned and before the traffic update,
+   * which depends on this: a wrong or slow answer fails the apply while the previous deployment
+   * still takes all the traffic (and, being a create_before_destroy object, is not destroyed).
+   * Replaced, and so run again, whenever the deployment is replaced or the samples change; a failed
+   * run is tainted, so the next apply runs it again. The request holds no credential: the checker
+   * reads a key or gets a token at run time.
+   */
+  private renderVerification(r: ResolvedAzureMlEndpoint): TerraformData | undefined {
+    const v = r.spec.verification;
+    if (v === undefined) return undefined;
+    const request: AzureVerifyRequest = {
+      format: AZURE_VERIFY_REQUEST_FORMAT,
+      endpointId: this.endpoint.id,
+      endpointName: r.endpointName,
+      deploymentName: this.deploymentName,
+      scoringUri: this.endpointUrl,
+      authMode: r.authMode,
+      apiVersion: AZURE_ML_API_VERSION,
+      privateNetwork: r.publicNetworkAccess === 'Disabled',
+      verification: travellingVerification(v),
+    };
+    return new TerraformData(this, 'Verification', {
+      // Strings escaped for Terraform's templates (references pass unchanged): jsonencode(self.input) gives the originals back.
+      input: terraformLiteralDeep(request),
+      triggersReplace: { deployment: this.deployment.id, samples: sha256Hex(JSON.stringify(request.verification)).slice(0, 16) },
+      dependsOn: [this.deployment],
+      provisioners: [{ type: 'local-exec', command: literal(nodeCommand(AZURE_VERIFY_MAIN)), environment: requestEnvironment(AZURE_VERIFY_REQUEST_ENV) }],
     });
   }
 
@@ -787,6 +840,15 @@ function checkScaling(problems: Problems, spec: ResolvedModelDeploymentSpec): vo
   }
   if (s.maxReplicas > MAX_INSTANCES) {
     problems.add('scaling.maxReplicas', s.maxReplicas, `at most ${MAX_INSTANCES} instances per deployment (Azure ML's limit for managed online deployments; the default quota is lower, and a new version needs room for both deployments while traffic moves)`);
+  }
+}
+
+/** Verification: the latency budget must fit in the deployment's request timeout, after which Azure answers 408 itself. */
+function checkVerification(problems: Problems, spec: ResolvedModelDeploymentSpec): void {
+  const budget = spec.verification?.latencyBudgetMs;
+  if (budget !== undefined && budget > REQUEST_TIMEOUT_SECONDS * 1000) {
+    problems.add('verification.latencyBudgetMs', budget,
+      `at most ${REQUEST_TIMEOUT_SECONDS * 1000}: Azure ML ends a scoring request after the deployment's request timeout of ${REQUEST_TIMEOUT_SECONDS} s`);
   }
 }
 

@@ -9,3 +9,4 @@ export * from './bodies';
 export * from './azapi';
 export * from './endpoint';
 export { AZURE_ML_INSTANCE_TYPES } from './instance-types';
+export type { RenderedAlarms } from './monitoring';

@@ -5,6 +5,7 @@ import { MonitorAutoscaleSetting, MonitorAutoscaleSettingProfileRule } from '@cd
 import { MonitorDiagnosticSetting } from '@cdktf/provider-azurerm/lib/monitor-diagnostic-setting';
 import { MonitorMetricAlert } from '@cdktf/provider-azurerm/lib/monitor-metric-alert';
 import { MonitorScheduledQueryRulesAlertV2 } from '@cdktf/provider-azurerm/lib/monitor-scheduled-query-rules-alert-v2';
+import type { ITerraformDependable } from 'cdktf';
 import { Construct } from 'constructs';
 import { escapeTerraformTemplate } from '../../common/terraform';
 import { ResolvedMonitoring } from '../../spec/monitoring';
@@ -19,6 +20,12 @@ export interface MonitoredDeployment {
   readonly endpointId: string;
   readonly deploymentId: string;
   readonly deploymentName: string;
+  /**
+   * What the autoscale setting waits for before it moves to a new deployment: with verification,
+   * the traffic update, so that a failed check leaves the autoscale on the deployment that still serves.
+   * @default - the deployment only
+   */
+  readonly autoscaleAfter?: ITerraformDependable[];
 }
 
 const ENDPOINT_METRICS = 'Microsoft.MachineLearningServices/workspaces/onlineEndpoints';
@@ -70,6 +77,7 @@ export function renderAutoscale(scope: Construct, d: MonitoredDeployment, scalin
     location: d.location,
     tags: d.tags,
     targetResourceId: d.deploymentId,
+    dependsOn: d.autoscaleAfter,
     profile: [{
       name: 'default',
       capacity: { default: scaling.minReplicas, minimum: scaling.minReplicas, maximum: scaling.maxReplicas },
@@ -80,7 +88,9 @@ export function renderAutoscale(scope: Construct, d: MonitoredDeployment, scalin
 
 /** The alerts: p99 latency (a metric alert) and, where a Log Analytics workspace is known, the 5xx rate (a log alert). */
 export interface RenderedAlarms {
+  /** The p99 latency metric alert. */
   readonly latency: MonitorMetricAlert;
+  /** The 5xx-rate log alert. @default - none, where no Log Analytics workspace is known */
   readonly errorRate?: MonitorScheduledQueryRulesAlertV2;
 }
 

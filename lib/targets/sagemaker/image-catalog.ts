@@ -8,12 +8,19 @@ import { ModelDeploymentValidationError } from '../../spec/errors';
 import { TARGET } from './name';
 import { DLC_FRAMEWORKS, DLC_SOURCE, GeneratedDlcFramework, GeneratedDlcVersion, SAGEMAKER_INSTANCE_GPUS } from './image-catalog.generated';
 
+/** A framework of SageMaker's Deep Learning Containers, as the image table names it. */
 export enum DlcFramework {
+  /** PyTorch (TorchServe). */
   PYTORCH = 'pytorch',
+  /** TensorFlow Serving. */
   TENSORFLOW = 'tensorflow',
+  /** scikit-learn. */
   SKLEARN = 'sklearn',
+  /** XGBoost. */
   XGBOOST = 'xgboost',
+  /** NVIDIA Triton Inference Server. */
   TRITON = 'triton',
+  /** vLLM (the large model inference container). */
   VLLM = 'vllm',
 }
 
@@ -31,7 +38,14 @@ export interface DlcImage {
 }
 
 /** Where the table comes from: SDK repository, commit and the commit's date. */
-export const DLC_TABLE_SOURCE: { readonly repository: string; readonly commit: string; readonly date: string } = Object.freeze({
+export const DLC_TABLE_SOURCE: {
+  /** The SageMaker Python SDK's repository. */
+  readonly repository: string;
+  /** The pinned commit the table was generated from. */
+  readonly commit: string;
+  /** That commit's date. */
+  readonly date: string;
+} = Object.freeze({
   repository: DLC_SOURCE.repository,
   commit: DLC_SOURCE.commit,
   date: DLC_SOURCE.date,

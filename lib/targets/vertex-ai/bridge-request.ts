@@ -1,6 +1,6 @@
 import * as path from 'path';
-import type { SampleToCheck } from '../../common/sample-check';
-import { ResolvedVerification, VERIFICATION_LIMITS } from '../../spec/verification';
+import type { TravellingSample, TravellingVerification } from '../../common/sample-travel';
+import { samplesToCheck, travellingVerification, travellingVerificationProblems } from '../../common/sample-travel';
 
 /**
  * The request the Vertex AI target hands to its bridge (lib/targets/vertex-ai/bridge/main.ts), the
@@ -76,54 +76,10 @@ export interface VertexBridgeRequest {
  */
 export type VertexBridgeOwnerRequest = Pick<VertexBridgeRequest, 'format' | 'project' | 'location' | 'endpointId' | 'owner'>;
 
-/**
- * The samples as they travel in `MD_VERTEX_REQUEST`: each sample's request and expected response
- * as base64 of their compact JSON. Base64 needs no escaping, neither for Terraform's templates nor
- * in `jsonencode`, which writes `<`, `>` and `&` as six-byte `\u003c` escapes: as plain JSON, the
- * 32 KiB of sample JSON that VERIFICATION_LIMITS allows could grow past Linux's 128 KiB limit on one
- * environment variable; as base64 it is at most 4/3 of it (about 43 KiB).
- */
-export interface VertexBridgeVerification {
-  readonly latencyBudgetMs: number;
-  readonly samples: readonly VertexBridgeSample[];
-}
-
-export interface VertexBridgeSample {
-  readonly name: string;
-  /** base64 of the request body, the sample's `requestJson`, sent as-is */
-  readonly requestBase64: string;
-  /** base64 of the expected response's compact JSON */
-  readonly expectedBase64: string;
-  readonly absoluteTolerance: number;
-  readonly relativeTolerance: number;
-}
-
-/** The resolved samples, as the request carries them. */
-export function vertexBridgeVerification(v: ResolvedVerification): VertexBridgeVerification {
-  const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
-  return {
-    latencyBudgetMs: v.latencyBudgetMs,
-    samples: v.samples.map(s => ({
-      name: s.name,
-      requestBase64: b64(s.requestJson),
-      expectedBase64: b64(s.expectedJson),
-      absoluteTolerance: s.absoluteTolerance,
-      relativeTolerance: s.relativeTolerance,
-    })),
-  };
-}
-
-/** The samples back, for checkSamples (the request was checked by vertexBridgeRequestProblems). */
-export function samplesToCheck(v: VertexBridgeVerification): SampleToCheck[] {
-  const text = (b: string) => Buffer.from(b, 'base64').toString('utf8');
-  return v.samples.map(s => ({
-    name: s.name,
-    requestJson: text(s.requestBase64),
-    expectedResponse: JSON.parse(text(s.expectedBase64)) as unknown,
-    absoluteTolerance: s.absoluteTolerance,
-    relativeTolerance: s.relativeTolerance,
-  }));
-}
+/** The samples as they travel in `MD_VERTEX_REQUEST` (base64: see lib/common/sample-travel.ts). */
+export type VertexBridgeVerification = TravellingVerification;
+export type VertexBridgeSample = TravellingSample;
+export { samplesToCheck, travellingVerification as vertexBridgeVerification };
 
 export interface VertexBridgeModel {
   /**
@@ -285,31 +241,6 @@ export function vertexBridgeRequestProblems(value: unknown, part: 'deployment' |
     });
   }
 
-  if (r.verification !== undefined) {
-    const v = obj(r.verification, 'verification');
-    if (v) {
-      int(v, 'latencyBudgetMs', 'verification', 1, VERIFICATION_LIMITS.maxLatencyBudgetMs);
-      if (!Array.isArray(v.samples) || v.samples.length < 1 || v.samples.length > VERIFICATION_LIMITS.maxSamples) {
-        at('verification.samples', `must be a list of 1 to ${VERIFICATION_LIMITS.maxSamples} samples`);
-      } else v.samples.forEach((x, i) => {
-        const p = `verification.samples[${i}]`;
-        const s = obj(x, p);
-        if (!s) return;
-        str(s, 'name', p);
-        for (const key of ['requestBase64', 'expectedBase64']) {
-          str(s, key, p, /^[A-Za-z0-9+/]*={0,2}$/, 'is not base64');
-          if (typeof s[key] !== 'string') continue;
-          try {
-            JSON.parse(Buffer.from(s[key] as string, 'base64').toString('utf8'));
-          } catch {
-            at(`${p}.${key}`, 'is not base64 of JSON');
-          }
-        }
-        for (const key of ['absoluteTolerance', 'relativeTolerance']) {
-          if (typeof s[key] !== 'number' || !Number.isFinite(s[key]) || (s[key] as number) < 0) at(`${p}.${key}`, 'must be a number of 0 or more');
-        }
-      });
-    }
-  }
+  if (r.verification !== undefined) problems.push(...travellingVerificationProblems(r.verification, 'verification'));
   return problems;
 }

@@ -19,7 +19,8 @@ import { ModelFile, hashModelSource, listModelFiles } from '../../common/model-a
 import { checkBlueGreenOnly } from '../../common/blue-green';
 import { sha256Hex } from '../../common/naming';
 import { findTargetConstruct } from '../../common/target-construct';
-import { terraformLiteral as literal } from '../../common/terraform';
+import { nodeCommand, requestEnvironment } from '../../common/local-exec';
+import { terraformLiteral as literal, terraformLiteralDeep } from '../../common/terraform';
 import { TerraformData } from '../../common/terraform-data';
 import { stackProvider } from '../../common/terraform-providers';
 import { AuthMode, NetworkAccess } from '../../spec/access';
@@ -73,8 +74,11 @@ const AIPLATFORM_API = 'aiplatform.googleapis.com';
 
 /** Roles the target grants, by their ids. */
 export const VERTEX_AI_ROLES = {
+  /** The serving account's read access to its model prefix (with an IAM condition). */
   objectViewer: 'roles/storage.objectViewer',
+  /** The service agents' use of the CMEK key. */
   keyUser: 'roles/cloudkms.cryptoKeyEncrypterDecrypter',
+  /** What `grantInvoke` gives, on the project. */
   invoke: 'roles/aiplatform.user',
 } as const;
 
@@ -456,7 +460,7 @@ export class VertexAiModelEndpoint extends Construct implements IModelEndpoint {
    */
   private renderDeployment(request: VertexBridgeRequest, dependsOn: ITerraformDependable[]): TerraformData {
     return new TerraformData(this, 'Deployment', {
-      input: escapeRequest(request),
+      input: terraformLiteralDeep(request),
       triggersReplace: { version: versionOf(request) },
       lifecycle: { createBeforeDestroy: true },
       dependsOn,
@@ -482,8 +486,8 @@ export class VertexAiModelEndpoint extends Construct implements IModelEndpoint {
       format: request.format, project: request.project, location: request.location, endpointId: request.endpointId, owner: request.owner,
     };
     return new TerraformData(this, 'Retirement', {
-      input: escapeRequest(owner),
-      triggersReplace: escapeRequest(owner),
+      input: terraformLiteralDeep(owner),
+      triggersReplace: terraformLiteralDeep(owner),
       dependsOn: [deployment],
       provisioners: [{ type: 'local-exec', when: 'destroy', command: literal(bridgeCommand('retire-all')), environment: BRIDGE_ENVIRONMENT }],
     });
@@ -491,10 +495,10 @@ export class VertexAiModelEndpoint extends Construct implements IModelEndpoint {
 }
 
 /** The bridge gets its request from `self.input`, the only thing a destroy step may read. */
-const BRIDGE_ENVIRONMENT = { [VERTEX_BRIDGE_REQUEST_ENV]: '${jsonencode(self.input)}' };
+const BRIDGE_ENVIRONMENT = requestEnvironment(VERTEX_BRIDGE_REQUEST_ENV);
 
 function bridgeCommand(step: string): string {
-  return `node ${JSON.stringify(VERTEX_BRIDGE_MAIN)} ${step}`;
+  return nodeCommand(VERTEX_BRIDGE_MAIN, step);
 }
 
 /** A depends_on list, or none when it would be empty. */
@@ -516,16 +520,6 @@ function displayNameFrom(constructPath: string): string {
 /** What makes a new version: everything in the request (a new one is uploaded and deployed beside the old). */
 function versionOf(request: VertexBridgeRequest): string {
   return sha256Hex(JSON.stringify(request)).slice(0, 16);
-}
-
-/** The request with every string escaped for Terraform's template syntax (jsonencode(self.input) gives the originals back). */
-function escapeRequest<T>(value: T): T {
-  if (typeof value === 'string') return literal(value) as T;
-  if (Array.isArray(value)) return value.map(escapeRequest) as T;
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [literal(k), escapeRequest(v)])) as T;
-  }
-  return value;
 }
 
 function bridgeRequestOf(r: ResolvedVertexEndpoint, artifactUri: string, serviceAccount: string): VertexBridgeRequest {

@@ -10,3 +10,4 @@ export * from './endpoint';
 export type { RenderedVertexAlarms } from './monitoring';
 export { VERTEX_AI_MACHINE_TYPES } from './machine-types';
 export type { VertexMachineOffer } from './machine-types';
+export type { TerraformData } from '../../common/terraform-data';

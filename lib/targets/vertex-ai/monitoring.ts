@@ -28,7 +28,9 @@ const RESOURCE = 'aiplatform.googleapis.com/Endpoint';
 
 /** The two alert policies. */
 export interface RenderedVertexAlarms {
+  /** The error-rate policy (errors over predictions, per minute). */
   readonly errorRate: MonitoringAlertPolicy;
+  /** The p99 latency policy. */
   readonly latency: MonitoringAlertPolicy;
 }
 

@@ -15,13 +15,10 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import * as ts from 'typescript';
 import { VertexBridgeRequest } from '../../../lib/targets/vertex-ai/bridge-request';
+import { REPO_ROOT, transpileProgram } from '../transpile';
 
-export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
-const LIB = path.join(REPO_ROOT, 'lib');
-/** The bridge and what it imports from the package: the sample checker and the spec's verification (with its helpers). */
-const SOURCES = ['common/sample-check.ts', 'spec/verification.ts', 'spec/check.ts', 'spec/errors.ts', 'targets/vertex-ai/bridge-request.ts', ...fs.readdirSync(path.join(LIB, 'targets/vertex-ai/bridge')).filter(f => f.endsWith('.ts')).map(f => `targets/vertex-ai/bridge/${f}`)];
+export { REPO_ROOT };
 
 export interface BridgeWorkspace {
   /** the temp dir, removed by `cleanup` */
@@ -38,13 +35,7 @@ export interface BridgeWorkspace {
 /** Transpiles the bridge and writes a throwaway credentials file, in a fresh temp dir. */
 export function bridgeWorkspace(): BridgeWorkspace {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mdtest-vertex-'));
-  for (const rel of SOURCES) {
-    const source = fs.readFileSync(path.join(LIB, rel), 'utf8');
-    const out = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true }, fileName: rel });
-    const target = path.join(dir, 'dist', rel.replace(/\.ts$/, '.js'));
-    fs.mkdirSync(path.dirname(target), { recursive: true });
-    fs.writeFileSync(target, out.outputText);
-  }
+  transpileProgram(dir, 'targets/vertex-ai/bridge/main.ts');
   const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
   const credentialsFile = path.join(dir, 'service-account.json');
   fs.writeFileSync(credentialsFile, JSON.stringify({
@@ -104,7 +95,7 @@ export interface BridgeRun {
 }
 
 /** `node main.js <action>` with the request in $MD_VERTEX_REQUEST; asynchronous, so the in-process fake keeps serving. */
-export function runBridge(ws: BridgeWorkspace, action: string, request: VertexBridgeRequest | string, env: Record<string, string>, timeoutMs = 30_000): Promise<BridgeRun> {
+export function runBridge(ws: BridgeWorkspace, action: string, request: VertexBridgeRequest | string, env: Record<string, string>, timeoutMs = 90_000): Promise<BridgeRun> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [ws.main, action], {

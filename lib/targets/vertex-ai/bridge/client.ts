@@ -5,6 +5,7 @@
  */
 import type * as Aiplatform from '@google-cloud/aiplatform';
 import * as path from 'path';
+import { ProgramSetupError, loadOptionalPeer } from '../../../common/local-exec';
 
 export const CLIENT_PACKAGE = '@google-cloud/aiplatform';
 export type AiplatformModule = typeof Aiplatform;
@@ -22,23 +23,12 @@ export type PredictionServiceClient = InstanceType<typeof Aiplatform.v1.Predicti
 export const TEST_API_ENDPOINT_ENV = 'MD_VERTEX_TEST_API_ENDPOINT';
 
 /** A failure before any API call: the message is the whole story (no stack trace is printed). */
-export class BridgeSetupError extends Error {}
+export const BridgeSetupError = ProgramSetupError;
 
 export function loadClientPackage(): AiplatformModule {
-  try {
-    return require(CLIENT_PACKAGE) as AiplatformModule;
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    // Only the package itself missing; a broken install inside it is reported as it is.
-    if (err.code === 'MODULE_NOT_FOUND' && String(err.message).split('\n')[0].includes(`'${CLIENT_PACKAGE}'`)) {
-      throw new BridgeSetupError(
-        `the Vertex AI target needs the Google Cloud client at apply time, and ${CLIENT_PACKAGE} is not installed ` +
-          `where this bridge can load it (${__dirname}). Install it next to cdk-model-deployment: ` +
-          `npm install ${CLIENT_PACKAGE}@^6`,
-      );
-    }
-    throw e;
-  }
+  return loadOptionalPeer<AiplatformModule>({
+    name: CLIENT_PACKAGE, range: '^6', need: 'the Vertex AI target needs the Google Cloud client at apply time', program: 'this bridge', dir: __dirname,
+  });
 }
 
 export interface ConnectionOptions {

@@ -12,6 +12,7 @@
  * and what came, and what the rollback did); 2 the request, the client package or the credentials are missing or wrong (no call
  * made). Progress goes to stdout, errors to stderr, never a token, a header or request metadata.
  */
+import { readRequest as readRequestFrom, runAsMain } from '../../../common/local-exec';
 import { VERTEX_BRIDGE_REQUEST_ENV, VertexBridgeOwnerRequest, VertexBridgeRequest, vertexBridgeRequestProblems } from '../bridge-request';
 import { BridgeSetupError, loadClientPackage, makeClients } from './client';
 import { Bridge, StepError, VerificationError, retireAll } from './steps';
@@ -55,22 +56,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
 }
 
 function readRequest(env: NodeJS.ProcessEnv, part: 'deployment' | 'owner'): VertexBridgeOwnerRequest {
-  const text = env[VERTEX_BRIDGE_REQUEST_ENV];
-  if (!text) throw new BridgeSetupError(`$${VERTEX_BRIDGE_REQUEST_ENV} is empty: the request JSON (jsonencode(self.input)) must be passed in it`);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (e) {
-    throw new BridgeSetupError(`$${VERTEX_BRIDGE_REQUEST_ENV} is not JSON: ${(e as Error).message}`);
-  }
-  const problems = vertexBridgeRequestProblems(parsed, part);
-  if (problems.length) throw new BridgeSetupError(`the request in $${VERTEX_BRIDGE_REQUEST_ENV} is not valid:\n  ${problems.join('\n  ')}`);
-  return parsed as VertexBridgeOwnerRequest;
+  return readRequestFrom<VertexBridgeOwnerRequest>(env, VERTEX_BRIDGE_REQUEST_ENV, value => vertexBridgeRequestProblems(value, part));
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2), process.env).then(
-    code => { process.exitCode = code; },
-    e => { process.stderr.write(`${PREFIX}: ${(e as Error)?.message ?? String(e)}\n`); process.exitCode = 1; },
-  );
-}
+if (require.main === module) runAsMain(PREFIX, main);
