@@ -26,6 +26,11 @@ afterAll(() => {
   fs.rmSync(home, { recursive: true, force: true });
 });
 
+/** The samples as Azure ML's and Vertex AI's checks carry them (base64, so jsonencode cannot grow them). */
+const travelled = (samples: any[]) => samples.map(s => ({
+  name: s.name, request: Buffer.from(s.requestBase64, 'base64').toString('utf8'), expected: Buffer.from(s.expectedBase64, 'base64').toString('utf8'),
+}));
+
 const tf = (build: (app: TfApp) => unknown) => JSON.parse(Testing.synth(build(new TfApp({ outdir })) as never));
 const ofType = (json: any, type: string): any[] => Object.values(json.resource?.[type] ?? {});
 
@@ -43,7 +48,7 @@ describe('one spec, four targets (examples/one-spec-four-targets.ts)', () => {
     expect(check.LatencyBudgetMs).toBe(2000);
   });
 
-  test('Azure ML: one T4 per instance (Standard_NC4as_T4_v3), 2 instances, the image from the team registry, the routes', () => {
+  test('Azure ML: one T4 per instance (Standard_NC4as_T4_v3), 2 instances, the image from the team registry, the routes, the samples', () => {
     const json = tf(onAzureMl);
     const byName = (part: string) => Object.entries<any>(json.resource.azapi_resource).find(([k]) => k.includes(part))![1];
     const deployment = byName('_Endpoint_Deployment_');
@@ -54,6 +59,9 @@ describe('one spec, four targets (examples/one-spec-four-targets.ts)', () => {
     expect(environment).toContain(IMAGES.azureMl);
     expect(environment).toContain('/ping');
     expect(environment).toContain('/invocations');
+    const check = ofType(json, 'terraform_data').find(r => r.input?.verification).input.verification;
+    expect(travelled(check.samples)).toEqual(SAMPLES);
+    expect(check.latencyBudgetMs).toBe(2000);
   });
 
   test('Vertex AI: one NVIDIA_TESLA_T4 (n1-standard-4), 2 replicas, the routes and port, and the samples', () => {
@@ -62,8 +70,7 @@ describe('one spec, four targets (examples/one-spec-four-targets.ts)', () => {
     expect(request.deployment.machineSpec).toEqual({ machineType: 'n1-standard-4', acceleratorType: 'NVIDIA_TESLA_T4', acceleratorCount: 1 });
     expect(request.deployment).toMatchObject({ minReplicaCount: 2, maxReplicaCount: 2 });
     expect(request.model.container).toMatchObject({ imageUri: IMAGES.vertexAi, port: 8080, healthRoute: '/ping', predictRoute: '/invocations', env: { LOG_LEVEL: 'info' } });
-    const decode = (b64: string) => Buffer.from(b64, 'base64').toString('utf8');
-    expect(request.verification.samples.map((s: any) => ({ name: s.name, request: decode(s.requestBase64), expected: decode(s.expectedBase64) }))).toEqual(SAMPLES);
+    expect(travelled(request.verification.samples)).toEqual(SAMPLES);
   });
 
   test('on-prem: a T4 per replica, 2 replicas over 2 hosts, the routes and port, TLS, and the samples', () => {

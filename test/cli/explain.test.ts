@@ -49,8 +49,7 @@ describe('model-deployment explain', () => {
     expect(t.sageMaker.verification).toMatch(/^2 sample\(s\) after each update/);
     expect(t.vertexAi.verification).toMatch(/^2 sample\(s\) before traffic moves/);
     expect(t.onPrem.verification).toMatch(/^2 sample\(s\) on each host/);
-    // Azure ML's check (a terraform_data carrying the samples) is being merged: until then, "not wired".
-    expect(t.azureMl.verification).toMatch(/^(2 sample\(s\) before traffic moves|not wired \(2 sample\(s\) in the spec\))$/);
+    expect(t.azureMl.verification).toBe('2 sample(s) before traffic moves');
     // The synth's warnings come along: Azure ML's PRIVATE needs a private endpoint of your own.
     expect(t.azureMl.warnings).toEqual([expect.stringContaining('privateEndpointSubnetId')]);
     expect(t.sageMaker.warnings).toEqual([]);
