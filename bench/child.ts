@@ -68,6 +68,8 @@ export interface ChildResult {
   readonly rssEnd: number;
   /** heapUsed at the end. */
   readonly heapUsedEnd: number;
+  /** require: heapUsed right before the require. */
+  readonly heapUsedBefore?: number;
   /** CPU time of the whole process so far (all threads: GC, WASM compilation...), user + system, ms. */
   readonly cpuMs: number;
   /** process.resourceUsage().maxRSS converted to bytes (peak resident set of the whole process). */
@@ -123,11 +125,11 @@ function countBy(modules: string[]) {
 
 function runRequire(): void {
   const before = cacheKeys();
-  const rssBefore = process.memoryUsage().rss;
+  const { rss: rssBefore, heapUsed: heapUsedBefore } = process.memoryUsage();
   const t0 = performance.now();
   if (spec.module) require(resolveModule(spec.module));
   const loadMs = performance.now() - t0;
-  report({ startupMs, loadMs, rssBefore, ...memoryAtEnd(), ...countBy(newModules(before)) });
+  report({ startupMs, loadMs, rssBefore, heapUsedBefore, ...memoryAtEnd(), ...countBy(newModules(before)) });
 }
 
 function runSynth(): void {

@@ -1,8 +1,9 @@
 /**
- * BENCH_ONLY: which parts of `npm run bench` run (bench/run.ts: sagemaker, azure, vertex; bench/on-prem.ts:
- * on-prem; bench/probe.ts: probe). A comma-separated list; unset or empty = all.
+ * BENCH_ONLY: which parts of `npm run bench` run (bench/run.ts: sagemaker, azure, vertex, and require:
+ * the require cost of the package root and of every entry point; bench/on-prem.ts: on-prem;
+ * bench/probe.ts: probe). A comma-separated list; unset or empty = all.
  */
-export const SUITES = ['sagemaker', 'azure', 'vertex', 'on-prem', 'probe'] as const;
+export const SUITES = ['sagemaker', 'azure', 'vertex', 'require', 'on-prem', 'probe'] as const;
 export type Suite = (typeof SUITES)[number];
 
 export function benchOnly(): ReadonlySet<Suite> {

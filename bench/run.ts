@@ -3,8 +3,9 @@
  * cdktf stack of the same resources (Azure ML, bench/raw-azure.ts; Vertex AI, bench/raw-vertex.ts).
  *
  *   npm run bench
- *   BENCH_ONLY=azure npm run bench                  only some parts: sagemaker, azure, vertex, on-prem (bench/on-prem.ts),
- *                                                   comma-separated (default: all)
+ *   BENCH_ONLY=azure npm run bench                  only some parts: sagemaker, azure, vertex, require (the require cost
+ *                                                   of the package root and every entry point), on-prem (bench/on-prem.ts),
+ *                                                   probe (bench/probe.ts), comma-separated (default: all)
  *   BENCH_RUNS=3 npm run bench                      repetitions per case (default 5 for SageMaker, 3 for Azure)
  *   BENCH_AZURE_RUNS=5 npm run bench                repetitions of the Azure cases alone (default BENCH_RUNS, else 3)
  *   BENCH_VERTEX_RUNS=5 npm run bench               repetitions of the Vertex cases and bridge runs (default BENCH_RUNS, else 3)
@@ -110,20 +111,23 @@ const azureCase = (impl: 'ours' | 'raw', count: number, model: 'uri' | 'asset' =
 const vertexCase = (impl: 'ours' | 'raw', count: number) => cdktfCase('gcp', impl, count);
 
 const ALL_CASES: Case[] = [
-  { id: 'req-baseline', suites: ['sagemaker', 'azure', 'vertex'], group: 'require', label: 'baseline (nothing)', spec: { kind: 'require', module: '' } },
-  { id: 'req-root', suites: ['sagemaker'], group: 'require', label: "require('./lib')", spec: { kind: 'require', module: './lib' } },
-  { id: 'req-sagemaker', suites: ['sagemaker'], group: 'require', label: "require('./lib/targets/sagemaker')", spec: { kind: 'require', module: './lib/targets/sagemaker' } },
+  // The package root and every entry point (suite `require`, and the suite of their target): what a user of
+  // one target pays to load it, and that it loads no other target's engine (modules / aws-cdk-lib / cdktf).
+  { id: 'req-baseline', suites: ['require', 'sagemaker', 'azure', 'vertex'], group: 'require', label: 'baseline (nothing)', spec: { kind: 'require', module: '' } },
+  { id: 'req-root', suites: ['require', 'sagemaker'], group: 'require', label: "require('./lib')", spec: { kind: 'require', module: './lib' } },
+  { id: 'req-sagemaker', suites: ['require', 'sagemaker'], group: 'require', label: "require('./lib/targets/sagemaker')", spec: { kind: 'require', module: './lib/targets/sagemaker' } },
   { id: 'req-alpha', suites: ['sagemaker'], group: 'require', label: "require('@aws-cdk/aws-sagemaker-alpha')", spec: { kind: 'require', module: '@aws-cdk/aws-sagemaker-alpha' } },
   // cdk-model-deployment/azure-ml; cdktf alone (what any cdktf stack pays); the raw stack's module:
   // cdktf and the 16 azurerm deep imports it declares resources with (the target's 17 less
   // RoleDefinition, which only grantInvoke uses).
-  { id: 'req-azure-ml', suites: ['azure'], group: 'require', label: "require('./lib/targets/azure-ml')", spec: { kind: 'require', module: './lib/targets/azure-ml' } },
+  { id: 'req-azure-ml', suites: ['require', 'azure'], group: 'require', label: "require('./lib/targets/azure-ml')", spec: { kind: 'require', module: './lib/targets/azure-ml' } },
   { id: 'req-cdktf', suites: ['azure', 'vertex'], group: 'require', label: "require('cdktf')", spec: { kind: 'require', module: 'cdktf' } },
   { id: 'req-raw-azure', suites: ['azure'], group: 'require', label: "require('./bench/raw-azure') (cdktf + azurerm)", spec: { kind: 'require', module: './bench/raw-azure' } },
   // cdk-model-deployment/vertex-ai; the raw stack's module: cdktf and the 6 google deep imports it
   // declares resources with (the target's other 10 serve options the bench does not set).
-  { id: 'req-vertex-ai', suites: ['vertex'], group: 'require', label: "require('./lib/targets/vertex-ai')", spec: { kind: 'require', module: './lib/targets/vertex-ai' } },
+  { id: 'req-vertex-ai', suites: ['require', 'vertex'], group: 'require', label: "require('./lib/targets/vertex-ai')", spec: { kind: 'require', module: './lib/targets/vertex-ai' } },
   { id: 'req-raw-vertex', suites: ['vertex'], group: 'require', label: "require('./bench/raw-vertex') (cdktf + google)", spec: { kind: 'require', module: './bench/raw-vertex' } },
+  { id: 'req-on-prem', suites: ['require'], group: 'require', label: "require('./lib/targets/on-prem')", spec: { kind: 'require', module: './lib/targets/on-prem' } },
   ...[true, false].flatMap(v => [synthCase('ours', 1, v), synthCase('alpha', 1, v), synthCase('ours', 25, v), synthCase('alpha', 25, v)]),
   azureCase('ours', 1), azureCase('raw', 1), azureCase('ours', 25), azureCase('raw', 25), azureCase('ours', 1, 'asset'), azureCase('raw', 1, 'asset'),
   vertexCase('ours', 1), vertexCase('raw', 1), vertexCase('ours', 25), vertexCase('raw', 25),
@@ -142,7 +146,8 @@ const ALL_CASES: Case[] = [
 const SAGEMAKER = ONLY.has('sagemaker');
 const AZURE = ONLY.has('azure');
 const VERTEX = ONLY.has('vertex');
-const SUITE_RUNS: Partial<Record<Suite, number>> = { sagemaker: RUNS, azure: AZURE_RUNS, vertex: VERTEX_RUNS };
+const REQUIRE = ONLY.has('require');
+const SUITE_RUNS: Partial<Record<Suite, number>> = { sagemaker: RUNS, azure: AZURE_RUNS, vertex: VERTEX_RUNS, require: RUNS };
 const CASES = ALL_CASES.filter(c => c.suites.some(s => ONLY.has(s)));
 /** Repetitions of a case: a shared one (the baseline, cdktf) runs as often as the longest of its suites needs it. */
 const runsOf = (c: Case) => Math.max(...c.suites.map(s => ONLY.has(s) ? SUITE_RUNS[s] ?? 0 : 0));
@@ -286,8 +291,12 @@ async function main(): Promise<void> {
     },
     commit: gitCommit(),
   };
-  if (!SAGEMAKER && !AZURE && !VERTEX) {
-    console.log('bench/run.ts skipped (BENCH_ONLY names none of sagemaker, azure, vertex)');
+  const outFile = path.join(ROOT, 'bench-results.json');
+  if (!SAGEMAKER && !AZURE && !VERTEX && !REQUIRE) {
+    // A fresh file all the same: bench/on-prem.ts and bench/probe.ts add to it, and figures from an
+    // earlier run must not pass for this one's in the summary.
+    fs.writeFileSync(outFile, JSON.stringify({ machine, config: { only: [...ONLY] } }, undefined, 2) + '\n');
+    console.log('bench/run.ts skipped (BENCH_ONLY names none of sagemaker, azure, vertex, require)');
     return;
   }
   const runsLine = [SAGEMAKER ? `SageMaker ${RUNS}` : '', AZURE ? `Azure ${AZURE_RUNS}` : '', VERTEX ? `Vertex ${VERTEX_RUNS}` : ''].filter(Boolean).join(', ');
@@ -340,6 +349,7 @@ async function main(): Promise<void> {
       const rssEnd = stat(ss.map(s => s.rssEnd));
       const load = stat(ss.map(s => s.loadMs));
       const rssDelta = stat(ss.map(s => s.rssEnd - s.rssBefore));
+      const heapDelta = statOf(ss, s => s.heapUsedBefore === undefined ? undefined : s.heapUsedEnd - s.heapUsedBefore);
       const maxRss = stat(ss.map(s => s.maxRss));
       const isBase = c.id === 'req-baseline';
       const last = ss[ss.length - 1];
@@ -347,7 +357,7 @@ async function main(): Promise<void> {
         mode, c.label,
         range(wall), isBase ? '-' : signed(wall.median - baseWall),
         range(load, 1, 1),
-        range(rssEnd, MiB, 1), isBase ? '-' : signed((rssEnd.median - baseRss) / MiB, 1), range(rssDelta, MiB, 1), range(maxRss, MiB, 1),
+        range(rssEnd, MiB, 1), isBase ? '-' : signed((rssEnd.median - baseRss) / MiB, 1), range(rssDelta, MiB, 1), range(heapDelta, MiB, 1), range(maxRss, MiB, 1),
         `${last.modulesLoaded} / ${last.cdkModules} / ${last.cdktfModules}`,
       ]);
       requireJson.push({
@@ -355,7 +365,7 @@ async function main(): Promise<void> {
         processWallMs: wall, netProcessWallMs: isBase ? undefined : wall.median - baseWall,
         inProcessRequireMs: load,
         rssEndBytes: rssEnd, netRssEndBytes: isBase ? undefined : rssEnd.median - baseRss,
-        inProcessRssDeltaBytes: rssDelta, maxRssBytes: maxRss,
+        inProcessRssDeltaBytes: rssDelta, inProcessHeapUsedDeltaBytes: heapDelta, maxRssBytes: maxRss,
         startupMs: stat(ss.map(s => s.startupMs)),
         modulesLoaded: last.modulesLoaded, awsCdkLibModules: last.cdkModules, cdktfModules: last.cdktfModules,
         samples: ss,
@@ -512,15 +522,14 @@ async function main(): Promise<void> {
   const totalMs = performance.now() - benchStart;
   const loadAverageAtEnd = os.loadavg();
   const r = (runs: number) => `${runs} run${runs === 1 ? '' : 's'}${runs === 1 ? '' : ' median (min-max)'}`;
-  const suitesOn = [SAGEMAKER ? 'SageMaker' : '', AZURE ? 'Azure' : '', VERTEX ? 'Vertex' : ''].filter(Boolean);
-  const requireRuns = suitesOn.map(name => `${r(SUITE_RUNS[name.toLowerCase() as Suite]!)}${suitesOn.length > 1 ? ` (${name} cases)` : ''}`).join(', ');
+  const requireRuns = [...new Set(CASES.filter(c => c.group === 'require').map(runsOf))].map(r).join(' or ');
 
   console.log(`\n(b) Cost of requiring the package: fresh process per run, ${requireRuns}`);
   console.log('    process = wall time of the whole child (spawn to exit); net = minus the baseline process of the same mode');
   console.log('    (js: bare node; ts-node: node + ts-node register); require = time inside the child around require();');
-  console.log('    RSS +require = rss after minus rss before, inside the child.\n');
+  console.log('    RSS (heap) +require = rss (heapUsed) after minus before, inside the child.\n');
   console.log(table(
-    ['mode', 'case', 'process ms', 'net ms', 'require ms', 'RSS end MiB', 'net MiB', 'RSS +require MiB', 'maxRSS MiB', 'modules / aws-cdk-lib / cdktf'],
+    ['mode', 'case', 'process ms', 'net ms', 'require ms', 'RSS end MiB', 'net MiB', 'RSS +require MiB', 'heap +require MiB', 'maxRSS MiB', 'modules / aws-cdk-lib / cdktf'],
     requireRows, 2));
 
   if (SAGEMAKER) {
@@ -603,7 +612,6 @@ async function main(): Promise<void> {
     vertexBridge: bridgeJson,
     totalMs,
   };
-  const outFile = path.join(ROOT, 'bench-results.json');
   fs.writeFileSync(outFile, JSON.stringify(results, undefined, 2) + '\n');
   console.log(`\nwrote ${path.relative(process.cwd(), outFile) || outFile}; total ${num(totalMs / 1000, 1)} s`);
 }

@@ -4,6 +4,7 @@
 import * as path from 'path';
 import { App, TerraformStack } from 'cdktf';
 import { azureMlGpu } from '../examples/azure-ml';
+import { onAzureMl, onPrem, onVertexAi } from '../examples/one-spec-four-targets';
 import { onPremGpu } from '../examples/on-prem';
 import { vertexAiGpu } from '../examples/vertex-ai';
 
@@ -11,6 +12,10 @@ const app = new App();
 onPremGpu(app);
 azureMlGpu(app);
 vertexAiGpu(app);
+// The spec that examples/one-spec-four-targets.ts also sends to SageMaker (bin/app.ts).
+onAzureMl(app);
+onVertexAi(app);
+onPrem(app);
 app.synth();
 
 // Say where it went, as `cdk synth` does for cdk.out/.

@@ -8,6 +8,7 @@ import { sageMakerGpu } from '../examples/sagemaker-gpu';
 import { sageMakerProduction } from '../examples/sagemaker-production';
 import { sageMakerQuickstart } from '../examples/sagemaker-quickstart';
 import { sageMakerServerless } from '../examples/sagemaker-serverless';
+import { cloudFormationRows, formatSynthTable, terraformRows } from '../scripts/synth-table';
 import { nagFindings } from './support/nag';
 
 const ROOT = path.join(__dirname, '..');
@@ -77,10 +78,19 @@ describe('npx cdk synth through the real CLI, offline', () => {
     const { status, stderr, out } = run([]);
     expect(stderr).not.toMatch(/ERROR/);
     expect(status).toBe(0);
-    for (const name of ['ModelDeploymentQuickstart', 'ModelDeploymentProduction', 'ModelDeploymentServerless']) {
+    for (const name of ['ModelDeploymentQuickstart', 'ModelDeploymentProduction', 'ModelDeploymentServerless', 'FraudScorerCloud']) {
       const template = JSON.parse(fs.readFileSync(path.join(out, `${name}.template.json`), 'utf8'));
       expect(Object.values(template.Resources).some((r: any) => r.Type === 'AWS::SageMaker::Endpoint')).toBe(true);
     }
+    // The table `npm run synth` ends with, read back from those files.
+    const rows = cloudFormationRows(out);
+    expect(rows.map(r => r.stack).sort()).toEqual(['FraudScorerCloud', 'ModelDeploymentProduction', 'ModelDeploymentQuickstart', 'ModelDeploymentServerless']);
+    const fourTargets = rows.find(r => r.stack === 'FraudScorerCloud')!;
+    expect(fourTargets).toMatchObject({ target: 'sageMaker', warnings: [] });
+    expect(fourTargets.endpointOutput).toBe('https://runtime.sagemaker.${AWS::Region}.${AWS::URLSuffix}/endpoints/fraud-scorer/invocations');
+    const template = JSON.parse(fs.readFileSync(path.join(out, 'FraudScorerCloud.template.json'), 'utf8'));
+    expect(fourTargets.resources).toBe(Object.keys(template.Resources).length);
+    expect(fourTargets.resources).toBeGreaterThan(10);
     // The quickstart's local model was packed into a model.tar.gz asset.
     expect(fs.readdirSync(out).some(f => /^asset\.[0-9a-f]{64}\.tar\.gz$/.test(f))).toBe(true);
     fs.rmSync(out, { recursive: true, force: true });
@@ -99,5 +109,41 @@ describe('npx cdk synth through the real CLI, offline', () => {
     expect(status).not.toBe(0);
     expect(stderr).toContain('SageMakerEndpointConfigurationKMSKeyConfigured');
     fs.rmSync(out, { recursive: true, force: true });
+  });
+});
+
+describe('the table `npm run synth` ends with', () => {
+  test('Terraform stacks: target from the providers, resources, the endpoint URL output, and the synth warnings', () => {
+    const { App: TfApp } = require('cdktf') as typeof import('cdktf');
+    const { onAzureMl, onPrem, onVertexAi } = require('../examples/one-spec-four-targets') as typeof import('../examples/one-spec-four-targets');
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'cdktf-out-'));
+    try {
+      const app = new TfApp({ outdir: out });
+      onAzureMl(app);
+      onVertexAi(app);
+      onPrem(app);
+      app.synth();
+      const rows = terraformRows(out);
+      expect(rows.map(r => [r.target, r.stack])).toEqual([
+        ['azureMl', 'fraud-scorer-azure-ml'], ['onPrem', 'fraud-scorer-on-prem'], ['vertexAi', 'fraud-scorer-vertex-ai'],
+      ]);
+      const row = (target: string) => rows.find(r => r.target === target)!;
+      expect(row('vertexAi').endpointOutput).toMatch(/^https:\/\/europe-west4-aiplatform\.googleapis\.com\/v1\/projects\/ml-prod-4711\/locations\/europe-west4\/endpoints\/\d+:predict$/);
+      expect(row('azureMl').endpointOutput).toMatch(/^\$\{azapi_resource\.\w+\.output\.properties\.scoringUri\}$/);
+      expect(row('onPrem').endpointOutput).toBe('gpu01=https://192.0.2.21:8443/invocations, gpu02=https://192.0.2.22:8443/invocations');
+      for (const r of rows) {
+        const json = JSON.parse(fs.readFileSync(path.join(out, 'stacks', r.stack, 'cdk.tf.json'), 'utf8'));
+        expect(r.resources).toBe(Object.values<object>(json.resource).reduce((n, byName) => n + Object.keys(byName).length, 0));
+      }
+      // Azure ML warns that PRIVATE without privateEndpointSubnetId needs a private endpoint of your own.
+      expect(row('azureMl').warnings).toEqual([expect.stringContaining('privateEndpointSubnetId')]);
+      expect(row('vertexAi').warnings).toEqual([]);
+      const table = formatSynthTable(rows).split('\n');
+      expect(table[0]).toMatch(/^target\s+stack\s+resources\s+endpoint output\s+warnings$/);
+      expect(table.find(l => l.startsWith('vertexAi'))).toMatch(new RegExp(`^vertexAi\\s+fraud-scorer-vertex-ai\\s+${row('vertexAi').resources}\\s+https://\\S+\\s+0$`));
+      expect(table).toContain('Warnings:');
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
   });
 });

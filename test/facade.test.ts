@@ -232,29 +232,63 @@ describe('engine loading', () => {
   const AWS_CDK_LIB = '/node_modules/aws-cdk-lib/';
   const CDKTF = '/node_modules/cdktf/';
   const CDKTF_PROVIDERS = '/node_modules/@cdktf/';
+  const AZURERM = '/node_modules/@cdktf/provider-azurerm/';
+  const GOOGLE = '/node_modules/@cdktf/provider-google/';
+  /** Google's client libraries (the Vertex AI bridge's, loaded only by the bridge at apply time). */
+  const GOOGLE_CLIENTS = /\/node_modules\/(@google-cloud|google-auth-library|google-gax)\//;
+  const TARGET_DIRS = ['sagemaker', 'azure-ml', 'vertex-ai', 'on-prem'] as const;
+  /** The library's own files, relative to the repository root. */
+  const ours = (loaded: string[]) => loaded.filter(p => p.startsWith(`${ROOT.split(path.sep).join('/')}/`) && !p.includes('/node_modules/'))
+    .map(p => p.slice(ROOT.length + 1));
 
-  test('requiring the package root loads neither aws-cdk-lib nor cdktf', () => {
+  test('requiring the package root loads neither aws-cdk-lib nor cdktf, nor any target\'s engine code', () => {
     const loaded = loadedBy('./lib');
     // The check only means something if the library itself was loaded.
     expect(loaded.some(p => p.endsWith('/lib/index.ts'))).toBe(true);
     expect(loaded.some(p => p.endsWith('/lib/model-deployment.ts'))).toBe(true);
     expect(loaded.filter(p => p.includes(AWS_CDK_LIB))).toEqual([]);
     expect(loaded.filter(p => p.includes(CDKTF) || p.includes(CDKTF_PROVIDERS))).toEqual([]);
+    // Of the targets' folders, only the option-key lists and names the factories check (no engine imports).
+    expect(ours(loaded).filter(p => p.startsWith('lib/targets/')).filter(p => !/^lib\/targets\/[a-z-]+\/(name|options)\.ts$/.test(p))).toEqual([]);
+    expect(ours(loaded).filter(p => p.startsWith('lib/probe/') || p.startsWith('lib/cli/'))).toEqual([]);
   });
 
-  test('requiring the SageMaker target loads aws-cdk-lib but neither cdktf nor any @cdktf provider', () => {
-    const loaded = loadedBy('./lib/targets/sagemaker');
+  /**
+   * What each entry point may load. `engine`: the engine it needs (and must load, or the check proves
+   * nothing); `provider`: the provider bindings it needs, by deep path only (never the package index,
+   * which loads every resource type).
+   */
+  const ENTRY_POINTS = [
+    { entry: 'sagemaker', engine: AWS_CDK_LIB, provider: undefined, forbidden: [CDKTF, CDKTF_PROVIDERS] },
+    { entry: 'azure-ml', engine: CDKTF, provider: AZURERM, forbidden: [AWS_CDK_LIB, GOOGLE] },
+    { entry: 'vertex-ai', engine: CDKTF, provider: GOOGLE, forbidden: [AWS_CDK_LIB, AZURERM] },
+    { entry: 'on-prem', engine: CDKTF, provider: undefined, forbidden: [AWS_CDK_LIB, CDKTF_PROVIDERS] },
+  ];
+
+  test.each(ENTRY_POINTS)('requiring cdk-model-deployment/$entry loads its own engine and provider only, and no other target', ({ entry, engine, provider, forbidden }) => {
+    const loaded = loadedBy(`./lib/targets/${entry}`);
     // Sanity: the probe does see engines when they are loaded.
-    expect(loaded.some(p => p.includes(AWS_CDK_LIB))).toBe(true);
-    expect(loaded.filter(p => p.includes(CDKTF))).toEqual([]);
-    expect(loaded.filter(p => p.includes(CDKTF_PROVIDERS))).toEqual([]);
+    expect(loaded.some(p => p.includes(engine))).toBe(true);
+    for (const f of forbidden) expect(loaded.filter(p => p.includes(f))).toEqual([]);
+    if (provider) {
+      const bindings = loaded.filter(p => p.includes(provider));
+      expect(bindings.length).toBeGreaterThan(0);
+      // Deep paths only: lib/<resource>/index.js, never the package's lib/index.js (every resource type).
+      expect(bindings.filter(p => !new RegExp(`${provider}lib/[a-z0-9-]+/index\\.js$`).test(p))).toEqual([]);
+      expect(bindings.length).toBeLessThan(30);
+    }
+    // Google's clients are the bridge's (apply time), not the construct's.
+    expect(loaded.filter(p => GOOGLE_CLIENTS.test(p))).toEqual([]);
+    const own = ours(loaded);
+    expect(own.some(p => p.startsWith(`lib/targets/${entry}/`))).toBe(true);
+    for (const other of TARGET_DIRS.filter(t => t !== entry)) expect(own.filter(p => p.startsWith(`lib/targets/${other}/`))).toEqual([]);
+    expect(own.filter(p => p.startsWith('lib/probe/') || p.startsWith('lib/cli/'))).toEqual([]);
   });
 
-  test('requiring the on-prem target loads cdktf but neither aws-cdk-lib nor any @cdktf provider', () => {
-    const loaded = loadedBy('./lib/targets/on-prem');
-    expect(loaded.some(p => p.includes(CDKTF))).toBe(true);
-    expect(loaded.filter(p => p.includes(AWS_CDK_LIB))).toEqual([]);
-    expect(loaded.filter(p => p.includes(CDKTF_PROVIDERS))).toEqual([]);
+  test('the CLI loads no engine and no command until one runs', () => {
+    const loaded = loadedBy('./lib/cli/main');
+    expect(ours(loaded)).toEqual(['lib/cli/main.ts']);
+    expect(loaded.filter(p => p.includes('/node_modules/') && !p.includes('/node_modules/ts-node/') && !/\/node_modules\/(@cspotcode|@jridgewell|typescript|make-error|yn|arg|v8-compile-cache-lib)\//.test(p))).toEqual([]);
   });
 });
 

@@ -14,8 +14,9 @@ describe('npm run synth says where it wrote', () => {
     });
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
-    expect(result.stdout).toContain(`Successfully synthesized the Terraform stacks (model-deployment-on-prem, model-deployment-azure-ml, model-deployment-vertex-ai) to ${out}`);
-    for (const stack of ['model-deployment-on-prem', 'model-deployment-azure-ml', 'model-deployment-vertex-ai']) {
+    const stacks = ['model-deployment-on-prem', 'model-deployment-azure-ml', 'model-deployment-vertex-ai', 'fraud-scorer-azure-ml', 'fraud-scorer-vertex-ai', 'fraud-scorer-on-prem'];
+    expect(result.stdout).toContain(`Successfully synthesized the Terraform stacks (${stacks.join(', ')}) to ${out}`);
+    for (const stack of stacks) {
       expect(fs.existsSync(path.join(out, 'stacks', stack, 'cdk.tf.json'))).toBe(true);
     }
     fs.rmSync(out, { recursive: true, force: true });

@@ -16,6 +16,10 @@ const COMMANDS: { readonly [name: string]: Command } = {
     summary: 'send requests to a deployed endpoint and report latency, throughput, errors and accuracy',
     run: async argv => (require('../probe/cli') as typeof import('../probe/cli')).probeCommand(argv),
   },
+  explain: {
+    summary: 'show what each of the four targets would create for a spec, or what it refuses and why',
+    run: async argv => (require('./explain') as typeof import('./explain')).explainCommand(argv),
+  },
 };
 
 const USAGE = `Usage: model-deployment COMMAND [options]

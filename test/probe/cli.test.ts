@@ -234,7 +234,7 @@ describe('bad input ends with a clear message, the documented exit code and no s
     [['probe', '--target', 'on-prem', '--url', 'http://x/', '--requests', REQUESTS, '-c', '0'], /invalid --concurrency: "0"/],
     [['probe', '--target', 'sagemaker', '--endpoint-name', 'e', '--requests', REQUESTS], /SageMaker needs a region/],
     [['probe', '--outputs', path.join(work, 'missing.json'), '--requests', REQUESTS], /cannot read the outputs file .*missing\.json: ENOENT/],
-    [['explain'], /unknown command "explain"/],
+    [['deploy'], /unknown command "deploy"/],
   ])('bad arguments %j: exit 2 and what to fix', async (args, message) => {
     // In this process (the child-process cases above show the same path end to end): main() returns the exit code.
     let stderr = '';
