@@ -4,7 +4,9 @@ const { existsSync } = require('fs');
 const { execSync } = require('child_process');
 const path = require('path');
 const root = path.join(__dirname, '..');
-if (!existsSync(path.join(root, 'node_modules', 'aws-cdk-lib', 'package.json'))) {
-  console.log('node_modules missing: running npm ci');
+// undici: the probe's HTTP client, a runtime dependency added after the others (an older node_modules lacks it).
+const missing = ['aws-cdk-lib', 'undici'].find(name => !existsSync(path.join(root, 'node_modules', name, 'package.json')));
+if (missing) {
+  console.log(`node_modules missing or without ${missing}: running npm ci`);
   execSync('npm ci --no-audit --no-fund', { cwd: root, stdio: 'inherit' });
 }
