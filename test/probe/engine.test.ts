@@ -250,3 +250,15 @@ test('authentication headers are made again every refreshMs, and the requests ca
   expect(f.lastHeaders!['x-extra']).toBe('e');
   expect(f.lastHeaders!['content-type']).toBe('application/json');
 });
+
+test('undici is loaded by the first run, not by importing the constructs or the probe\'s modules', () => {
+  const root = path.join(__dirname, '..', '..');
+  const script = `
+    const loaded = () => Object.keys(require.cache).some(k => k.includes('/node_modules/undici/'));
+    for (const m of ['./lib/index.ts', './lib/targets/on-prem/index.ts', './lib/probe/cli.ts', './lib/probe/engine.ts']) require(m);
+    const afterImport = loaded();
+    require('./lib/probe/engine.ts').runProbe({ target: 't', url: 'http://127.0.0.1:9/', samples: [{ name: 'a', body: Buffer.from('{}') }], concurrency: 1, count: 1 })
+      .then(r => console.log(JSON.stringify({ afterImport, afterRun: loaded(), outcomes: r.outcomes })));`;
+  const out = execFileSync(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', script], { cwd: root, encoding: 'utf8' });
+  expect(JSON.parse(out)).toEqual({ afterImport: false, afterRun: true, outcomes: { ECONNREFUSED: 1 } });
+});
