@@ -69,8 +69,8 @@ export interface ProbeOptions {
 type UndiciModule = typeof Undici;
 let undici: UndiciModule | undefined;
 /**
- * undici (Node's own fetch client: several times the throughput of http.request, which made the
- * probe's own overhead show in what it measured), loaded at the first run, so that importing the
+ * undici (Node's own fetch client, much cheaper per request than http.request, whose cost showed
+ * in what the probe measured: bench/probe.ts), loaded at the first run, so that importing the
  * probe's modules, or the constructs, costs nothing more.
  */
 const loadUndici = (): UndiciModule => (undici ??= require('undici') as UndiciModule);
