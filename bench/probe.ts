@@ -18,7 +18,8 @@
  * - every run is a fresh process (bench/probe-load.ts) with a warmup run first, so neither tool
  *   inherits the other's JIT, heap or sockets;
  * - same request (POST, same JSON body and content-type), keep-alive connections as many as the
- *   concurrency, one request in flight per connection;
+ *   concurrency, one request in flight per connection; checked at the server, which reports the
+ *   connections each run opened and the distinct requests it got (a row fails when they differ);
  * - the tools alternate (autocannon first in odd runs, the probe first in even ones), so drift
  *   in the machine's load hits both alike; medians over the runs.
  */
@@ -28,6 +29,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { benchOnly } from './only';
 import type { LoadResult } from './probe-load';
+import type { Seen } from './probe-server';
 import { MARKER } from './probe-load';
 
 const ROOT = path.join(__dirname, '..');
@@ -62,6 +64,14 @@ function startServer(): Promise<{ child: ChildProcess; port: number }> {
   });
 }
 
+/** What the server saw since the last call (bench/probe-server.ts). */
+function take(server: ChildProcess): Promise<Seen> {
+  return new Promise(resolve => {
+    server.once('message', (m: Seen) => resolve(m));
+    server.send('take');
+  });
+}
+
 /** One measured run in a fresh process. */
 function load(tool: LoadResult['tool'], url: string, concurrency: number): Promise<LoadResult> {
   const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', path.join(__dirname, 'probe-load.ts'),
@@ -90,6 +100,8 @@ interface Row {
   readonly probe: Record<'throughputPerSecond' | 'p50' | 'p90' | 'p99', number>;
   readonly autocannon: Record<'throughputPerSecond' | 'p50' | 'p90' | 'p99', number>;
   readonly runs: { readonly probe: LoadResult[]; readonly autocannon: LoadResult[] };
+  /** The distinct requests the server saw (both tools the same, or the row fails). */
+  readonly requests: string[];
   readonly failures: string[];
 }
 
@@ -107,9 +119,14 @@ async function main(): Promise<void> {
       for (const concurrency of CONCURRENCY) {
         const url = `http://127.0.0.1:${port}${p.path}`;
         const runs = { probe: [] as LoadResult[], autocannon: [] as LoadResult[] };
+        const seen = { probe: [] as Seen[], autocannon: [] as Seen[] };
+        await take(server);
         for (let i = 0; i < RUNS; i++) {
           const order: LoadResult['tool'][] = i % 2 === 0 ? ['autocannon', 'probe'] : ['probe', 'autocannon'];
-          for (const tool of order) runs[tool].push(await load(tool, url, concurrency));
+          for (const tool of order) {
+            runs[tool].push(await load(tool, url, concurrency));
+            seen[tool].push(await take(server));
+          }
           process.stderr.write(`  probe bench ${p.path} concurrency ${concurrency}: run ${i + 1}/${RUNS} done\n`);
         }
         const stat = (xs: LoadResult[]) => ({
@@ -118,6 +135,16 @@ async function main(): Promise<void> {
         });
         const probe = stat(runs.probe), autocannon = stat(runs.autocannon);
         const failures: string[] = [];
+        // The method, checked at the server: both tools sent the same requests, on keep-alive connections
+        // as many as the concurrency (a fresh set for the warmup run and one for the measured run).
+        const requestsOf = (tool: LoadResult['tool']) => [...new Set(seen[tool].flatMap(x => x.distinct))].sort();
+        if (JSON.stringify(requestsOf('probe')) !== JSON.stringify(requestsOf('autocannon'))) {
+          failures.push(`not the same requests: probe ${JSON.stringify(requestsOf('probe'))}, autocannon ${JSON.stringify(requestsOf('autocannon'))}`);
+        }
+        for (const tool of ['probe', 'autocannon'] as const) {
+          const opened = seen[tool].map(x => x.connections);
+          if (opened.some(n => n !== 2 * concurrency)) failures.push(`${tool} opened ${opened.join(', ')} connections in its runs, not ${2 * concurrency} each (keep-alive, one per request in flight)`);
+        }
         for (const r of [...runs.probe, ...runs.autocannon]) {
           if (r.non2xx || r.errors) failures.push(`${r.tool} had ${r.non2xx} non-2xx answers and ${r.errors} transport errors`);
         }
@@ -132,7 +159,7 @@ async function main(): Promise<void> {
           const noisy = spread > MAX_LATENCY_DEVIATION ? `, but autocannon's own runs differ by ${fmt(spread * 100, 0)}%: too noisy to judge` : '';
           failures.push(`${k} ${deviation > 0 ? '+' : ''}${fmt(deviation * 100, 1)}% (within ±${MAX_LATENCY_DEVIATION * 100}%${noisy})`);
         }
-        rows.push({ path: p.path, concurrency, probe, autocannon, runs, failures });
+        rows.push({ path: p.path, concurrency, probe, autocannon, runs, requests: requestsOf('probe'), failures });
       }
     }
   } finally {
@@ -144,7 +171,8 @@ async function main(): Promise<void> {
   console.log(`    keep-alive connections (= concurrency, one request in flight each), ${SECONDS} s per run after a ${WARMUP_SECONDS} s warmup,`);
   console.log(`    each run a fresh process, tools alternating, ${RUNS} runs each, medians. Latency in ms (nearest rank; autocannon's`);
   console.log('    from each response\'s time). ratio = probe / autocannon. Pass: throughput >= 90%, each percentile within ±10%.');
-  console.log(`    ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}; load average (1 min) ${fmt(loadStart, 2)} before, ${fmt(os.loadavg()[0], 2)} after\n`);
+  console.log(`    ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}; load average (1 min) ${fmt(loadStart, 2)} before, ${fmt(os.loadavg()[0], 2)} after`);
+  console.log(`    The requests as the server saw them (both tools alike, or the row fails): ${[...new Set(rows.flatMap(r => r.requests))].join('; ')}\n`);
   const header = ['server', 'conc', 'req/s probe', 'autocannon', 'ratio', 'p50 probe', 'ac', 'ratio', 'p90 probe', 'ac', 'ratio', 'p99 probe', 'ac', 'ratio', 'verdict'];
   const lines = rows.map(r => [
     PATHS.find(p => p.path === r.path)!.label, String(r.concurrency),

@@ -1,5 +1,4 @@
-import * as http from 'http';
-import * as https from 'https';
+import type * as Undici from 'undici';
 import { checkSamples } from '../common/sample-check';
 import { ProbeSample } from './requests';
 import { ProbeResult } from './result';
@@ -67,11 +66,89 @@ export interface ProbeOptions {
   readonly unreachableAfter?: number;
 }
 
+type UndiciModule = typeof Undici;
+let undici: UndiciModule | undefined;
+/**
+ * undici (Node's own fetch client, much cheaper per request than http.request, whose cost showed
+ * in what the probe measured: bench/probe.ts), loaded at the first run, so that importing the
+ * probe's modules, or the constructs, costs nothing more.
+ */
+const loadUndici = (): UndiciModule => (undici ??= require('undici') as UndiciModule);
+
+/** A failed request: its code (`ECONNREFUSED`, `timeout`, ...) counts in the outcomes. */
+interface TransportError { readonly code: string; readonly message: string }
+
+/** undici's codes for a timeout, each reported as `timeout`, as the probe always has. */
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
+/**
+ * The code and message of a failed request: the system's code where there is one (ECONNREFUSED,
+ * ECONNRESET, ENOTFOUND, a TLS code), `timeout`, and `ECONNRESET` for a connection the server
+ * closed before answering (undici's UND_ERR_SOCKET, node:http's "socket hang up").
+ */
+function transportError(error: Error & { code?: string; cause?: unknown; errors?: unknown }, timeoutMs: number): TransportError {
+  if (error.code === 'timeout' || (error.code !== undefined && TIMEOUT_CODES.has(error.code))) return { code: 'timeout', message: `no answer within ${timeoutMs} ms` };
+  if (error.code === 'UND_ERR_SOCKET') return { code: 'ECONNRESET', message: error.message };
+  // A connection tried on every address of a name fails as an AggregateError without a message of its own.
+  const inner = Array.isArray(error.errors) ? error.errors[0] as Error | undefined : undefined;
+  const cause = error.cause instanceof Error ? error.cause as Error & { code?: string } : undefined;
+  return { code: error.code ?? cause?.code ?? 'error', message: error.message || inner?.message || cause?.message || String(error) };
+}
+
 /** Transport errors in a row, after answers came, that end the run as "became unreachable". */
 const LOST_AFTER = 100;
 /** Distinct answers per sample whose accuracy is remembered (a model that answers the same way is checked once). */
 const ANSWER_CACHE = 32;
 const MAX_MISMATCHES = 10;
+
+/**
+ * One of the `concurrency` workers: it sends its next request when the last one ends, until the run
+ * stops. Its timer, made once and refreshed at each send (a timer per request would cost the probe
+ * a good part of what it measures), cuts a request without an answer.
+ */
+interface Worker { timer?: NodeJS.Timeout; exchange?: Exchange }
+
+/** What an exchange reports to its run. */
+interface ExchangeContext {
+  /** Whether the answer's body is read (an error's reason, or an answer to check), or dropped. */
+  keepBody(sample: number, status: number): boolean;
+  answered(exchange: Exchange): void;
+  failed(exchange: Exchange, error: Error): void;
+}
+
+/**
+ * One request and its answer: undici's handler for it. Methods rather than closures, so that a
+ * request allocates one small object.
+ */
+class Exchange implements Undici.Dispatcher.DispatchHandler {
+  public status = 0;
+  public chunks: Buffer[] | undefined = undefined;
+  public controller: Undici.Dispatcher.DispatchController | undefined = undefined;
+  public settled = false;
+
+  constructor(private readonly context: ExchangeContext, public readonly worker: Worker, public readonly sample: number, public readonly sent: bigint) {}
+
+  public onRequestStart(controller: Undici.Dispatcher.DispatchController): void {
+    this.controller = controller;
+  }
+
+  public onResponseStart(_controller: Undici.Dispatcher.DispatchController, status: number): void {
+    this.status = status;
+    this.chunks = this.context.keepBody(this.sample, status) ? [] : undefined;
+  }
+
+  public onResponseData(_controller: Undici.Dispatcher.DispatchController, chunk: Buffer): void {
+    this.chunks?.push(chunk);
+  }
+
+  public onResponseEnd(): void {
+    this.context.answered(this);
+  }
+
+  public onResponseError(_controller: Undici.Dispatcher.DispatchController, error: Error): void {
+    this.context.failed(this, error);
+  }
+}
 
 /**
  * Sends the samples, in turn, at the given concurrency, for a count or a duration, and measures:
@@ -89,23 +166,22 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeResult> {
   if (!(concurrency >= 1)) throw new Error('runProbe: concurrency must be at least 1');
   if ((options.count === undefined) === (options.durationSeconds === undefined)) throw new Error('runProbe: give count or durationSeconds');
   const url = new URL(options.url);
-  const secure = url.protocol === 'https:';
   const auth = options.auth ?? NO_AUTH;
-  const agent = secure
-    ? new https.Agent({ keepAlive: true, maxSockets: concurrency, ca: options.ca })
-    : new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  const request = secure ? https.request : http.request;
   const bodies = samples.map(s => s.body);
   const timeoutMs = options.timeoutMs ?? 30_000;
   const unreachableAfter = options.unreachableAfter ?? 3;
+  // Keep-alive connections as many as the concurrency, one request in flight on each (no pipelining).
+  // undici's own answer timeouts are off: they tick in whole seconds; each request has its own timer.
+  const pool = new (loadUndici().Pool)(url.origin, {
+    connections: concurrency, pipelining: 1, connectTimeout: timeoutMs, headersTimeout: 0, bodyTimeout: 0,
+    ...(options.ca === undefined ? {} : { connect: { ca: options.ca } }),
+  });
+  const path = `${url.pathname}${url.search}`;
 
-  // One options object per sample, rebuilt when the authentication is refreshed.
-  const build = (signed: ReadonlyArray<Readonly<Record<string, string>>>): http.RequestOptions[] => samples.map((s, i) => ({
-    agent, protocol: url.protocol, hostname: url.hostname.replace(/^\[|\]$/g, ''), port: url.port || (secure ? 443 : 80),
-    path: `${url.pathname}${url.search}`, method: 'POST', timeout: timeoutMs,
-    headers: { 'content-type': 'application/json', 'content-length': String(s.body.length), ...options.headers, ...signed[i] },
-  }));
-  let requestOptions = build(await auth.headers(url, bodies));
+  // One set of headers per sample, made again when the authentication is refreshed.
+  const build = (signed: ReadonlyArray<Readonly<Record<string, string>>>): Record<string, string>[] =>
+    samples.map((_s, i) => ({ 'content-type': 'application/json', ...options.headers, ...signed[i] }));
+  let requestHeaders = build(await auth.headers(url, bodies));
   const wantBody = samples.map(s => s.expected !== undefined);
   const answers = samples.map(() => new Map<string, string | null>());
 
@@ -177,12 +253,12 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeResult> {
     }
   };
 
-  const onTransportError = (error: Error & { code?: string }): void => {
+  const onTransportError = (error: TransportError): void => {
     lastDone = process.hrtime.bigint();
     finished++;
     errors++;
     consecutiveTransport++;
-    const code = error.code ?? 'error';
+    const { code } = error;
     transportErrors.set(code, (transportErrors.get(code) ?? 0) + 1);
     if (answered === 0 && consecutiveTransport >= unreachableAfter) {
       stop(`the endpoint is unreachable: ${code} (${error.message}) at ${url.host}; check the URL, the network path and that the endpoint is deployed`);
@@ -193,48 +269,60 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeResult> {
 
   const more = (): boolean => !stopping && (options.count === undefined || issued < options.count);
 
-  const fire = (): void => {
+  const keepBody = (s: number, status: number): boolean => status >= 400 || (status >= 200 && status <= 299 && wantBody[s]);
+
+  const fire = (worker: Worker): void => {
     if (!more()) {
+      clearTimeout(worker.timer);
       if (--active === 0) finish();
       return;
     }
     const s = issued % samples.length;
     issued++;
+    if (worker.timer) worker.timer.refresh();
+    else worker.timer = setTimeout(expire, timeoutMs, worker);
     const sent = process.hrtime.bigint();
     if (firstSent === 0n) firstSent = sent;
-    let settled = false;
-    const settle = (): boolean => {
-      if (settled || closed) return false;
-      settled = true;
-      return true;
-    };
-    const req = request(requestOptions[s], res => {
-      const status = res.statusCode ?? 0;
-      let body = '';
-      if (status >= 400 || (status >= 200 && status <= 299 && wantBody[s])) {
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => { body += chunk; });
-      } else {
-        res.resume();
-      }
-      res.on('end', () => {
-        if (!settle()) return;
-        onAnswer(s, sent, status, body);
-        fire();
-      });
-    });
-    req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'timeout' })));
-    req.on('error', (e: Error) => {
-      if (!settle()) return;
-      onTransportError(e);
-      // Not synchronously: an error can come from within request() and must not recurse.
-      setImmediate(fire);
-    });
-    req.end(bodies[s]);
+    const exchange = new Exchange(context, worker, s, sent);
+    worker.exchange = exchange;
+    pool.dispatch({ path, method: 'POST', headers: requestHeaders[s], body: bodies[s] }, exchange);
   };
 
+  const settle = (exchange: Exchange): boolean => {
+    if (exchange.settled || closed) return false;
+    exchange.settled = true;
+    exchange.worker.exchange = undefined;
+    return true;
+  };
+  const context: ExchangeContext = {
+    keepBody,
+    answered: exchange => {
+      if (!settle(exchange)) return;
+      const { chunks } = exchange;
+      onAnswer(exchange.sample, exchange.sent, exchange.status, chunks === undefined ? '' : Buffer.concat(chunks).toString('utf8'));
+      fire(exchange.worker);
+    },
+    failed: (exchange, error) => {
+      if (!settle(exchange)) return;
+      onTransportError(transportError(error, timeoutMs));
+      // Not synchronously: an error can come from within dispatch() and must not recurse.
+      setImmediate(fire, exchange.worker);
+    },
+  };
+  // A request without an answer within timeoutMs is aborted, which closes its connection (so a late
+  // answer cannot be taken for the next request's); before it is written (still connecting), the
+  // connect timeout, as long, ends it.
+  const expire = (worker: Worker): void => {
+    const exchange = worker.exchange;
+    if (exchange === undefined) return;
+    const timeout = Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'timeout' });
+    if (exchange.controller) exchange.controller.abort(timeout);
+    else context.failed(exchange, timeout);
+  };
+  const workers: Worker[] = [];
+
   const refresher = auth.refreshMs === undefined ? undefined : setInterval(() => {
-    auth.headers(url, bodies).then(signed => { requestOptions = build(signed); }, () => { /* keep the previous headers; a refusal will show as 401/403 */ });
+    auth.headers(url, bodies).then(signed => { requestHeaders = build(signed); }, () => { /* keep the previous headers; a refusal will show as 401/403 */ });
   }, auth.refreshMs);
   refresher?.unref();
 
@@ -251,16 +339,20 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeResult> {
   else options.signal?.addEventListener('abort', onAbort, { once: true });
 
   active = concurrency;
-  for (let i = 0; i < concurrency; i++) fire();
+  for (let i = 0; i < concurrency; i++) {
+    workers.push({});
+    fire(workers[i]);
+  }
 
   await done;
   closed = true;
   clearTimeout(drainTimer);
+  for (const worker of workers) clearTimeout(worker.timer);
   clearTimeout(deadline);
   clearInterval(progress);
   clearInterval(refresher);
   options.signal?.removeEventListener('abort', onAbort);
-  agent.destroy();
+  await pool.destroy();
   await Promise.all([...pendingChecks]);
   if (options.onProgress) options.onProgress({ done: finished, errors, elapsedMs: elapsedMs() });
 

@@ -1,4 +1,9 @@
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as https from 'https';
 import * as net from 'net';
+import * as os from 'os';
+import * as path from 'path';
 import { runProbe } from '../../lib/probe/engine';
 import { parseRequests } from '../../lib/probe/requests';
 import { percentile } from '../../lib/probe/stats';
@@ -104,6 +109,9 @@ test('a request with no answer within the timeout is a transport error "timeout"
   expect(r.completed).toBe(false);
   expect(r.outcomes).toEqual({ timeout: 2 });
   expect(r.stopReason).toMatch(/unreachable: timeout \(no answer within 100 ms\)/);
+  // Each request was cut after its 100 ms, not when the 2 s answer came (nor on a timer wheel of whole seconds).
+  expect(r.durationMs).toBeGreaterThanOrEqual(200);
+  expect(r.durationMs).toBeLessThan(1500);
 });
 
 test('aborting stops sending, waits for the requests in flight, and returns the partial result with the reason', async () => {
@@ -128,4 +136,129 @@ test('a 401 stops the run at once, naming the authentication used and what to ch
   expect(r.completed).toBe(false);
   expect(r.requests).toBe(1);
   expect(r.stopReason).toBe('the endpoint refused the authentication (HTTP 401: {"error":"missing or wrong credentials"}); used an API key as X-Api-Key; check the key file');
+});
+
+test('https: trusted with `ca` (a private CA), refused with the TLS error code without it', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'probe-tls-'));
+  try {
+    const [cert, key] = [path.join(dir, 'cert.pem'), path.join(dir, 'key.pem')];
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
+      '-subj', '/CN=probe-test', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'pipe' });
+    const server = https.createServer({ cert: fs.readFileSync(cert), key: fs.readFileSync(key) }, (req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"y":2}'));
+    });
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `https://127.0.0.1:${(server.address() as net.AddressInfo).port}/invocations`;
+      const samples = SAMPLES.slice(0, 1);
+      const trusted = await runProbe({ target: 'onPrem', url, samples, concurrency: 2, count: 10, ca: fs.readFileSync(cert) });
+      expect(trusted).toMatchObject({ completed: true, requests: 10, outcomes: { 200: 10 }, accuracy: { checked: 10, correct: 10 } });
+      const untrusted = await runProbe({ target: 'onPrem', url, samples, concurrency: 1, count: 10 });
+      expect(untrusted.completed).toBe(false);
+      expect(untrusted.outcomes).toEqual({ DEPTH_ZERO_SELF_SIGNED_CERT: 3 });
+      expect(untrusted.stopReason).toMatch(/^the endpoint is unreachable: DEPTH_ZERO_SELF_SIGNED_CERT \(self.signed certificate\) at 127\.0\.0\.1:\d+/);
+    } finally {
+      server.closeAllConnections();
+      await new Promise(resolve => server.close(resolve));
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/**
+ * A hand-written HTTP/1.1 server on a raw socket, for what node:http does not do on request: each
+ * request (read up to its body, by Content-Length) gets `respond(n)`'s bytes written as they are, in
+ * the pieces given, a few ms apart; `null` closes the connection without an answer.
+ */
+async function rawServer(respond: (n: number) => string[] | null): Promise<{ url: string; connections: number; requests: number; close(): Promise<void> }> {
+  const state = { connections: 0, requests: 0 };
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer(socket => {
+    state.connections++;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    let buffered = Buffer.alloc(0);
+    socket.on('data', async (data: Buffer) => {
+      buffered = Buffer.concat([buffered, data]);
+      for (;;) {
+        const end = buffered.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const length = Number(/content-length: *(\d+)/i.exec(buffered.subarray(0, end).toString('latin1'))?.[1] ?? 0);
+        if (buffered.length < end + 4 + length) return;
+        buffered = buffered.subarray(end + 4 + length);
+        const pieces = respond(state.requests++);
+        if (pieces === null) { socket.destroy(); return; }
+        for (const piece of pieces) {
+          socket.write(piece);
+          await new Promise(resolve => setTimeout(resolve, 3));
+        }
+        if (/^connection: close/im.test(pieces.join(''))) socket.end();
+      }
+    });
+  });
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
+  return Object.assign(state, {
+    url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/invocations`,
+    close: () => new Promise<void>(resolve => { for (const s of sockets) s.destroy(); server.close(() => resolve()); }),
+  });
+}
+
+test('answers split anywhere, chunked or with Content-Length, and `Connection: close` (a new connection for the next request) are read whole', async () => {
+  const s = await rawServer(n => n % 2 === 0
+    // Chunked, the chunk boundaries inside the JSON, the pieces inside the chunks.
+    ? ['HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n4\r\n{"y"', '\r\n3\r\n:2}\r', '\n0\r\n\r\n']
+    : ['HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 7\r\nconnection: close\r\n\r\n{"y"', ':2}']);
+  try {
+    const r = await runProbe({ target: 'onPrem', url: s.url, samples: SAMPLES.slice(0, 1), concurrency: 1, count: 8 });
+    expect(r).toMatchObject({ completed: true, requests: 8, outcomes: { 200: 8 }, accuracy: { checked: 8, correct: 8, mismatches: [] } });
+    expect(s.requests).toBe(8);
+    // Each `Connection: close` answer (4) ended its connection: the first, and one after each of the first 3.
+    expect(s.connections).toBe(4);
+    // Each answer took its pieces' delays (2 × 3 ms or more): latency runs to the answer's last byte.
+    expect(r.latencyMs!.min).toBeGreaterThanOrEqual(5);
+  } finally {
+    await s.close();
+  }
+});
+
+test('a connection the server closes without an answer is a transport error ECONNRESET; the next requests go on a new connection', async () => {
+  const s = await rawServer(n => n === 1 ? null : ['HTTP/1.1 200 OK\r\ncontent-length: 7\r\n\r\n{"y":2}']);
+  try {
+    const r = await runProbe({ target: 'onPrem', url: s.url, samples: SAMPLES.slice(0, 1), concurrency: 1, count: 5 });
+    expect(r).toMatchObject({ completed: true, requests: 5, outcomes: { 200: 4, ECONNRESET: 1 }, errorRate: 0.2 });
+    expect(r.accuracy).toMatchObject({ checked: 4, correct: 4 });
+    expect(s.connections).toBe(2);
+  } finally {
+    await s.close();
+  }
+});
+
+test('authentication headers are made again every refreshMs, and the requests carry the newest', async () => {
+  const f = await fake({ answer: () => ({ status: 200, body: '{"y":2}', delayMs: 5 }) });
+  let made = 0;
+  const r = await runProbe({
+    target: 'onPrem', url: f.url, samples: SAMPLES, concurrency: 2, durationSeconds: 0.6, headers: { 'x-extra': 'e' },
+    auth: { description: 'a token', hint: 'the token', refreshMs: 100, headers: async (_u, bodies) => { made++; return bodies.map((_b, i) => ({ authorization: `Bearer t${made}-${i}` })); } },
+  });
+  expect(r.completed).toBe(true);
+  expect(made).toBeGreaterThanOrEqual(3);
+  // The last request went out after the last refresh but one, at least.
+  expect(f.lastHeaders!.authorization).toMatch(new RegExp(`^Bearer t(${made}|${made - 1})-[01]$`));
+  expect(f.lastHeaders!['x-extra']).toBe('e');
+  expect(f.lastHeaders!['content-type']).toBe('application/json');
+});
+
+test('undici is loaded by the first run, not by importing the constructs or the probe\'s modules', () => {
+  const root = path.join(__dirname, '..', '..');
+  const script = `
+    const loaded = () => Object.keys(require.cache).some(k => k.includes('/node_modules/undici/'));
+    for (const m of ['./lib/index.ts', './lib/targets/on-prem/index.ts', './lib/probe/cli.ts', './lib/probe/engine.ts']) require(m);
+    const afterImport = loaded();
+    require('./lib/probe/engine.ts').runProbe({ target: 't', url: 'http://127.0.0.1:9/', samples: [{ name: 'a', body: Buffer.from('{}') }], concurrency: 1, count: 1 })
+      .then(r => console.log(JSON.stringify({ afterImport, afterRun: loaded(), outcomes: r.outcomes })));`;
+  const out = execFileSync(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', script], { cwd: root, encoding: 'utf8' });
+  expect(JSON.parse(out)).toEqual({ afterImport: false, afterRun: true, outcomes: { ECONNREFUSED: 1 } });
 });
