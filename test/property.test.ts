@@ -20,7 +20,6 @@ import {
   GpuKind,
   InstanceOffer,
   ModelArtifact,
-  ModelDeploymentSpecProps,
   ModelDeploymentValidationError,
   NetworkAccess,
   Rollout,
@@ -28,6 +27,10 @@ import {
   ServingContainer,
 } from '../lib';
 import { findInstance } from '../lib/spec/instance-catalog';
+import {
+  ArtifactDesc, ComputeDesc, Opts, Preset, RolloutDesc, ScalingTargetDesc, ServingDesc, SpecDesc, TargetFactory,
+  buildSpec, opt, optRecord, validEndpointName, validMonitoring, validRollout,
+} from './support/spec-arbitraries';
 import { resolveSpec } from '../lib/spec/spec';
 import { DlcFramework, listDlcVersions } from '../lib/targets/sagemaker/image-catalog';
 import { SAGEMAKER_INSTANCE_TYPES } from '../lib/targets/sagemaker/instance-types';
@@ -64,90 +67,6 @@ afterAll(() => {
 });
 
 // =================================================================================================
-// Descriptions
-// =================================================================================================
-
-type Opts = Record<string, unknown>;
-
-type ArtifactDesc =
-  | { readonly kind: 'uri'; readonly uri: unknown; readonly layout?: unknown }
-  | { readonly kind: 'local'; readonly path: unknown };
-
-type Preset = 'triton' | 'torchServe' | 'tfServing' | 'sklearn' | 'xgboost' | 'vllm' | 'custom';
-interface ServingDesc { readonly preset: Preset; readonly options: Opts | undefined }
-
-type ComputeDesc = { readonly kind: 'cpu' | 'gpu'; readonly options: Opts | undefined } | { readonly kind: 'raw'; readonly value: unknown };
-
-type TargetFactory = 'cpuPercent' | 'gpuPercent' | 'invocationsPerReplicaPerMinute';
-type ScalingTargetDesc = { readonly factory: TargetFactory; readonly value: unknown } | { readonly raw: unknown };
-
-type RolloutDesc = { readonly factory: 'allAtOnce' | 'canary' | 'linear'; readonly options: Opts | undefined } | { readonly raw: unknown };
-
-interface SpecDesc {
-  readonly model: ArtifactDesc;
-  readonly serving: ServingDesc;
-  readonly compute?: ComputeDesc;
-  readonly scaling?: { readonly props: Opts; readonly target?: ScalingTargetDesc } | { readonly raw: unknown };
-  readonly rollout?: RolloutDesc;
-  readonly access?: unknown;
-  readonly monitoring?: unknown;
-  readonly endpointName?: unknown;
-  readonly tags?: unknown;
-  /** Keys that are not in the spec (a misspelt prop) or a SageMaker option. */
-  readonly extra?: Opts;
-}
-
-function buildArtifact(d: ArtifactDesc): ModelArtifact {
-  if (d.kind === 'local') return ModelArtifact.fromLocalPath(d.path as string);
-  return d.layout === undefined ? ModelArtifact.fromUri(d.uri as string) : ModelArtifact.fromUri(d.uri as string, { layout: d.layout as ArtifactLayout });
-}
-
-function buildServing(d: ServingDesc): ServingContainer {
-  const o = d.options as never;
-  switch (d.preset) {
-    case 'triton': return ServingContainer.triton(o);
-    case 'torchServe': return ServingContainer.torchServe(o);
-    case 'tfServing': return ServingContainer.tfServing(o);
-    case 'sklearn': return ServingContainer.sklearn(o);
-    case 'xgboost': return ServingContainer.xgboost(o);
-    case 'vllm': return ServingContainer.vllm(o);
-    case 'custom': return ServingContainer.custom(o);
-  }
-}
-
-function buildCompute(d: ComputeDesc): Compute {
-  if (d.kind === 'raw') return d.value as Compute;
-  return d.kind === 'cpu' ? Compute.cpu(d.options as never) : Compute.gpu(d.options as never);
-}
-
-function buildScalingTarget(d: ScalingTargetDesc): ScalingTarget {
-  if ('raw' in d) return d.raw as ScalingTarget;
-  return ScalingTarget[d.factory](d.value as number);
-}
-
-function buildRollout(d: RolloutDesc): Rollout {
-  if ('raw' in d) return d.raw as Rollout;
-  return Rollout[d.factory](d.options as never);
-}
-
-/** Calls every factory the description names and assembles the props. May throw. */
-function buildSpec(d: SpecDesc): ModelDeploymentSpecProps & Opts {
-  const props: Opts = { model: buildArtifact(d.model), serving: buildServing(d.serving) };
-  if (d.compute !== undefined) props.compute = buildCompute(d.compute);
-  if (d.scaling !== undefined) {
-    props.scaling = 'raw' in d.scaling ? d.scaling.raw
-      : { ...d.scaling.props, ...(d.scaling.target === undefined ? {} : { target: buildScalingTarget(d.scaling.target) }) };
-  }
-  if (d.rollout !== undefined) props.rollout = buildRollout(d.rollout);
-  if (d.access !== undefined) props.access = d.access;
-  if (d.monitoring !== undefined) props.monitoring = d.monitoring;
-  if (d.endpointName !== undefined) props.endpointName = d.endpointName;
-  if (d.tags !== undefined) props.tags = d.tags;
-  Object.assign(props, d.extra ?? {});
-  return props as unknown as ModelDeploymentSpecProps & Opts;
-}
-
-// =================================================================================================
 // Arbitraries: values of every kind, valid and invalid
 // =================================================================================================
 
@@ -164,15 +83,6 @@ function num(min: number, max: number, int = true): fc.Arbitrary<unknown> {
   return fc.oneof({ arbitrary: inRange, weight: 5 }, { arbitrary: edges, weight: 2 }, { arbitrary: anything, weight: 1 });
 }
 
-/** Optional: undefined a third of the time. */
-function opt<T>(arb: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> {
-  return fc.option(arb, { nil: undefined, freq: 3 });
-}
-
-/** Builds an options object from optional fields, leaving out undefined ones. */
-function optRecord(fields: Record<string, fc.Arbitrary<unknown>>): fc.Arbitrary<Opts> {
-  return fc.record(fields, { requiredKeys: [] }) as fc.Arbitrary<Opts>;
-}
 
 const anyString = fc.oneof(
   { arbitrary: fc.string({ maxLength: 30 }), weight: 4 },
@@ -376,11 +286,6 @@ const anyMonitoring = fc.oneof(
   { arbitrary: fc.constantFrom<unknown>({ alarm: true }, false), weight: 1 },
 );
 
-const validEndpointName = fc.oneof(
-  { arbitrary: fc.stringMatching(/^[A-Za-z](-?[A-Za-z0-9]){0,30}$/), weight: 4 },
-  // Up to the 63-character limit, which also bounds names derived from it (log group, topic, alarms).
-  { arbitrary: fc.stringMatching(/^[A-Za-z](-?[A-Za-z0-9]){40,62}$/).map(n => n.slice(0, 63).replace(/-$/, 'x')), weight: 1 },
-);
 const anyEndpointName = fc.oneof(
   { arbitrary: validEndpointName, weight: 4 },
   { arbitrary: fc.constantFrom('a'.repeat(63), 'a'.repeat(64), 'my_endpoint', '1abc', 'a-', ''), weight: 1 },
@@ -579,16 +484,6 @@ const validArtifact: fc.Arbitrary<{ desc: ArtifactDesc; effectiveLayout: Artifac
   { arbitrary: fc.constant({ desc: { kind: 'local' as const, path: FIXTURE }, effectiveLayout: ArtifactLayout.FILES }), weight: 1 },
 );
 
-const validMonitoring = (capture: boolean) => opt(optRecord({
-  alarms: fc.boolean(),
-  errorRatePercent: fc.double({ min: 0.01, max: 100, noNaN: true }),
-  latencyP99Ms: fc.double({ min: 1, max: 3_600_000, noNaN: true }),
-  evaluationMinutes: fc.integer({ min: 1, max: 1440 }),
-  ...(capture ? {
-    capture: fc.record({ samplingPercent: fc.integer({ min: 1, max: 100 }), requests: opt(fc.boolean()), responses: opt(fc.boolean()) }, { requiredKeys: ['samplingPercent'] })
-      .filter(c => c.requests !== false || c.responses !== false),
-  } : {}),
-}));
 
 const validTags = opt(fc.dictionary(
   fc.oneof({ arbitrary: validTagKey, weight: 12 }, { arbitrary: fc.constantFrom('aws:team', 'Name', 'cost center', 'a=b'), weight: 1 }),
@@ -606,12 +501,6 @@ function rolloutSeconds(startup: number, rollout: RolloutDesc | undefined): numb
   return 2 * startup + steps * wait + (o.terminationWaitMinutes ?? 0) * 60 + 600;
 }
 
-const validRollout: fc.Arbitrary<RolloutDesc | undefined> = fc.oneof(
-  fc.constant(undefined),
-  fc.record({ factory: fc.constant('allAtOnce' as const), options: optRecord({ bakeMinutes: fc.integer({ min: 0, max: 60 }), rollbackOnAlarms: fc.boolean(), terminationWaitMinutes: fc.integer({ min: 0, max: 60 }) }) }),
-  fc.record({ factory: fc.constant('canary' as const), options: optRecord({ percent: fc.integer({ min: 1, max: 50 }), bakeMinutes: fc.integer({ min: 0, max: 60 }), rollbackOnAlarms: fc.boolean(), terminationWaitMinutes: fc.integer({ min: 0, max: 60 }) }) }),
-  fc.record({ factory: fc.constant('linear' as const), options: optRecord({ stepPercent: fc.integer({ min: 10, max: 50 }), intervalMinutes: fc.integer({ min: 0, max: 60 }), rollbackOnAlarms: fc.boolean(), terminationWaitMinutes: fc.integer({ min: 0, max: 60 }) }) }),
-);
 
 /** Real-time or async: instances, chosen by the catalog or named. */
 const validInstanceBacked: fc.Arbitrary<ValidDesc> = fc.tuple(fc.constantFrom<Mode>('realtime', 'realtime', 'async'), fc.constantFrom(...SAGEMAKER_INSTANCE_TYPES), fc.boolean())

@@ -9,7 +9,7 @@ import * as ts from 'typescript';
 import { protos } from '@google-cloud/aiplatform';
 import { vertexBridgeRequestProblems } from '../../lib/targets/vertex-ai/bridge-request';
 import { BridgeSetupError, TEST_API_ENDPOINT_ENV, connectionOptions } from '../../lib/targets/vertex-ai/bridge/client';
-import { deployModelRequest, undeployModelRequest } from '../../lib/targets/vertex-ai/bridge/payloads';
+import { deployModelRequest, undeployModelRequest, uploadModelRequest } from '../../lib/targets/vertex-ai/bridge/payloads';
 import { predictionHost, protoProblems } from '../../lib/targets/vertex-ai/bridge/steps';
 import { vertexRequest } from '../support/vertex/requests';
 
@@ -94,6 +94,22 @@ describe('payloads against the proto (the client checks nothing)', () => {
       'deployedModel.dedicatedResources.minReplicaCount: expected 1.7, found 1',
       'deployedModel.serviceAcount: expected "x@y", found nothing',
     ]);
+  });
+});
+
+describe('a customer-managed key (CMEK) on the Model', () => {
+  const key = 'projects/ml-keys-0001/locations/europe-west4/keyRings/ml/cryptoKeys/models';
+  const withKey = (kmsKeyName: string) => ({ ...vertexRequest(1), model: { ...vertexRequest(1).model, encryptionSpec: { kmsKeyName } } });
+
+  test('the upload carries it as Model.encryption_spec, which fits the proto; without one, the upload has none', () => {
+    expect(uploadModelRequest(withKey(key)).model!.encryptionSpec).toEqual({ kmsKeyName: key });
+    expect(protoProblems(protos, 'UploadModelRequest', uploadModelRequest(withKey(key)))).toEqual([]);
+    expect(uploadModelRequest(vertexRequest(1)).model!.encryptionSpec).toBeUndefined();
+  });
+
+  test('a key that is not a Cloud KMS key name is refused, named', () => {
+    expect(vertexBridgeRequestProblems(withKey(key))).toEqual([]);
+    expect(vertexBridgeRequestProblems(withKey('models'))).toEqual(['model.encryptionSpec.kmsKeyName: "models" is not a Cloud KMS key name']);
   });
 });
 

@@ -95,6 +95,8 @@ export interface VertexBridgeModel {
   readonly container: VertexBridgeContainer;
   /** extra Model labels (the owner label is added by the bridge) */
   readonly labels?: Readonly<Record<string, string>>;
+  /** Model.encryption_spec: the customer-managed key (CMEK) the Model is kept under, when the construct has `encryptionKeyName` */
+  readonly encryptionSpec?: { readonly kmsKeyName: string };
 }
 
 export interface VertexBridgeContainer {
@@ -198,6 +200,10 @@ export function vertexBridgeRequestProblems(value: unknown, part: 'deployment' |
     str(m, 'displayName', 'model', /^.{1,128}$/su, 'is longer than 128 characters');
     str(m, 'artifactUri', 'model', /^gs:\/\/[^/]+/, 'is not a gs:// URI');
     stringMap(m.labels, 'model.labels');
+    if (m.encryptionSpec !== undefined) {
+      const e = obj(m.encryptionSpec, 'model.encryptionSpec');
+      if (e) str(e, 'kmsKeyName', 'model.encryptionSpec', /^projects\/[^/]+\/locations\/[^/]+\/keyRings\/[^/]+\/cryptoKeys\/[^/]+$/, 'is not a Cloud KMS key name');
+    }
     const c = obj(m.container, 'model.container');
     if (c) {
       str(c, 'imageUri', 'model.container');

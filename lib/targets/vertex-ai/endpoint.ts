@@ -532,7 +532,8 @@ function bridgeRequestOf(r: ResolvedVertexEndpoint, artifactUri: string, service
     serviceAccount,
   };
   // The ids are fixed from everything else in the request: the same request, the same ids.
-  const version = sha256Hex(JSON.stringify({ artifactUri, container: r.container, deploymentSpec, endpointId: r.endpointId, project: r.project, location: r.location }));
+  // The key is part of the Model (its encryption spec); left out (undefined) it adds nothing to the JSON, so ids without a key are unchanged.
+  const version = sha256Hex(JSON.stringify({ artifactUri, container: r.container, deploymentSpec, endpointId: r.endpointId, project: r.project, location: r.location, encryptionKeyName: r.encryptionKeyName }));
   const deployedModelId = numericId(version);
   // Prebuilt images serve Vertex's default routes, which name the deployed model.
   const container = r.container.predictRoute.includes('DEPLOYED_MODEL_ID')
@@ -550,6 +551,8 @@ function bridgeRequestOf(r: ResolvedVertexEndpoint, artifactUri: string, service
       artifactUri,
       container,
       labels: r.labels,
+      // With CMEK, the Model Vertex AI keeps (and its copy of the artifacts) is under the key too, like the endpoint and the bucket.
+      ...(r.encryptionKeyName === undefined ? {} : { encryptionSpec: { kmsKeyName: literal(r.encryptionKeyName) } }),
     },
     deployment: { deployedModelId, displayName: `${r.displayName}`.slice(0, MAX_DISPLAY_NAME - 8) + ` ${version.slice(0, 7)}`, ...deploymentSpec },
     // Not in the ids above: changed samples re-check the same model (a new terraform_data, the same Model).

@@ -23,7 +23,7 @@ export interface VertexAiTargetOptions {
   readonly artifactBucket?: string;
   /**
    * A Cloud KMS key (`projects/P/locations/LOCATION/keyRings/R/cryptoKeys/K`, in `location`) that
-   * encrypts the endpoint, the bucket created here and the request-logging dataset. The Vertex AI,
+   * encrypts the endpoint, each uploaded Model, the bucket created here and the request-logging dataset. The Vertex AI,
    * Cloud Storage and BigQuery service agents of `project` are granted
    * `roles/cloudkms.cryptoKeyEncrypterDecrypter` on it.
    * @default - Google-managed encryption keys

@@ -28,6 +28,7 @@ export function modelPayload(r: VertexBridgeRequest): IModel {
     displayName: r.model.displayName,
     artifactUri: r.model.artifactUri,
     labels: modelLabels(r),
+    ...(r.model.encryptionSpec ? { encryptionSpec: { kmsKeyName: r.model.encryptionSpec.kmsKeyName } } : {}),
     containerSpec: {
       imageUri: c.imageUri,
       ...(c.command?.length ? { command: [...c.command] } : {}),
