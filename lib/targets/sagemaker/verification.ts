@@ -1,4 +1,3 @@
-import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -12,6 +11,7 @@ import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { sha256Hex } from '../../common/naming';
 import { checkSamples, verificationFailedMessage } from '../../common/sample-check';
 import { Problems, checkOptions } from '../../spec/check';
 import { ResolvedVerification, responseMismatch } from '../../spec/verification';
@@ -228,12 +228,17 @@ export function verificationCode(): string {
   ].join('\n');
 }
 
+/** The directory this process wrote the code to: the code is the same for every endpoint. */
+let writtenCodeDir: string | undefined;
+
 /** Writes the code into a directory named by its hash (written once, atomically) and returns the directory. */
 export function writeVerificationCode(): string {
+  if (writtenCodeDir !== undefined && fs.existsSync(path.join(writtenCodeDir, 'index.js'))) return writtenCodeDir;
   const code = verificationCode();
-  const hash = crypto.createHash('sha256').update(code).digest('hex').slice(0, 16);
+  const hash = sha256Hex(code).slice(0, 16);
   const dir = path.join(os.tmpdir(), `cdk-model-deployment-sagemaker-verification-${hash}`);
   const file = path.join(dir, 'index.js');
+  writtenCodeDir = dir;
   if (fs.existsSync(file) && fs.readFileSync(file, 'utf8') === code) return dir;
   fs.mkdirSync(dir, { recursive: true });
   // Written beside the directory, not in it: a leftover would become part of the asset.
