@@ -1,5 +1,6 @@
-import type * as Undici from 'undici';
 import { checkSamples } from '../common/sample-check';
+import { ProbeInputError } from './errors';
+import { Http1Connection, Http1Error, Http1Listener, Http1Origin, http1Post } from './http1';
 import { ProbeSample } from './requests';
 import { ProbeResult } from './result';
 import { LatencyLog, round } from './stats';
@@ -40,7 +41,7 @@ export interface ProbeOptions {
   /** What the result calls the endpoint. @default url */
   readonly endpoint?: string;
   readonly samples: readonly ProbeSample[];
-  /** Requests in flight at once (also the keep-alive pool's size). */
+  /** Requests in flight at once, each worker on a keep-alive connection of its own. */
   readonly concurrency: number;
   /** Send this many requests (samples in turn). One of count and durationSeconds. */
   readonly count?: number;
@@ -66,33 +67,17 @@ export interface ProbeOptions {
   readonly unreachableAfter?: number;
 }
 
-type UndiciModule = typeof Undici;
-let undici: UndiciModule | undefined;
-/**
- * undici (Node's own fetch client, much cheaper per request than http.request, whose cost showed
- * in what the probe measured: bench/probe.ts), loaded at the first run, so that importing the
- * probe's modules, or the constructs, costs nothing more.
- */
-const loadUndici = (): UndiciModule => (undici ??= require('undici') as UndiciModule);
-
 /** A failed request: its code (`ECONNREFUSED`, `timeout`, ...) counts in the outcomes. */
 interface TransportError { readonly code: string; readonly message: string }
 
-/** undici's codes for a timeout, each reported as `timeout`, as the probe always has. */
-const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
-
 /**
- * The code and message of a failed request: the system's code where there is one (ECONNREFUSED,
- * ECONNRESET, ENOTFOUND, a TLS code), `timeout`, and `ECONNRESET` for a connection the server
- * closed before answering (undici's UND_ERR_SOCKET, node:http's "socket hang up").
+ * The code and message of a failed request: the system's code (ECONNREFUSED, ECONNRESET,
+ * ENOTFOUND, a TLS code), `timeout`, or EPROTO for an answer that is not HTTP/1.1.
  */
-function transportError(error: Error & { code?: string; cause?: unknown; errors?: unknown }, timeoutMs: number): TransportError {
-  if (error.code === 'timeout' || (error.code !== undefined && TIMEOUT_CODES.has(error.code))) return { code: 'timeout', message: `no answer within ${timeoutMs} ms` };
-  if (error.code === 'UND_ERR_SOCKET') return { code: 'ECONNRESET', message: error.message };
+function transportError(error: Error & { code?: string; errors?: unknown }): TransportError {
   // A connection tried on every address of a name fails as an AggregateError without a message of its own.
-  const inner = Array.isArray(error.errors) ? error.errors[0] as Error | undefined : undefined;
-  const cause = error.cause instanceof Error ? error.cause as Error & { code?: string } : undefined;
-  return { code: error.code ?? cause?.code ?? 'error', message: error.message || inner?.message || cause?.message || String(error) };
+  const inner = Array.isArray(error.errors) ? error.errors[0] as (Error & { code?: string }) | undefined : undefined;
+  return { code: error.code ?? inner?.code ?? 'error', message: error.message || inner?.message || String(error) };
 }
 
 /** Transport errors in a row, after answers came, that end the run as "became unreachable". */
@@ -101,51 +86,40 @@ const LOST_AFTER = 100;
 const ANSWER_CACHE = 32;
 const MAX_MISMATCHES = 10;
 
-/**
- * One of the `concurrency` workers: it sends its next request when the last one ends, until the run
- * stops. Its timer, made once and refreshed at each send (a timer per request would cost the probe
- * a good part of what it measures), cuts a request without an answer.
- */
-interface Worker { timer?: NodeJS.Timeout; exchange?: Exchange }
-
-/** What an exchange reports to its run. */
-interface ExchangeContext {
+/** What a worker reports to its run. */
+interface WorkerContext {
   /** Whether the answer's body is read (an error's reason, or an answer to check), or dropped. */
   keepBody(sample: number, status: number): boolean;
-  answered(exchange: Exchange): void;
-  failed(exchange: Exchange, error: Error): void;
+  answered(worker: Worker, status: number, body: Buffer | undefined): void;
+  failed(worker: Worker, error: Http1Error): void;
 }
 
 /**
- * One request and its answer: undici's handler for it. Methods rather than closures, so that a
- * request allocates one small object.
+ * One of the `concurrency` workers, with its own keep-alive connection: it sends its next request
+ * when the last one ends, until the run stops. Its timer, made once and refreshed at each send (a
+ * timer per request would cost the probe a good part of what it measures), cuts a request without
+ * an answer.
  */
-class Exchange implements Undici.Dispatcher.DispatchHandler {
-  public status = 0;
-  public chunks: Buffer[] | undefined = undefined;
-  public controller: Undici.Dispatcher.DispatchController | undefined = undefined;
-  public settled = false;
+class Worker implements Http1Listener {
+  public readonly connection: Http1Connection;
+  public timer: NodeJS.Timeout | undefined = undefined;
+  /** The request in flight: its sample, and when it was sent (0n: none in flight). */
+  public sample = 0;
+  public sent = 0n;
 
-  constructor(private readonly context: ExchangeContext, public readonly worker: Worker, public readonly sample: number, public readonly sent: bigint) {}
-
-  public onRequestStart(controller: Undici.Dispatcher.DispatchController): void {
-    this.controller = controller;
+  constructor(origin: Http1Origin, private readonly context: WorkerContext) {
+    this.connection = new Http1Connection(origin, this);
   }
 
-  public onResponseStart(_controller: Undici.Dispatcher.DispatchController, status: number): void {
-    this.status = status;
-    this.chunks = this.context.keepBody(this.sample, status) ? [] : undefined;
+  public keepBody(status: number): boolean {
+    return this.context.keepBody(this.sample, status);
   }
 
-  public onResponseData(_controller: Undici.Dispatcher.DispatchController, chunk: Buffer): void {
-    this.chunks?.push(chunk);
+  public answered(status: number, body: Buffer | undefined): void {
+    this.context.answered(this, status, body);
   }
 
-  public onResponseEnd(): void {
-    this.context.answered(this);
-  }
-
-  public onResponseError(_controller: Undici.Dispatcher.DispatchController, error: Error): void {
+  public failed(error: Http1Error): void {
     this.context.failed(this, error);
   }
 }
@@ -166,22 +140,22 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeResult> {
   if (!(concurrency >= 1)) throw new Error('runProbe: concurrency must be at least 1');
   if ((options.count === undefined) === (options.durationSeconds === undefined)) throw new Error('runProbe: give count or durationSeconds');
   const url = new URL(options.url);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ProbeInputError(`the endpoint URL ${options.url} is not http or https`);
   const auth = options.auth ?? NO_AUTH;
   const bodies = samples.map(s => s.body);
   const timeoutMs = options.timeoutMs ?? 30_000;
   const unreachableAfter = options.unreachableAfter ?? 3;
-  // Keep-alive connections as many as the concurrency, one request in flight on each (no pipelining).
-  // undici's own answer timeouts are off: they tick in whole seconds; each request has its own timer.
-  const pool = new (loadUndici().Pool)(url.origin, {
-    connections: concurrency, pipelining: 1, connectTimeout: timeoutMs, headersTimeout: 0, bodyTimeout: 0,
-    ...(options.ca === undefined ? {} : { connect: { ca: options.ca } }),
-  });
-  const path = `${url.pathname}${url.search}`;
+  const origin: Http1Origin = { url, ca: options.ca };
 
-  // One set of headers per sample, made again when the authentication is refreshed.
-  const build = (signed: ReadonlyArray<Readonly<Record<string, string>>>): Record<string, string>[] =>
-    samples.map((_s, i) => ({ 'content-type': 'application/json', ...options.headers, ...signed[i] }));
-  let requestHeaders = build(await auth.headers(url, bodies));
+  // Each sample's request as bytes, made again when the authentication is refreshed.
+  const build = (signed: ReadonlyArray<Readonly<Record<string, string>>>): ReadonlyArray<readonly Buffer[]> =>
+    samples.map((_s, i) => http1Post(url, { 'content-type': 'application/json', ...options.headers, ...signed[i] }, bodies[i]));
+  let requests: ReadonlyArray<readonly Buffer[]>;
+  try {
+    requests = build(await auth.headers(url, bodies));
+  } catch (e) {
+    throw e instanceof ProbeInputError ? e : new ProbeInputError((e as Error).message);
+  }
   const wantBody = samples.map(s => s.expected !== undefined);
   const answers = samples.map(() => new Map<string, string | null>());
 
@@ -283,46 +257,40 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeResult> {
     else worker.timer = setTimeout(expire, timeoutMs, worker);
     const sent = process.hrtime.bigint();
     if (firstSent === 0n) firstSent = sent;
-    const exchange = new Exchange(context, worker, s, sent);
-    worker.exchange = exchange;
-    pool.dispatch({ path, method: 'POST', headers: requestHeaders[s], body: bodies[s] }, exchange);
+    worker.sample = s;
+    worker.sent = sent;
+    worker.connection.send(requests[s]);
   };
 
-  const settle = (exchange: Exchange): boolean => {
-    if (exchange.settled || closed) return false;
-    exchange.settled = true;
-    exchange.worker.exchange = undefined;
-    return true;
-  };
-  const context: ExchangeContext = {
+  const context: WorkerContext = {
     keepBody,
-    answered: exchange => {
-      if (!settle(exchange)) return;
-      const { chunks } = exchange;
-      onAnswer(exchange.sample, exchange.sent, exchange.status, chunks === undefined ? '' : Buffer.concat(chunks).toString('utf8'));
-      fire(exchange.worker);
+    answered: (worker, status, body) => {
+      // Each request counts once, and none after the run ended.
+      if (worker.sent === 0n || closed) return;
+      const { sample, sent } = worker;
+      worker.sent = 0n;
+      onAnswer(sample, sent, status, body === undefined ? '' : body.toString('utf8'));
+      fire(worker);
     },
-    failed: (exchange, error) => {
-      if (!settle(exchange)) return;
-      onTransportError(transportError(error, timeoutMs));
-      // Not synchronously: an error can come from within dispatch() and must not recurse.
-      setImmediate(fire, exchange.worker);
+    failed: (worker, error) => {
+      if (worker.sent === 0n || closed) return;
+      worker.sent = 0n;
+      onTransportError(transportError(error));
+      // Not synchronously: a failure may be reported from within a send, and must not recurse.
+      setImmediate(fire, worker);
     },
   };
-  // A request without an answer within timeoutMs is aborted, which closes its connection (so a late
-  // answer cannot be taken for the next request's); before it is written (still connecting), the
-  // connect timeout, as long, ends it.
+  // A request without an answer within timeoutMs (connecting included) is aborted, which closes its
+  // connection, so that a late answer cannot be taken for the next request's.
   const expire = (worker: Worker): void => {
-    const exchange = worker.exchange;
-    if (exchange === undefined) return;
-    const timeout = Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'timeout' });
-    if (exchange.controller) exchange.controller.abort(timeout);
-    else context.failed(exchange, timeout);
+    if (worker.sent === 0n) return;
+    worker.connection.abort(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'timeout' }));
   };
   const workers: Worker[] = [];
 
   const refresher = auth.refreshMs === undefined ? undefined : setInterval(() => {
-    auth.headers(url, bodies).then(signed => { requestHeaders = build(signed); }, () => { /* keep the previous headers; a refusal will show as 401/403 */ });
+    // On a failure, the previous headers stay; a refusal will show as 401/403.
+    auth.headers(url, bodies).then(signed => { requests = build(signed); }).catch(() => undefined);
   }, auth.refreshMs);
   refresher?.unref();
 
@@ -340,19 +308,21 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeResult> {
 
   active = concurrency;
   for (let i = 0; i < concurrency; i++) {
-    workers.push({});
+    workers.push(new Worker(origin, context));
     fire(workers[i]);
   }
 
   await done;
   closed = true;
   clearTimeout(drainTimer);
-  for (const worker of workers) clearTimeout(worker.timer);
+  for (const worker of workers) {
+    clearTimeout(worker.timer);
+    worker.connection.close();
+  }
   clearTimeout(deadline);
   clearInterval(progress);
   clearInterval(refresher);
   options.signal?.removeEventListener('abort', onAbort);
-  await pool.destroy();
   await Promise.all([...pendingChecks]);
   if (options.onProgress) options.onProgress({ done: finished, errors, elapsedMs: elapsedMs() });
 
