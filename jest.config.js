@@ -5,6 +5,8 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.tsx?$': ['ts-jest', { diagnostics: false }] },
   testTimeout: 60000,
+  // cdktf's Testing helpers leave a temp directory per synth: removed after each file.
+  setupFilesAfterEnv: ['<rootDir>/test/support/remove-cdktf-outdirs.ts'],
   // Two workers on two cores: the end-to-end files mostly wait on SSH, containers and timeouts.
   maxWorkers: 2,
 };
