@@ -191,14 +191,10 @@ export class Http1Connection {
           if ((this.state as Read) === Read.Idle) return this.finishBody(data, at);
           break;
         }
-        case Read.Length: {
-          const n = Math.min(this.remaining, data.length - at);
-          this.keep(data, at, at + n);
-          at += n;
-          this.remaining -= n;
+        case Read.Length:
+          at = this.takeBody(data, at);
           if (this.remaining === 0) return this.finishBody(data, at);
           break;
-        }
         case Read.UntilClose:
           this.keep(data, at, data.length);
           return;
@@ -212,14 +208,10 @@ export class Http1Connection {
           this.state = this.remaining === 0 ? Read.Trailers : Read.ChunkData;
           break;
         }
-        case Read.ChunkData: {
-          const n = Math.min(this.remaining, data.length - at);
-          this.keep(data, at, at + n);
-          at += n;
-          this.remaining -= n;
+        case Read.ChunkData:
+          at = this.takeBody(data, at);
           if (this.remaining === 0) { this.state = Read.ChunkEnd; this.remaining = 2; }
           break;
-        }
         case Read.ChunkEnd: {
           // The CRLF after a chunk's data, which may be split across reads.
           const n = Math.min(this.remaining, data.length - at);
@@ -264,6 +256,14 @@ export class Http1Connection {
       return undefined;
     }
     return text === undefined ? undefined : { text, next };
+  }
+
+  /** Reads up to `remaining` body bytes from `at`; returns where reading goes on. */
+  private takeBody(data: Buffer, at: number): number {
+    const end = Math.min(at + this.remaining, data.length);
+    this.keep(data, at, end);
+    this.remaining -= end - at;
+    return end;
   }
 
   private keep(data: Buffer, from: number, to: number): void {
