@@ -34,12 +34,14 @@ test('latency is measured from sending to reading the answer: known delays give 
   expect(f.received.total).toBe(40);
   const l = r.latencyMs!;
   // Half the answers take 20 ms, half 200 ms (plus the local round trip, and a busy machine's delays).
-  expect(l.min).toBeGreaterThanOrEqual(20);
-  expect(l.p50).toBeGreaterThanOrEqual(20);
+  // Less 1 ms: the server's timers count from libuv's loop time, cached in whole ms, so they may fire
+  // up to 1 ms early against a clock read when the request arrived.
+  expect(l.min).toBeGreaterThanOrEqual(19);
+  expect(l.p50).toBeGreaterThanOrEqual(19);
   expect(l.p50).toBeLessThan(200);
-  expect(l.p90).toBeGreaterThanOrEqual(200);
+  expect(l.p90).toBeGreaterThanOrEqual(199);
   expect(l.p99).toBeLessThanOrEqual(l.max);
-  expect(l.mean).toBeGreaterThanOrEqual(110);
+  expect(l.mean).toBeGreaterThanOrEqual(109);
   expect(l.mean).toBeLessThan(l.p90);
   // Every answer is in the timeline (fewer than its cap): the percentiles are the exact nearest ranks.
   const sorted = r.timeline.map(p => p.latencyMs).sort((a, b) => a - b);
@@ -47,8 +49,8 @@ test('latency is measured from sending to reading the answer: known delays give 
   expect(l.p50).toBeCloseTo(percentile(sorted, 0.5), 2);
   expect(l.p90).toBeCloseTo(percentile(sorted, 0.9), 2);
   expect(l.max).toBeCloseTo(sorted[39], 2);
-  // 4 workers over 20 × 20 ms + 20 × 200 ms of model time: at least 1100 ms, and throughput is requests over that.
-  expect(r.durationMs).toBeGreaterThanOrEqual(1100);
+  // 4 workers over 20 × 20 ms + 20 × 200 ms of model time: at least 1100 ms (less timers firing early), and throughput is requests over that.
+  expect(r.durationMs).toBeGreaterThanOrEqual(1090);
   expect(r.throughputPerSecond).toBeCloseTo(40 / (r.durationMs / 1000), 0);
   expect(r.histogram.reduce((n, b) => n + b.count, 0)).toBe(40);
   expect(r.histogram[0].fromMs).toBeCloseTo(l.min, 2);
@@ -64,7 +66,7 @@ test('a duration run sends for that long, at most `concurrency` requests at once
   const r = await runProbe({ target: 'onPrem', url: f.url, samples: SAMPLES, concurrency: 3, durationSeconds: 0.5 });
   expect(r.completed).toBe(true);
   expect(r.requested).toEqual({ durationSeconds: 0.5 });
-  expect(r.durationMs).toBeGreaterThanOrEqual(500);
+  expect(r.durationMs).toBeGreaterThanOrEqual(495);
   expect(r.durationMs).toBeLessThan(3000); // it stops (generous: the machine may be busy)
   expect(most).toBeLessThanOrEqual(3);
   expect(r.requests).toBe(f.received.total);
@@ -112,7 +114,7 @@ test('a request with no answer within the timeout is a transport error "timeout"
   expect(r.outcomes).toEqual({ timeout: 2 });
   expect(r.stopReason).toMatch(/unreachable: timeout \(no answer within 100 ms\)/);
   // Each request was cut after its 100 ms, not when the 2 s answer came (nor on a timer wheel of whole seconds).
-  expect(r.durationMs).toBeGreaterThanOrEqual(200);
+  expect(r.durationMs).toBeGreaterThanOrEqual(195);
   expect(r.durationMs).toBeLessThan(1500);
 });
 
@@ -180,8 +182,8 @@ test('answers split anywhere, chunked or with Content-Length, and `Connection: c
     expect(s.requests).toHaveLength(8);
     // Each `Connection: close` answer (4) ended its connection: the first, and one after each of the first 3.
     expect(s.connections).toBe(4);
-    // Each answer came in 2 or 3 pieces 3 ms apart: latency runs to the answer's last byte.
-    expect(r.latencyMs!.min).toBeGreaterThanOrEqual(3);
+    // Each answer came in 2 or 3 pieces 3 ms apart (timers: less up to 1 ms): latency runs to the answer's last byte.
+    expect(r.latencyMs!.min).toBeGreaterThanOrEqual(2);
   } finally {
     await s.close();
   }
