@@ -163,10 +163,10 @@ async function main(): Promise<void> {
         // No run of the probe may read below the server's own time: its clock covers the whole exchange.
         const underFloor = runs.probe.filter(r => r.p50 < p.floorMs);
         if (underFloor.length) failures.push(`the probe read p50 ${underFloor.map(r => fmt(r.p50, 3)).join(', ')} ms, below the server's ${p.floorMs} ms: its clock misses part of the exchange`);
-        const notes: string[] = [];
+        const lower: string[] = [];
         for (const k of ['p50', 'p90', 'p99'] as const) {
           const deviation = probe[k] / autocannon[k] - 1;
-          if (deviation < -MAX_LATENCY_DEVIATION) notes.push(`${k} ${fmt(deviation * 100, 1)}%`);
+          if (deviation < -MAX_LATENCY_DEVIATION) lower.push(`${k} ${fmt(deviation * 100, 1)}%`);
           if (deviation <= MAX_LATENCY_DEVIATION) continue;
           // How far autocannon's own runs are from each other: when that is over 10% too, the machine is too
           // noisy to tell a 10% difference (the verdict stays FAIL; the note says why it may be noise).
@@ -174,7 +174,7 @@ async function main(): Promise<void> {
           const noisy = spread > MAX_LATENCY_DEVIATION ? `, but autocannon's own runs differ by ${fmt(spread * 100, 0)}%: too noisy to judge` : '';
           failures.push(`${k} +${fmt(deviation * 100, 1)}% (at most +${MAX_LATENCY_DEVIATION * 100}%${noisy})`);
         }
-        rows.push({ path: p.path, concurrency, probe, autocannon, runs, requests: requestsOf('probe'), failures, lower: notes });
+        rows.push({ path: p.path, concurrency, probe, autocannon, runs, requests: requestsOf('probe'), failures, lower });
       }
     }
   } finally {

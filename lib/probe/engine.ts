@@ -150,11 +150,13 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeResult> {
   // Each sample's request as bytes, made again when the authentication is refreshed.
   const build = (signed: ReadonlyArray<Readonly<Record<string, string>>>): ReadonlyArray<readonly Buffer[]> =>
     samples.map((_s, i) => http1Post(url, { 'content-type': 'application/json', ...options.headers, ...signed[i] }, bodies[i]));
+  const signed = await auth.headers(url, bodies);
   let requests: ReadonlyArray<readonly Buffer[]>;
   try {
-    requests = build(await auth.headers(url, bodies));
+    requests = build(signed);
   } catch (e) {
-    throw e instanceof ProbeInputError ? e : new ProbeInputError((e as Error).message);
+    // A header the client refuses (a CR or LF in --deployment, say) is bad input.
+    throw new ProbeInputError((e as Error).message);
   }
   const wantBody = samples.map(s => s.expected !== undefined);
   const answers = samples.map(() => new Map<string, string | null>());
@@ -276,7 +278,7 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeResult> {
       if (worker.sent === 0n || closed) return;
       worker.sent = 0n;
       onTransportError(transportError(error));
-      // Not synchronously: a failure may be reported from within a send, and must not recurse.
+      // Not synchronously: the failed connection is still inside its socket's error or close event.
       setImmediate(fire, worker);
     },
   };

@@ -79,7 +79,7 @@ enum Read { Head, Length, ChunkSize, ChunkData, ChunkEnd, Trailers, UntilClose, 
  */
 export class Http1Connection {
   private socket: net.Socket | undefined;
-  private inFlight = false;
+  /** Where the answer to the request in flight is; Idle: no request in flight. */
   private state = Read.Idle;
   /** The start of a head or chunk line whose end has not come yet. */
   private carry: Buffer | undefined;
@@ -98,7 +98,6 @@ export class Http1Connection {
 
   /** Sends a request (the bytes of http1Post); its answer or failure goes to the listener. */
   public send(request: readonly Buffer[]): void {
-    this.inFlight = true;
     this.state = Read.Head;
     this.carry = undefined;
     this.chunks = undefined;
@@ -116,7 +115,7 @@ export class Http1Connection {
 
   /** Closes the connection; a request in flight is not reported. */
   public close(): void {
-    this.inFlight = false;
+    this.state = Read.Idle;
     this.drop();
   }
 
@@ -150,15 +149,13 @@ export class Http1Connection {
   }
 
   private fail(e: Http1Error): void {
-    if (!this.inFlight) return;
-    this.inFlight = false;
+    if (this.state === Read.Idle) return;
     this.state = Read.Idle;
     this.carry = undefined;
     this.listener.failed(e);
   }
 
   private complete(): void {
-    this.inFlight = false;
     this.state = Read.Idle;
     const { status, chunks } = this;
     this.chunks = undefined;
